@@ -1,0 +1,37 @@
+# Two commands do everything on a fresh machine:
+#   make run    set up, build the index if missing or stale, start the mentor
+#   make test   set up (including test-only tools) and run the whole test suite
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test setup index lint eval bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# torch first, pinned: pip takes the CPU build from local disk.
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+index: setup
+	$(VENV)/bin/kefu-mentor build
+
+run: setup
+	$(PY) app.py
+
+test: setup
+	$(PY) -m pytest
+
+lint: setup
+	$(VENV)/bin/ruff check kefu_mentor tests app.py
+
+eval: setup
+	$(VENV)/bin/kefu-mentor eval
+
+clean:
+	rm -rf index .cache $(VENV)

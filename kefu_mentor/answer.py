@@ -1,0 +1,148 @@
+"""Answer composition: pick the few sentences that answer, cite them, or abstain honestly."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from importlib import resources
+
+from .retrieval import Hit, HybridRetriever, Query
+from .schema import SOURCE_LABELS, Chunk, Citation
+from .text import split_sentences
+
+MAX_SENTENCES = 4
+MIN_SENTENCES = 2
+REFUSAL = "抱歉，教材和补充资料中没有找到与这个问题相关的内容。本导师只根据《网店客服》教材及其补充资料回答网店客服的学习和工作问题。"
+
+
+@dataclass(frozen=True)
+class AbstentionRule:
+    """Answer when `dense + slope × coverage ≥ threshold` for the best of the top hits.
+
+    `dense` is the best cosine of the query to a chunk; `coverage` is the IDF-weighted share
+    of the question's words the chunk contains. Both are calibrated per embedder on the dev
+    half of the golden set (`kefu-mentor eval --calibrate`).
+    """
+
+    slope: float
+    threshold: float
+    # How sharply confidence rises around the threshold (only shapes the reported number).
+    scale: float = 25.0
+
+    def margin(self, hits: list[Hit]) -> float:
+        if not hits:
+            return -math.inf
+        return max(h.dense + self.slope * h.coverage for h in hits[:3]) - self.threshold
+
+    def confidence(self, hits: list[Hit]) -> float:
+        margin = self.margin(hits)
+        if margin == -math.inf:
+            return 0.0
+        return 1.0 / (1.0 + math.exp(-self.scale * margin))
+
+    def abstains(self, hits: list[Hit]) -> bool:
+        return self.margin(hits) < 0
+
+
+# With no calibration for an embedder, trust words alone: half the question's weight must match.
+LEXICAL_ONLY = AbstentionRule(slope=1.0, threshold=0.5 + 1.0)
+
+
+def load_calibration(embedder_id: str) -> AbstentionRule:
+    """The calibrated rule for this embedder, or a lexical-only rule when there is none."""
+    try:
+        table = json.loads(resources.files("kefu_mentor").joinpath("calibration.json").read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        table = {}
+    entry = table.get(embedder_id)
+    if not entry:
+        return LEXICAL_ONLY
+    return AbstentionRule(float(entry["slope"]), float(entry["threshold"]))
+
+
+def _candidate_sentences(chunk: Chunk) -> list[str]:
+    if chunk.source == "template":
+        # A template's lines are whole units: 推荐回复 / 为什么这样回 ….
+        return [line for line in chunk.text.split("\n") if line.startswith(("推荐回复", "为什么这样回"))]
+    return [s for s in split_sentences(chunk.text) if not s.startswith("|") and len(s) >= 6]
+
+
+def select_sentences(retriever: HybridRetriever, query: Query, hits: list[Hit]) -> list[tuple[int, str]]:
+    """The 2-4 sentences that best answer the query, as (hit position, sentence) in reading order."""
+    words = set(retriever.tokenizer.expand(list(query.tokens)))
+    weight = sum(retriever.idf(w) for w in words) or 1.0
+    scored: list[tuple[float, int, int, str]] = []
+    for position, hit in enumerate(hits[:3]):
+        chunk = retriever.store.chunks[hit.index]
+        for order, sentence in enumerate(_candidate_sentences(chunk)):
+            tokens = set(retriever.tokenizer.tokenize(sentence))
+            overlap = sum(retriever.idf(w) for w in words if w in tokens) / weight
+            # Prefer the best-ranked passage, and its opening sentence (often the definition).
+            prior = 0.25 / (position + 1) + (0.08 if order == 0 else 0.0) - 0.01 * order
+            if chunk.source == "template" and sentence.startswith("推荐回复"):
+                prior += 0.5
+            scored.append((overlap + prior, position, order, sentence))
+    if not scored:
+        return []
+    scored.sort(key=lambda s: -s[0])
+    best = scored[0][0]
+    chosen = [s for s in scored if s[0] >= 0.5 * best][:MAX_SENTENCES]
+    if len(chosen) < MIN_SENTENCES:
+        # Too little matched: give the top passage's opening sentences for context.
+        top = [s for s in scored if s[1] == scored[0][1] and s not in chosen]
+        top.sort(key=lambda s: s[2])
+        chosen += top[: MIN_SENTENCES - len(chosen)]
+    chosen.sort(key=lambda s: (s[1], s[2]))
+    return [(position, sentence) for _, position, _, sentence in chosen]
+
+
+def compose(retriever: HybridRetriever, query: Query, hits: list[Hit]) -> tuple[str, list[Citation]]:
+    """The extractive answer text and its citations (rank 1 = best passage)."""
+    picked = select_sentences(retriever, query, hits)
+    quoted: dict[int, list[str]] = {}
+    for position, sentence in picked:
+        quoted.setdefault(position, []).append(sentence)
+    citations = []
+    for rank, hit in enumerate(hits, 1):
+        chunk = retriever.store.chunks[hit.index]
+        citations.append(
+            Citation(
+                rank=rank, chunk_id=chunk.chunk_id, source=chunk.source, breadcrumb=chunk.title,
+                page=chunk.page, text=chunk.text, score=hit.score, toc_id=chunk.toc_id,
+                reply=chunk.reply, quoted=tuple(quoted.get(rank - 1, ())),
+            )
+        )
+    used = sorted({position for position, _ in picked})
+    sources = "、".join(f"{citations[p].label}[{p + 1}]" for p in used)
+    lines = [f"以下内容摘自{sources}：" if sources else ""]
+    lines += [f"{sentence}[{position + 1}]" for position, sentence in picked]
+    return "\n".join(line for line in lines if line), citations
+
+
+def refusal(retriever: HybridRetriever, hits: list[Hit]) -> tuple[str, tuple[str, ...]]:
+    """The honest "not covered" answer and the nearest sections to look at instead."""
+    suggestions: list[str] = []
+    for hit in hits:
+        chunk = retriever.store.chunks[hit.index]
+        place = " › ".join(retriever_toc_path(chunk))
+        if place not in suggestions:
+            suggestions.append(place)
+        if len(suggestions) == 3:
+            break
+    text = REFUSAL
+    if suggestions:
+        text += "\n如果你想了解相近的内容，可以看看这些章节：\n" + "\n".join(f"- {s}" for s in suggestions)
+    return text, tuple(suggestions)
+
+
+def retriever_toc_path(chunk: Chunk) -> tuple[str, ...]:
+    """The chunk's breadcrumb cut to its TOC part (drops card and template titles)."""
+    crumbs = chunk.breadcrumb
+    if chunk.source == "template":
+        return crumbs[:-1]
+    return crumbs
+
+
+def source_label(source: str) -> str:
+    return SOURCE_LABELS.get(source, source)

@@ -1,0 +1,115 @@
+"""Sections → chunks: heading-aware, size-bounded on Chinese sentence ends, stable ids."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+
+from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+from .config import ChunkerSettings
+from .schema import Chunk, Section
+
+# Order matters: paragraphs first, then lines, then sentence ends. No "" separator, so a
+# sentence is never cut in half even when it is longer than the limit.
+SEPARATORS = ["\n\n", "\n", "。", "！", "？", "；"]
+_NUMBERED_ITEM = re.compile(r"^\s*[（(](\d+)[）)]\s*")
+_ITEM_TITLE = re.compile(r"^\s*[（(](\d+)[）)]\s*([^。：:，,；\n]{1,16})[。：:]")
+_LEAD_IN = re.compile(r"[：:]\s*$|以下几[个点种方面]|如下")
+_CAPTION = re.compile(r"^\*(.+)\*$")
+_SOURCE_PREFIX = {"textbook": "tb", "supplement": "sp", "template": "tp"}
+
+
+def chunk_sections(sections: Iterable[Section], settings: ChunkerSettings) -> list[Chunk]:
+    """Cut every section into chunks that stay inside it and respect sentence ends.
+
+    Args:
+        sections: sections in corpus order.
+        settings: size limits (characters).
+
+    Returns:
+        Chunks in corpus order, with ids that depend only on source, place and text.
+    """
+    splitter = RecursiveCharacterTextSplitter(
+        separators=SEPARATORS,
+        keep_separator="end",
+        chunk_size=settings.max_chars,
+        chunk_overlap=0,
+        strip_whitespace=True,
+    )
+    chunks: list[Chunk] = []
+    seen: dict[str, int] = {}
+    for section in sections:
+        if section.source == "template":
+            # A template is one scenario: never split it.
+            pieces = [section.text]
+        else:
+            pieces = _split_section(_plain(section.text), splitter, settings)
+        for piece in pieces:
+            crumbs = section.breadcrumb
+            if len(pieces) > 1:
+                crumbs = crumbs + _item_crumb(piece)
+            chunk_id = _stable_id(section.source, crumbs, piece, seen)
+            chunks.append(
+                Chunk(chunk_id, section.source, section.toc_id, crumbs, section.page, piece,
+                      section.file, section.line, section.buyer_says, section.reply)
+            )
+    return chunks
+
+
+def _plain(text: str) -> str:
+    """Figure captions are written *in italics* in Markdown; the book prints them plain."""
+    return "\n".join(_CAPTION.sub(r"\1", line.strip()) if line.strip() else "" for line in text.split("\n"))
+
+
+def _units(text: str) -> list[str]:
+    """Paragraphs, with a lead-in glued to the first item it introduces and a table kept whole."""
+    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
+    units: list[str] = []
+    glue_next = False
+    for para in paragraphs:
+        is_table = para.startswith("|")
+        starts_item = bool(_NUMBERED_ITEM.match(para))
+        if units and (glue_next or (is_table and units[-1].startswith("表"))):
+            units[-1] = units[-1] + "\n" + para
+        else:
+            units.append(para)
+        glue_next = bool(_LEAD_IN.search(para)) and not starts_item and not is_table
+        # A caption line ("表 1-4 …") goes with the table that follows it.
+        if re.match(r"^表\s*\d+-\d+", para) and len(para) < 40:
+            glue_next = True
+    return units
+
+
+def _split_section(text: str, splitter: RecursiveCharacterTextSplitter, settings: ChunkerSettings) -> list[str]:
+    if len(text) <= settings.max_chars:
+        return [text]
+    units = _units(text)
+    # Units are joined by blank lines so the splitter packs whole units before it has to
+    # fall back to line and sentence boundaries inside one.
+    pieces = splitter.split_text("\n\n".join(units))
+    merged: list[str] = []
+    for piece in pieces:
+        if merged and len(piece) < settings.min_chars and len(merged[-1]) + len(piece) <= settings.max_chars * 1.3:
+            merged[-1] = merged[-1] + "\n" + piece
+        else:
+            merged.append(piece)
+    return merged
+
+
+def _item_crumb(piece: str) -> tuple[str, ...]:
+    """A piece that holds exactly one titled item, "(2) 功效。…", is labelled with it."""
+    starts = [line for line in piece.split("\n") if _NUMBERED_ITEM.match(line)]
+    match = _ITEM_TITLE.match(piece)
+    if match and len(starts) == 1:
+        return (f"({match.group(1)}) {match.group(2).strip()}",)
+    return ()
+
+
+def _stable_id(source: str, crumbs: tuple[str, ...], text: str, seen: dict[str, int]) -> str:
+    digest = hashlib.sha1(f"{source}\n{' › '.join(crumbs)}\n{text}".encode()).hexdigest()[:12]
+    base = f"{_SOURCE_PREFIX.get(source, source[:2])}-{digest}"
+    count = seen.get(base, 0)
+    seen[base] = count + 1
+    return base if count == 0 else f"{base}-{count}"

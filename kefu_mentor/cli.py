@@ -1,0 +1,208 @@
+"""`kefu-mentor` command line: build, ask, eval, check-corpus, info."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from .config import DEFAULT_EMBEDDER, Settings
+from .errors import MentorError, QuestionError
+from .schema import SOURCE_LABELS, SOURCE_TYPES, Answer
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings().with_(corpus_dir=args.corpus, index_dir=args.index, cache_dir=args.cache,
+                            embedder=args.embedder)
+
+
+def _progress_bar():
+    from tqdm import tqdm
+
+    bar = None
+
+    def progress(stage: str, done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, desc="向量化", unit="段", file=sys.stderr, leave=True)
+        if bar.disable:  # already closed
+            return
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+            bar.disable = True
+
+    return progress
+
+
+def _notify(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from .index import build_index
+
+    settings = _settings(args)
+    started = time.perf_counter()
+    manifest = build_index(settings, progress=None if args.quiet else _progress_bar())
+    sources = "，".join(f"{SOURCE_LABELS[s]} {n}" for s, n in manifest["sources"].items() if n)
+    cache = manifest["embedding_cache"]
+    print(
+        f"索引已建立：{settings.index_dir}（{manifest['chunk_count']} 个文本块：{sources}；"
+        f"向量 {manifest['vector_count']} 条，其中 {cache['hits']} 条来自缓存；"
+        f"用时 {time.perf_counter() - started:.1f} 秒）"
+    )
+    return 0
+
+
+def format_answer(answer: Answer) -> str:
+    """Readable terminal output: the answer, then every source with its place and page."""
+    lines = [*answer.notices, answer.answer]
+    if answer.citations:
+        lines.append("\n来源：")
+        for c in answer.citations:
+            page = f" · 第 {c.page} 页" if c.page else ""
+            lines.append(f"[{c.rank}] {c.label} · {c.breadcrumb}{page}")
+            lines.append("    " + c.text.replace("\n", "\n    "))
+    return "\n".join(lines)
+
+
+def _answer_line(mentor, raw: bytes, top_k: int) -> dict:
+    """One JSON Lines request → one response object (never raises)."""
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return {"question": None, "error": "这一行不是 UTF-8 编码的文字，无法读取。请用 UTF-8 编码重新提交。"}
+    try:
+        request = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return {"question": None, "error": f"这一行不是合法的 JSON（第 {exc.colno} 个字符附近）。每行应是 {{\"question\": \"……\"}}。"}
+    if not isinstance(request, dict):
+        return {"question": None, "error": "每行应是一个 JSON 对象，例如 {\"question\": \"客服分为哪几类？\"}。"}
+    question = request.get("question")
+    history = request.get("history") or []
+    if not isinstance(history, list) or not all(isinstance(h, str) for h in history):
+        return {"question": question, "error": "history 应是字符串列表（用户之前的问题，按时间先后）。"}
+    try:
+        return mentor.ask(question, history=history, top_k=top_k).to_json()
+    except QuestionError as exc:
+        return {"question": question, "error": str(exc)}
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from .mentor import Mentor
+
+    settings = _settings(args)
+    mentor = Mentor.load(settings.index_dir, settings, rebuild=True, notify=_notify,
+                         progress=None if args.json else _progress_bar())
+    sources = tuple(args.sources.split(",")) if args.sources else None
+    if args.question == "-":
+        out = sys.stdout
+        for raw in sys.stdin.buffer:
+            raw = raw.rstrip(b"\r\n")
+            if not raw.strip():
+                continue
+            out.write(json.dumps(_answer_line(mentor, raw, args.top_k), ensure_ascii=False) + "\n")
+            out.flush()
+        return 0
+    try:
+        answer = mentor.ask(args.question, history=args.history or [], top_k=args.top_k, sources=sources)
+    except QuestionError as exc:
+        if args.json:
+            print(json.dumps({"question": args.question, "error": str(exc)}, ensure_ascii=False))
+        else:
+            print(exc, file=sys.stderr)
+        return 2
+    print(json.dumps(answer.to_json(), ensure_ascii=False) if args.json else format_answer(answer))
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .evaluation import run_eval
+
+    return run_eval(_settings(args), args)
+
+
+def cmd_check_corpus(args: argparse.Namespace) -> int:
+    from .coverage import check_corpus_report
+
+    report, ok = check_corpus_report(_settings(args), as_json=args.json)
+    print(report)
+    return 0 if ok else 1
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from .index import check_manifest, read_manifest
+
+    settings = _settings(args)
+    manifest = read_manifest(settings.index_dir)
+    print(json.dumps(manifest, ensure_ascii=False, indent=2))
+    try:
+        check_manifest(manifest, settings)
+        print("状态：可用，与当前语料一致。")
+    except MentorError as exc:
+        print(f"状态：{exc}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kefu-mentor", description="网店客服 AI 导师：离线、带出处的问答")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--corpus", type=Path, help="语料目录（默认 corpus/）")
+    common.add_argument("--index", type=Path, help="索引目录（默认 index/）")
+    common.add_argument("--cache", type=Path, help="向量缓存目录（默认 .cache/kefu-mentor）")
+    common.add_argument("--embedder", default=None,
+                        help=f"向量模型：{DEFAULT_EMBEDDER}（默认）或 st:<模型名或本地路径>")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    build = sub.add_parser("build", parents=[common], help="由语料建立索引")
+    build.add_argument("--quiet", action="store_true", help="不显示进度条")
+    build.set_defaults(func=cmd_build)
+
+    ask = sub.add_parser("ask", parents=[common], help="提问；用 - 从标准输入读 JSON Lines")
+    ask.add_argument("question", help="问题；写 - 则从标准输入逐行读取 JSON")
+    ask.add_argument("--json", action="store_true", help="输出 JSON")
+    ask.add_argument("--top-k", type=int, default=5, help="引用的段落数（默认 5）")
+    ask.add_argument("--history", action="append", help="之前的问题（可重复，按时间先后）")
+    ask.add_argument("--sources", help="只检索这些资料：textbook,supplement,template")
+    ask.set_defaults(func=cmd_ask)
+
+    ev = sub.add_parser("eval", parents=[common], help="在黄金问题集上评测，并与默认方案对比")
+    ev.add_argument("--golden", type=Path, nargs="*", help="黄金集 YAML（默认 eval/golden_*.yaml）")
+    ev.add_argument("--split", choices=["dev", "test", "all"], default="all")
+    ev.add_argument("--calibrate", action="store_true", help="在 dev 集上重新校准拒答阈值并写入 calibration.json")
+    ev.add_argument("--no-baseline", action="store_true", help="不跑默认方案对比")
+    ev.add_argument("--json", action="store_true", help="输出 JSON")
+    ev.add_argument("--misses", action="store_true", help="列出答错的问题")
+    ev.set_defaults(func=cmd_eval)
+
+    check = sub.add_parser("check-corpus", parents=[common], help="校验语料并报告覆盖情况")
+    check.add_argument("--json", action="store_true")
+    check.set_defaults(func=cmd_check_corpus)
+
+    info = sub.add_parser("info", parents=[common], help="显示索引清单与状态")
+    info.set_defaults(func=cmd_info)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "sources", None):
+        bad = [s for s in args.sources.split(",") if s not in SOURCE_TYPES]
+        if bad:
+            print(f"未知的资料类型：{','.join(bad)}。可选：{','.join(SOURCE_TYPES)}", file=sys.stderr)
+            return 2
+    try:
+        return args.func(args)
+    except MentorError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("已中断。", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

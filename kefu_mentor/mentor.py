@@ -1,0 +1,114 @@
+"""The public entry point: `Mentor.load(...)` then `mentor.ask(question, history=[...])`."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from .answer import AbstentionRule, compose, load_calibration, refusal
+from .config import Settings
+from .embedding import Embedder, load_embedder
+from .errors import QuestionError
+from .index import IndexStore, ensure_index, load_index
+from .retrieval import HybridRetriever
+from .schema import SOURCE_TYPES, Answer
+from .text import Tokenizer, clean_text, has_meaningful_text, to_simplified
+
+log = logging.getLogger(__name__)
+
+
+def check_question(question: object, max_chars: int) -> tuple[str, tuple[str, ...]]:
+    """Clean a user's question, or say precisely why it cannot be answered.
+
+    Returns:
+        (the question to search, notices for the user).
+
+    Raises:
+        QuestionError: not text, empty, or no letters or characters at all.
+    """
+    if not isinstance(question, str):
+        raise QuestionError("问题应该是一段文字。请输入你想问的内容，例如“泄露买家信息会被扣几分？”")
+    cleaned = clean_text(question)
+    if not cleaned:
+        raise QuestionError("问题是空的。请输入你想问的内容，例如“客服分为哪几类？”")
+    if not has_meaningful_text(cleaned):
+        raise QuestionError("问题里只有符号或表情，没有文字。请用文字描述你的问题，例如“买家催发货怎么回复？”")
+    notices: tuple[str, ...] = ()
+    if len(cleaned) > max_chars:
+        cleaned = cleaned[:max_chars]
+        notices = (f"问题太长（{len(question)} 个字符），只按前 {max_chars} 个字符作答。可以把问题缩短后再问一次。",)
+    return cleaned, notices
+
+
+class Mentor:
+    """Answers questions from one index with cited passages, or abstains.
+
+    Thread-safe: the index is read-only and the embedder serialises its own calls.
+    """
+
+    def __init__(self, store: IndexStore, embedder: Embedder, settings: Settings,
+                 rule: AbstentionRule | None = None, tokenizer: Tokenizer | None = None):
+        self.settings = settings
+        self.store = store
+        self.embedder = embedder
+        self.retriever = HybridRetriever(store, embedder, tokenizer or Tokenizer(), settings)
+        self.rule = rule or load_calibration(embedder.id)
+
+    @classmethod
+    def load(cls, index_dir: str | Path = "index", settings: Settings | None = None, *,
+             rebuild: bool = False, notify: Callable[[str], None] | None = None,
+             progress: Callable[[str, int, int], None] | None = None) -> Mentor:
+        """Load the index in `index_dir`.
+
+        Args:
+            index_dir: the index directory.
+            settings: paths and knobs; `index_dir` overrides its index path.
+            rebuild: rebuild first when the index is missing, stale, foreign or damaged.
+            notify: told (in Chinese) when a rebuild happens and why.
+
+        Raises:
+            IndexUnavailable: the index cannot be used (and `rebuild` is off or impossible).
+        """
+        settings = (settings or Settings()).with_(index_dir=index_dir)
+        store = ensure_index(settings, progress=progress, notify=notify) if rebuild else load_index(settings)
+        embedder = load_embedder(store.embedder_id)
+        return cls(store, embedder, settings)
+
+    def ask(self, question: str, history: list[str] | None = None, *, top_k: int | None = None,
+            sources: tuple[str, ...] | list[str] | None = None) -> Answer:
+        """Answer one question.
+
+        Args:
+            question: what the user typed.
+            history: the user's earlier questions in this conversation, oldest first.
+            top_k: how many passages to cite (default `settings.top_k`).
+            sources: which source types to search (default: all).
+
+        Raises:
+            QuestionError: the question is empty or has no text.
+        """
+        started = time.perf_counter()
+        text, notices = check_question(question, self.settings.max_question_chars)
+        k = max(1, int(top_k or self.settings.top_k))
+        if sources is not None:
+            unknown = [s for s in sources if s not in SOURCE_TYPES]
+            if unknown:
+                raise QuestionError(f"未知的资料类型：{', '.join(map(str, unknown))}。可选：textbook、supplement、template")
+            if not sources:
+                raise QuestionError("没有选择任何资料类型。请至少勾选教材、补充资料或话术中的一种。")
+        clean_history = [to_simplified(clean_text(h))[: self.settings.max_question_chars]
+                         for h in (history or []) if isinstance(h, str) and clean_text(h)]
+        query = self.retriever.prepare(to_simplified(text), clean_history)
+        hits = self.retriever.search(query, k, tuple(sources) if sources else None)
+        confidence = self.rule.confidence(hits)
+        if self.rule.abstains(hits):
+            answer_text, suggestions = refusal(self.retriever, hits)
+            return Answer(question, answer_text, (), True, _ms(started), query.text, suggestions, notices, confidence)
+        answer_text, citations = compose(self.retriever, query, hits)
+        return Answer(question, answer_text, tuple(citations), False, _ms(started), query.text, (), notices, confidence)
+
+
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000.0

@@ -1,0 +1,119 @@
+"""Hybrid retrieval: dense (FAISS, cosine) + BM25 (jieba), fused by reciprocal rank."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config import Settings
+from .embedding import Embedder
+from .index import IndexStore, bm25_document
+from .text import Tokenizer
+
+# Words that open a follow-up ("那情节严重呢？", "还有呢", "如果是EMS呢").
+_FOLLOW_UP_CUE = re.compile(r"^(那|那么|那如果|如果|要是|还有|另外|另一个|其他|其它|它|这个|这种|那个|那种|上面|刚才|再|同样|反过来|然后|所以|为啥|为什么)")
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One retrieved chunk with the evidence behind its rank."""
+
+    index: int
+    score: float  # fused (RRF) score
+    dense: float  # best cosine over the chunk's vectors
+    bm25: float
+    coverage: float  # IDF-weighted share of the query's words found in the chunk
+
+
+@dataclass(frozen=True)
+class Query:
+    """A question ready to search: the text to embed and the tokens for BM25."""
+
+    text: str
+    tokens: tuple[str, ...]
+    is_follow_up: bool
+
+
+class HybridRetriever:
+    """Searches one loaded index. Safe to share across threads (read-only state)."""
+
+    def __init__(self, store: IndexStore, embedder: Embedder, tokenizer: Tokenizer, settings: Settings):
+        self.store = store
+        self.embedder = embedder
+        self.tokenizer = tokenizer
+        self.settings = settings
+        self._doc_tokens = [set(tokenizer.tokenize(bm25_document(c))) for c in store.chunks]
+        n_docs = len(store.chunks)
+        doc_freq: dict[str, int] = {}
+        for tokens in self._doc_tokens:
+            for token in tokens:
+                doc_freq[token] = doc_freq.get(token, 0) + 1
+        self._idf = {t: math.log(1 + (n_docs - df + 0.5) / (df + 0.5)) for t, df in doc_freq.items()}
+        # A word no chunk contains is as informative as the rarest word.
+        self._unknown_idf = math.log(1 + (n_docs + 0.5) / 0.5)
+        self._sources = np.array([c.source for c in store.chunks])
+
+    def idf(self, token: str) -> float:
+        return self._idf.get(token, self._unknown_idf)
+
+    def prepare(self, question: str, history: list[str] | None = None) -> Query:
+        """Resolve a follow-up against the previous turn, then tokenise."""
+        tokens = self.tokenizer.tokenize(question)
+        history = [h for h in (history or []) if h and h.strip()]
+        follow_up = bool(history) and (len(tokens) <= 3 or bool(_FOLLOW_UP_CUE.match(question.strip())))
+        if follow_up:
+            previous = history[-1]
+            previous_tokens = [t for t in self.tokenizer.tokenize(previous) if t not in tokens]
+            return Query(f"{previous} {question}", tuple(tokens + previous_tokens), True)
+        return Query(question, tuple(tokens), False)
+
+    def coverage(self, query_tokens: tuple[str, ...], index: int) -> float:
+        """IDF-weighted share of the query's words that the chunk contains (0 to 1)."""
+        words = set(query_tokens)
+        if not words:
+            return 0.0
+        total = sum(self.idf(t) for t in words)
+        found = sum(self.idf(t) for t in words if t in self._doc_tokens[index])
+        return found / total if total else 0.0
+
+    def search(self, query: Query, k: int, sources: tuple[str, ...] | None = None) -> list[Hit]:
+        """The top `k` chunks for `query`, optionally only from some source types."""
+        chunks = self.store.chunks
+        n_chunks = len(chunks)
+        allowed = np.ones(n_chunks, dtype=bool) if not sources else np.isin(self._sources, list(sources))
+        if not allowed.any():
+            return []
+        # Dense: best cosine over each chunk's vectors (a template has one per buyer phrasing).
+        vector = self.embedder.embed_queries([query.text])
+        n_rows = self.store.dense.ntotal
+        wanted = n_rows if n_rows <= 20_000 else min(n_rows, self.settings.candidates * 8)
+        scores, rows = self.store.dense.search(vector, wanted)
+        dense = np.full(n_chunks, -1.0, dtype=np.float32)
+        for score, row in zip(scores[0], rows[0]):
+            if row < 0:
+                continue
+            chunk = self.store.rows[row]
+            if score > dense[chunk]:
+                dense[chunk] = score
+        dense[~allowed] = -1.0
+
+        expanded = self.tokenizer.expand(list(query.tokens))
+        bm25 = np.asarray(self.store.bm25.get_scores(expanded), dtype=np.float32) if expanded else np.zeros(n_chunks, np.float32)
+        bm25[~allowed] = 0.0
+
+        fused = np.zeros(n_chunks, dtype=np.float64)
+        depth = self.settings.candidates
+        dense_order = [i for i in np.argsort(-dense)[:depth] if dense[i] > -1.0]
+        bm25_order = [i for i in np.argsort(-bm25)[:depth] if bm25[i] > 0]
+        for rank, i in enumerate(dense_order):
+            fused[i] += self.settings.dense_weight / (self.settings.rrf_k + rank + 1)
+        for rank, i in enumerate(bm25_order):
+            fused[i] += self.settings.bm25_weight / (self.settings.rrf_k + rank + 1)
+        order = [i for i in np.argsort(-fused) if fused[i] > 0][:k]
+        return [
+            Hit(int(i), float(fused[i]), float(dense[i]), float(bm25[i]), self.coverage(query.tokens, int(i)))
+            for i in order
+        ]

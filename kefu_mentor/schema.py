@@ -1,0 +1,128 @@
+"""Data types that cross pipeline stages: small, frozen, typed."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+SOURCE_LABELS = {"textbook": "教材原文", "supplement": "补充资料", "template": "话术模板"}
+SOURCE_TYPES = tuple(SOURCE_LABELS)
+
+
+@dataclass(frozen=True)
+class Section:
+    """A run of body text under one heading path, as read from a corpus file."""
+
+    source: str
+    toc_id: str
+    breadcrumb: tuple[str, ...]
+    page: int | None
+    text: str
+    file: str
+    line: int
+    # Template-only fields: the buyer's ways of saying it and the reply to send.
+    buyer_says: tuple[str, ...] = ()
+    reply: str | None = None
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """The unit that is embedded, indexed and cited."""
+
+    chunk_id: str
+    source: str
+    toc_id: str
+    breadcrumb: tuple[str, ...]
+    page: int | None
+    text: str
+    file: str
+    line: int
+    buyer_says: tuple[str, ...] = ()
+    reply: str | None = None
+
+    @property
+    def title(self) -> str:
+        return " › ".join(self.breadcrumb)
+
+    def embedding_texts(self) -> list[str]:
+        """Texts whose vectors all point at this chunk.
+
+        The breadcrumb is prepended so a passage that says "针对该规则……" is still found
+        by the rule's name. A template is also reachable by each way a buyer says it.
+        """
+        views = [f"{self.title}\n{self.text}"]
+        views.extend(f"{self.breadcrumb[-1]}：{said}" for said in self.buyer_says)
+        return views
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["breadcrumb"] = list(self.breadcrumb)
+        data["buyer_says"] = list(self.buyer_says)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict) -> Chunk:
+        data = dict(data)
+        data["breadcrumb"] = tuple(data["breadcrumb"])
+        data["buyer_says"] = tuple(data.get("buyer_says", ()))
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class Citation:
+    """One cited passage in an answer."""
+
+    rank: int
+    chunk_id: str
+    source: str
+    breadcrumb: str
+    page: int | None
+    text: str
+    score: float
+    toc_id: str = ""
+    reply: str | None = None
+    # Sentences of `text` quoted in the answer, for highlighting.
+    quoted: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        return SOURCE_LABELS.get(self.source, self.source)
+
+    def to_json(self) -> dict:
+        """The stable JSON shape of the CLI contract."""
+        return {
+            "rank": self.rank,
+            "chunk_id": self.chunk_id,
+            "source": self.source,
+            "breadcrumb": self.breadcrumb,
+            "page": self.page,
+            "text": self.text,
+            "score": round(float(self.score), 6),
+        }
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What `Mentor.ask` returns."""
+
+    question: str
+    answer: str
+    citations: tuple[Citation, ...]
+    abstained: bool
+    latency_ms: float
+    # The text actually searched (after follow-up resolution and clean-up).
+    resolved_query: str = ""
+    # Nearest sections offered when the mentor abstains.
+    suggestions: tuple[str, ...] = ()
+    notices: tuple[str, ...] = field(default_factory=tuple)
+    confidence: float = 0.0
+
+    def to_json(self) -> dict:
+        return {
+            "question": self.question,
+            "abstained": self.abstained,
+            "answer": self.answer,
+            "citations": [c.to_json() for c in self.citations],
+            "latency_ms": round(self.latency_ms, 2),
+            "suggestions": list(self.suggestions),
+            "notices": list(self.notices),
+        }

