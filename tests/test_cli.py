@@ -1,0 +1,75 @@
+"""The CLI contract: `kefu-mentor ask --json -` reads JSON Lines and answers each line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+CONTRACT_KEYS = {"question", "abstained", "answer", "citations", "latency_ms"}
+CITATION_KEYS = {"rank", "chunk_id", "source", "breadcrumb", "page", "text", "score"}
+
+
+def run_cli(settings, *args, stdin: bytes | None = None) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "kefu_mentor.cli", *args, "--corpus", str(settings.corpus_dir),
+               "--index", str(settings.index_dir), "--cache", str(settings.cache_dir)]
+    return subprocess.run(command, input=stdin, capture_output=True, timeout=300)
+
+
+def test_json_lines_contract(real_settings):
+    requests = [
+        {"question": "泄露他人信息会被扣几分？"},
+        {"question": "那情节严重呢？", "history": ["泄露他人信息会被扣几分？"]},
+        {"question": "   "},
+        "not json at all",
+        {"question": "红烧肉怎么做才好吃？"},
+    ]
+    stdin = "\n".join(r if isinstance(r, str) else json.dumps(r, ensure_ascii=False) for r in requests).encode()
+    stdin += b"\n\xff\xfe broken bytes\n"
+    result = run_cli(real_settings, "ask", "--json", "-", stdin=stdin)
+    assert result.returncode == 0, result.stderr.decode()
+    lines = [json.loads(line) for line in result.stdout.decode().splitlines()]
+    assert len(lines) == 6  # one per input line, in order
+    first, follow, blank, garbage, oos, binary = lines
+    for answered in (first, follow):
+        assert CONTRACT_KEYS <= set(answered) and not answered["abstained"]
+        assert len(answered["citations"]) >= 5
+        for rank, citation in enumerate(answered["citations"], 1):
+            assert CITATION_KEYS <= set(citation) and citation["rank"] == rank
+            assert citation["source"] in ("textbook", "template", "supplement")
+    assert "48分" in follow["citations"][0]["text"]
+    assert "空" in blank["error"] and blank["question"] == "   "
+    assert "JSON" in garbage["error"]
+    assert oos["abstained"] is True and oos["citations"] == []
+    assert "UTF-8" in binary["error"]
+
+
+def test_readable_ask_shows_sources_and_pages(real_settings):
+    result = run_cli(real_settings, "ask", "泄露他人信息会被扣几分？")
+    out = result.stdout.decode()
+    assert result.returncode == 0
+    assert "[1]" in out and "教材原文" in out and "第 13 页" in out and "不能泄露他人信息" in out
+
+
+def test_empty_question_exits_with_message(real_settings):
+    result = run_cli(real_settings, "ask", "  ")
+    assert result.returncode == 2
+    assert "问题是空的" in result.stderr.decode()
+    assert "Traceback" not in result.stderr.decode()
+
+
+def test_broken_corpus_gives_file_line_and_fix(mini_copy):
+    path = mini_copy.corpus_dir / "textbook" / "m1-t2.md"
+    path.write_text(path.read_text(encoding="utf-8").replace("source: textbook", "source: blog"), encoding="utf-8")
+    result = run_cli(mini_copy, "build", "--quiet")
+    err = result.stderr.decode()
+    assert result.returncode == 1
+    assert "m1-t2.md 第 2 行" in err and "修改方法" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("bad", ["--sources=novels"])
+def test_bad_option_value_is_explained(real_settings, bad):
+    result = run_cli(real_settings, "ask", "客服分为哪几类", bad)
+    assert result.returncode == 2 and "未知的资料类型" in result.stderr.decode()
