@@ -1,0 +1,78 @@
+"""Personal data never reaches the question log; the log survives crashes and stays bounded."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from kefu_mentor.qlog import QuestionLog
+from kefu_mentor.redact import redact
+from kefu_mentor.schema import Answer
+
+SAMPLES = [
+    ("买家说电话13812345678打不通", "13812345678", "[手机号]"),
+    ("他留的是 +86 139-1234-5678", "139-1234-5678", "[手机号]"),
+    ("收件人：王小明 电话 15900001111 地址：浙江省杭州市西湖区文三路100号2幢301室", "王小明", "[姓名]"),
+    ("收货地址：广东省深圳市南山区科技园南路88号 快点发", "科技园南路88号", "[地址]"),
+    ("寄到上海市浦东新区张江路123弄5号楼吧", "张江路123弄", "[地址]"),
+    ("身份证号码：110101199003071234 能帮我查吗", "110101199003071234", "[身份证号]"),
+    ("我的身份证是44030419851231002X", "44030419851231002X", "[身份证号]"),
+    ("订单号：3456789012345678901 一直没发货", "3456789012345678901", "[订单号]"),
+    ("快递单号 SF1234567890123 查不到", "SF1234567890123", "[订单号]"),
+    ("4023456789123456789 这个单子退款了吗", "4023456789123456789", "[订单号]"),
+    ("发到 abc.def@example.com 就行", "abc.def@example.com", "[邮箱]"),
+    ("座机 0571-88888888", "0571-88888888", "[电话]"),
+]
+
+
+@pytest.mark.parametrize(("text", "secret", "label"), SAMPLES)
+def test_personal_data_is_redacted(text, secret, label):
+    cleaned = redact(text)
+    assert secret not in cleaned
+    assert label in cleaned
+
+
+def test_ordinary_questions_are_left_alone():
+    for text in ("泄露他人信息会被扣几分？", "平邮一般 7~15 天到吗", "客单价 = 销售额 / 成交客户数", "买家要求 48 小时内发货"):
+        assert redact(text) == text
+
+
+def _answer(question: str, abstained: bool = False) -> Answer:
+    return Answer(question, "", (), abstained, 1.0)
+
+
+def test_log_stores_only_redacted_text(tmp_path):
+    log = QuestionLog(tmp_path / "log.sqlite")
+    log.record(_answer("收件人：李四 13800138000 包裹丢了怎么办"))
+    stored = log.entries()[0].question
+    assert "李四" not in stored and "13800138000" not in stored
+    raw = (tmp_path / "log.sqlite").read_bytes() + (tmp_path / "log.sqlite-wal").read_bytes()
+    assert "13800138000".encode() not in raw
+
+
+def test_retention_is_bounded(tmp_path):
+    log = QuestionLog(tmp_path / "log.sqlite", max_rows=5)
+    for i in range(12):
+        log.record(_answer(f"问题{i}"))
+    questions = [e.question for e in log.entries()]
+    assert questions == [f"问题{i}" for i in range(7, 12)]
+
+
+def test_log_survives_a_crashed_writer(tmp_path):
+    path = tmp_path / "log.sqlite"
+    log = QuestionLog(path)
+    log.record(_answer("崩溃前的问题"))
+    code = (
+        "import os, sys\n"
+        "sys.path.insert(0, '.')\n"
+        "from kefu_mentor.qlog import QuestionLog\n"
+        "from kefu_mentor.schema import Answer\n"
+        f"log = QuestionLog({str(path)!r})\n"
+        "log.record(Answer('另一个进程的问题', '', (), True, 0.1))\n"
+        "os._exit(9)  # die without closing anything\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=False, timeout=60)
+    questions = [e.question for e in QuestionLog(path).entries()]
+    assert questions == ["崩溃前的问题", "另一个进程的问题"]
