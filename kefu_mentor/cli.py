@@ -133,6 +133,24 @@ def cmd_check_corpus(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def cmd_coverage(args: argparse.Namespace) -> int:
+    from .instructor import coverage_json, coverage_table, coverage_text, group_gaps
+    from .qlog import QuestionLog
+
+    settings = _settings(args)
+    log_path = args.log or Path(".data/questions.sqlite")
+    entries = QuestionLog(log_path).entries() if Path(log_path).exists() else []
+    table = coverage_table(settings, entries)
+    gaps = group_gaps(entries)
+    print(coverage_json(table, gaps) if args.json else coverage_text(table))
+    if args.export:
+        from .instructor import coverage_chart, export_csv
+
+        paths = [*export_csv(table, gaps, args.export), coverage_chart(table, args.export / "coverage.png")]
+        print("已导出：" + "、".join(str(p) for p in paths), file=sys.stderr)
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from .bench import format_results, run_bench
 
@@ -197,6 +215,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--no-docs", action="store_true", help="不写 docs/benchmarks.md 和图")
     bench.add_argument("--json", action="store_true")
     bench.set_defaults(func=cmd_bench)
+
+    cov = sub.add_parser("coverage", parents=[common], help="教师看板：每个目录小节的资料与提问覆盖")
+    cov.add_argument("--json", action="store_true")
+    cov.add_argument("--log", type=Path, help="提问日志（默认 .data/questions.sqlite）")
+    cov.add_argument("--export", type=Path, help="把 coverage.csv、gaps.csv 和 coverage.png 导出到这个目录")
+    cov.set_defaults(func=cmd_coverage)
 
     info = sub.add_parser("info", parents=[common], help="显示索引清单与状态")
     info.set_defaults(func=cmd_info)

@@ -31,6 +31,8 @@ class Settings:
     corpus_dir: Path = Path("corpus")
     index_dir: Path = Path("index")
     cache_dir: Path = Path(".cache/kefu-mentor")
+    # Local data: the redacted question log for the instructor view.
+    data_dir: Path = Path(".data")
     embedder: str = DEFAULT_EMBEDDER
     chunker: ChunkerSettings = field(default_factory=ChunkerSettings)
     top_k: int = 5
@@ -52,7 +54,7 @@ class Settings:
 
     def with_(self, **changes) -> Settings:
         """Return a copy with some fields changed (paths are coerced to Path)."""
-        for key in ("corpus_dir", "index_dir", "cache_dir"):
+        for key in ("corpus_dir", "index_dir", "cache_dir", "data_dir"):
             if key in changes and changes[key] is not None:
                 changes[key] = Path(changes[key])
         return replace(self, **{k: v for k, v in changes.items() if v is not None})

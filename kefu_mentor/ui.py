@@ -19,6 +19,7 @@ import gradio as gr
 from .config import Settings
 from .errors import BuildLockedError, CorpusError, MentorError, QuestionError
 from .mentor import Mentor
+from .qlog import QuestionLog
 from .schema import SOURCE_LABELS, Answer
 
 log = logging.getLogger(__name__)
@@ -117,8 +118,10 @@ class Turn:
 class MentorUI:
     """Owns the shared `Mentor` (loaded once per process) and builds the Blocks app."""
 
-    def __init__(self, settings: Settings, instructor_password: str | None = None, network: bool = False):
+    def __init__(self, settings: Settings, instructor_password: str | None = None, network: bool = False,
+                 question_log: QuestionLog | None = None):
         self.settings = settings
+        self.question_log = question_log
         self.instructor_password = instructor_password
         self.network = network
         self._mentor: Mentor | None = None
@@ -163,8 +166,17 @@ class MentorUI:
             return chat, history, gr.update(), gr.update(value="", visible=False), ""
         chat += [{"role": "user", "content": md_escape(shown)}, {"role": "assistant", "content": answer_markdown(answer)}]
         history.append(message)
+        self._log(answer)
         reply = next((c.reply for c in answer.citations[:1] if c.reply), "")
         return chat, history[-6:], sources_html(answer), gr.update(value=reply, visible=bool(reply)), ""
+
+    def _log(self, answer: Answer) -> None:
+        if self.question_log is None:
+            return
+        try:
+            self.question_log.record(answer)  # redacts before writing
+        except Exception:  # a full disk must not cost the learner their answer
+            log.exception("could not log the question")
 
     def api_ask(self, question: str, history: list[str] | None = None, top_k: int = 5,
                 sources: list[str] | None = None) -> dict:
@@ -220,7 +232,7 @@ class MentorUI:
                 "每句话后面的 [n] 对应右侧的出处。没有相关内容时会直接说明，不会乱编。"
             )
             history = gr.State([])
-            with gr.Row():
+            with gr.Tab("问答"), gr.Row():
                 with gr.Column(scale=3):
                     chat = gr.Chatbot(label="对话", height=480, latex_delimiters=[], elem_id="km-chat")
                     with gr.Row():
@@ -249,6 +261,9 @@ class MentorUI:
                                               visible=bool(self.instructor_password))
                         rebuild = gr.Button("重建索引（修改语料后使用）", size="sm")
                         rebuild_result = gr.Markdown()
+            from .ui_modes import ModeTabs
+
+            ModeTabs(self).build()
             self._wire(demo, chat, question, send, reply, new_chat, example_buttons, sources_view,
                        source_filter, top_k, history, status, password, rebuild, rebuild_result)
             gr.api(self.api_ask, api_name="ask")
@@ -283,11 +298,13 @@ def launch(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=int(os.environ.get("KEFU_MENTOR_PORT", "7860")))
     parser.add_argument("--index", default=None)
     parser.add_argument("--corpus", default=None)
+    parser.add_argument("--data", default=None, help="本地数据目录（提问日志），默认 .data/")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    settings = Settings().with_(index_dir=args.index, corpus_dir=args.corpus)
+    settings = Settings().with_(index_dir=args.index, corpus_dir=args.corpus, data_dir=args.data)
     network = args.host not in ("127.0.0.1", "localhost", "::1")
-    ui = MentorUI(settings, os.environ.get("KEFU_MENTOR_INSTRUCTOR_PASSWORD") or None, network)
+    log_path = settings.data_dir / "questions.sqlite"
+    ui = MentorUI(settings, os.environ.get("KEFU_MENTOR_INSTRUCTOR_PASSWORD") or None, network, QuestionLog(log_path))
     print("正在加载索引（缺失或过期时会自动重建）……", flush=True)
     try:
         ui.mentor()
