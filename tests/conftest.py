@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -55,3 +60,40 @@ def real_settings(tmp_path_factory) -> Settings:
 @pytest.fixture(scope="session")
 def real_mentor(real_settings) -> Mentor:
     return Mentor.load(real_settings.index_dir, real_settings)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def app_url(real_settings):
+    port = _free_port()
+    env = {**os.environ, "KEFU_MENTOR_INSTRUCTOR_PASSWORD": "teacher-test"}
+    log = open(real_settings.index_dir.parent / "app.log", "wb")
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "app.py"), "--port", str(port), "--index", str(real_settings.index_dir),
+         "--corpus", str(real_settings.corpus_dir), "--data", str(real_settings.index_dir.parent / "data")],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            break
+        except OSError:
+            if process.poll() is not None:
+                raise RuntimeError("app exited: " + Path(log.name).read_text(errors="replace"))
+            time.sleep(0.5)
+    else:
+        process.kill()
+        raise RuntimeError("app did not start within 180 s")
+    yield url
+    process.terminate()
+    process.wait(20)
+    log.close()
+
+

@@ -2,12 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -17,41 +11,6 @@ from .conftest import ROOT
 ARTIFACTS = ROOT / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def app_url(real_settings):
-    port = _free_port()
-    env = {**os.environ, "KEFU_MENTOR_INSTRUCTOR_PASSWORD": "teacher-test"}
-    log = open(real_settings.index_dir.parent / "app.log", "wb")
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "app.py"), "--port", str(port), "--index", str(real_settings.index_dir),
-         "--corpus", str(real_settings.corpus_dir)],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 180
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            break
-        except OSError:
-            if process.poll() is not None:
-                raise RuntimeError("app exited: " + Path(log.name).read_text(errors="replace"))
-            time.sleep(0.5)
-    else:
-        process.kill()
-        raise RuntimeError("app did not start within 180 s")
-    yield url
-    process.terminate()
-    process.wait(20)
-    log.close()
 
 
 def test_gradio_client_api(app_url):
