@@ -253,17 +253,9 @@ def format_results(r: dict) -> str:
 
 
 def plot(results: dict, path: Path) -> None:
-    import matplotlib
+    from .plotting import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib import font_manager
-
-    # Chinese labels need a CJK font named explicitly, or they render as empty boxes.
-    for name in ("Noto Sans CJK SC", "Noto Sans CJK JP", "WenQuanYi Zen Hei"):
-        if any(name in f.name for f in font_manager.fontManager.ttflist):
-            plt.rcParams["font.family"] = name
-            break
+    plt = pyplot()
     sizes = [row["chunks"] for row in results["scale"]]
     fig, ax = plt.subplots(figsize=(6.4, 4))
     for kind, label in (("flat", "精确检索 (Flat)"), ("hnsw", "HNSW")):

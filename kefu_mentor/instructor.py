@@ -89,16 +89,9 @@ def export_csv(table: list[dict], gaps: list[GapGroup], folder: Path) -> tuple[P
 
 def coverage_chart(table: list[dict], path: Path) -> Path:
     """Stacked bars: chunks per module by source type (PNG, CJK font named explicitly)."""
-    import matplotlib
+    from .plotting import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib import font_manager
-
-    for name in ("Noto Sans CJK SC", "Noto Sans CJK JP", "WenQuanYi Zen Hei"):
-        if any(name in f.name for f in font_manager.fontManager.ttflist):
-            plt.rcParams["font.family"] = name
-            break
+    plt = pyplot()
     modules = list(dict.fromkeys(r["module"] for r in table))
     fig, ax = plt.subplots(figsize=(8, 4))
     bottom = [0] * len(modules)
