@@ -129,6 +129,8 @@ def _check_meta(meta: dict, rel: str, toc: TableOfContents, expected_source: str
             if not isinstance(meta.get(key), str):
                 raise CorpusError(rel, 2, f"教材文件缺少字段 {key}", f"添加 {key}: …")
         pages = meta.get("pages")
+        if pages is None and "pages" in meta:
+            return  # front matter without Arabic page numbers (前言)
         if not (isinstance(pages, list) and len(pages) == 2 and all(isinstance(p, int) for p in pages) and pages[0] <= pages[1]):
             raise CorpusError(rel, 2, f"pages 应为 [起始页, 结束页]，现在是 {pages!r}", "例如 pages: [10, 21]")
 

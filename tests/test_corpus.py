@@ -22,7 +22,7 @@ def test_real_corpus_loads_with_breadcrumbs_and_pages():
     corpus = load_corpus(REAL_CORPUS)
     textbook = [s for s in corpus.sections if s.source == "textbook"]
     assert textbook, "module 1 text must be present"
-    assert all(s.page is not None for s in textbook)
+    assert all(s.page is not None for s in textbook if s.toc_id != "front")  # 前言 has no Arabic page numbers
     leak = [s for s in textbook if s.breadcrumb[-1].endswith("不能泄露他人信息")]
     assert len(leak) == 1
     assert leak[0].breadcrumb[:4] == ("模块一 网店客服岗前准备", "任务二 储备网店客服知识", "知识储备", "二、平台规则")
@@ -42,7 +42,11 @@ def test_toc_has_all_seven_modules_with_pages():
 def test_textbook_sentences_are_verbatim():
     """Every sentence we index as 教材原文 occurs in the book's text (ignoring whitespace)."""
     squash = re.compile(r"\s+")
-    book = squash.sub("", SEED.read_text(encoding="utf-8"))
+    # Margin labels sit between the halves of sentences split by a page break; the corpus
+    # joins those halves, so compare against the book without them.
+    debris = {"《 学习笔记 》", "在线测试", "拓展视频", "平台规则及应对策略", "网店客服的职业发展路径"}
+    lines = [line for line in SEED.read_text(encoding="utf-8").split("\n") if line.strip() not in debris]
+    book = squash.sub("", "".join(lines))
     corpus = load_corpus(REAL_CORPUS)
     missing = []
     for section in corpus.sections:
