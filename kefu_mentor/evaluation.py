@@ -67,10 +67,14 @@ def load_golden(paths: Iterable[Path], toc: TableOfContents | None = None) -> li
     return items
 
 
-def is_hit(places: Iterable[tuple[str, str]], item: GoldenItem, toc: TableOfContents) -> bool:
-    """True when any (toc_id, breadcrumb) place lies in the expected node (and heading)."""
-    for toc_id, crumbs in places:
-        if toc.is_within(toc_id, item.toc) and (not item.heading or item.heading in crumbs):
+def is_hit(places: Iterable[tuple[str, str, str]], item: GoldenItem, toc: TableOfContents) -> bool:
+    """True when any (toc_id, breadcrumb, source) place lies in the expected node.
+
+    The expected heading (a numbered sub-section of the book) is checked for textbook
+    passages only: our cards and templates are placed at TOC level and have no such headings.
+    """
+    for toc_id, crumbs, source in places:
+        if toc.is_within(toc_id, item.toc) and (not item.heading or source != "textbook" or item.heading in crumbs):
             return True
     return False
 
@@ -83,7 +87,7 @@ def evaluate_mentor(mentor: Mentor, items: list[GoldenItem], toc: TableOfContent
         rank = None
         for position, hit in enumerate(hits, 1):
             chunk = mentor.store.chunks[hit.index]
-            if not item.out_of_scope and is_hit([(chunk.toc_id, chunk.title)], item, toc):
+            if not item.out_of_scope and is_hit([(chunk.toc_id, chunk.title, chunk.source)], item, toc):
                 rank = position
                 break
         features = [(h.dense, h.coverage) for h in hits[:3]]
@@ -108,7 +112,7 @@ class DefaultRecipe:
         offset = 0
         for chunk in chunks:
             piece = " › ".join(chunk.breadcrumb[-1:]) + "\n" + chunk.text + "\n\n"
-            spans.append((offset, offset + len(piece), chunk.toc_id, chunk.title))
+            spans.append((offset, offset + len(piece), chunk.toc_id, chunk.title, chunk.source))
             raw.append(piece)
             offset += len(piece)
         text = "".join(raw)
@@ -116,15 +120,15 @@ class DefaultRecipe:
         docs = splitter.create_documents([text])
         self.texts = [d.page_content for d in docs]
         # Where each baseline chunk lies, generously: every section it overlaps substantially.
-        self.places: list[list[tuple[str, str]]] = []
+        self.places: list[list[tuple[str, str, str]]] = []
         for doc in docs:
             start = doc.metadata["start_index"]
             end = start + len(doc.page_content)
             places = []
-            for s_start, s_end, toc_id, title in spans:
+            for s_start, s_end, toc_id, title, source in spans:
                 overlap = min(end, s_end) - max(start, s_start)
                 if overlap > 0 and overlap >= min(100, (s_end - s_start) / 2):
-                    places.append((toc_id, title))
+                    places.append((toc_id, title, source))
             self.places.append(places)
         cache = EmbeddingCache(settings.cache_dir, self.embedder.id, self.embedder.dim)
         self.vectors = cache.embed(self.texts, self.embedder.embed_passages)

@@ -106,10 +106,15 @@ class HybridRetriever:
 
         fused = np.zeros(n_chunks, dtype=np.float64)
         depth = self.settings.candidates
-        dense_order = [i for i in np.argsort(-dense)[:depth] if dense[i] > -1.0]
+        # Dense ranks are taken within each source type: verbatim book prose, our cards and
+        # short colloquial buyer lines score on different cosine scales, so one global
+        # ranking would let the most colloquial source crowd out the book.
+        for source in np.unique(self._sources[allowed]):
+            in_source = np.flatnonzero((self._sources == source) & (dense > -1.0))
+            order = in_source[np.argsort(-dense[in_source])][:depth]
+            for rank, i in enumerate(order):
+                fused[i] += self.settings.dense_weight / (self.settings.rrf_k + rank + 1)
         bm25_order = [i for i in np.argsort(-bm25)[:depth] if bm25[i] > 0]
-        for rank, i in enumerate(dense_order):
-            fused[i] += self.settings.dense_weight / (self.settings.rrf_k + rank + 1)
         for rank, i in enumerate(bm25_order):
             fused[i] += self.settings.bm25_weight / (self.settings.rrf_k + rank + 1)
         order = [i for i in np.argsort(-fused) if fused[i] > 0][:k]
