@@ -101,11 +101,12 @@ def check_corpus_report(settings: Settings, as_json: bool = False) -> tuple[str,
         return json.dumps(payload, ensure_ascii=False, indent=2), ok
     lines = [f"语料校验通过：{len(corpus.files)} 个文件，{len(chunks)} 个文本块（"
              + "，".join(f"{SOURCE_LABELS[s]} {sum(c.source == s for c in chunks)}" for s in SOURCE_TYPES) + "）", ""]
-    lines.append(f"{'目录小节':<48}{'页码':>6}{'教材':>6}{'补充':>6}{'话术':>6}")
+    # Counts first and the breadcrumb last, whole: a cut breadcrumb loses the module name.
+    lines.append(f"{'页码':>4}{'教材':>5}{'补充':>5}{'话术':>5}  目录小节")
     for r in rows:
         flag = "  ← 没有任何资料" if r.total == 0 else ""
-        counts = "".join(f"{r.counts[s]:>6}" for s in SOURCE_TYPES)
-        lines.append(f"{r.breadcrumb[-46:]:<48}{r.page if r.page is not None else '-':>6}{counts}{flag}")
+        counts = "".join(f"{r.counts[s]:>7}" for s in SOURCE_TYPES)
+        lines.append(f"{r.page if r.page is not None else '-':>6}{counts}  {r.breadcrumb}{flag}")
     lines.append("")
     lines.append(f"覆盖：{len(rows) - len(gaps)}/{len(rows)} 个小节有资料" + (f"，{len(gaps)} 个缺口" if gaps else "，没有缺口"))
     if duplicates:

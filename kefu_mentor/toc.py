@@ -40,12 +40,13 @@ class TableOfContents:
         self._ordered = sorted(nodes.values(), key=lambda n: n.order)
 
     @classmethod
-    def load(cls, path: Path) -> TableOfContents:
+    def load(cls, path: Path | str) -> TableOfContents:
         """Read and validate `toc.yaml`.
 
         Raises:
             CorpusError: naming the file and the entry that is wrong.
         """
+        path = Path(path)
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
