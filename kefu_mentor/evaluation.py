@@ -34,9 +34,16 @@ class GoldenItem:
     persona: str
     question: str
     history: tuple[str, ...] = ()
-    toc: str | None = None
+    # Any of these TOC nodes is right: a topic such as 物流停滞 is taught in more than one place.
+    tocs: tuple[str, ...] = ()
     heading: str | None = None
     out_of_scope: bool = False
+    group: str = ""  # the golden file it came from, e.g. "m2to7"
+    source: str | None = None  # e.g. "template": a buyer's line must find a reply template
+
+    @property
+    def toc(self) -> str | None:
+        return self.tocs[0] if self.tocs else None
 
 
 @dataclass
@@ -56,15 +63,23 @@ def load_golden(paths: Iterable[Path], toc: TableOfContents | None = None) -> li
             item = GoldenItem(
                 id=str(raw["id"]), split=raw.get("split", "dev"), persona=raw.get("persona", "student"),
                 question=str(raw["question"]), history=tuple(raw.get("history") or ()),
-                toc=expect.get("toc"), heading=expect.get("heading"), out_of_scope=bool(raw.get("out_of_scope")),
+                tocs=_as_tuple(expect.get("toc")), heading=expect.get("heading"), out_of_scope=bool(raw.get("out_of_scope")),
+                group=Path(path).stem.removeprefix("golden_"), source=expect.get("source"),
             )
             if item.id in seen:
                 raise ValueError(f"{path}: 重复的题目 id {item.id}")
             seen.add(item.id)
-            if not item.out_of_scope and (item.toc is None or (toc is not None and item.toc not in toc)):
-                raise ValueError(f"{path}: 题目 {item.id} 的 expect.toc “{item.toc}” 不在目录中")
+            unknown = [t for t in item.tocs if toc is not None and t not in toc]
+            if not item.out_of_scope and (not item.tocs or unknown):
+                raise ValueError(f"{path}: 题目 {item.id} 的 expect.toc “{'/'.join(unknown) or '（空）'}” 不在目录中")
             items.append(item)
     return items
+
+
+def _as_tuple(value) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return tuple(str(v) for v in value) if isinstance(value, list) else (str(value),)
 
 
 def is_hit(places: Iterable[tuple[str, str, str]], item: GoldenItem, toc: TableOfContents) -> bool:
@@ -74,7 +89,9 @@ def is_hit(places: Iterable[tuple[str, str, str]], item: GoldenItem, toc: TableO
     passages only: our cards and templates are placed at TOC level and have no such headings.
     """
     for toc_id, crumbs, source in places:
-        if toc.is_within(toc_id, item.toc) and (not item.heading or source != "textbook" or item.heading in crumbs):
+        if item.source and source != item.source:
+            continue
+        if any(toc.is_within(toc_id, want) for want in item.tocs) and (not item.heading or source != "textbook" or item.heading in crumbs):
             return True
     return False
 
@@ -172,6 +189,10 @@ def breakdown(results: list[ItemResult]) -> dict[str, dict]:
         subset = [r for r in results if r.item.persona == persona]
         if subset:
             table[persona] = metrics(subset)
+    groups = sorted({r.item.group for r in results if r.item.group})
+    if len(groups) > 1:
+        for group in groups:
+            table[f"set:{group}"] = metrics([r for r in results if r.item.group == group])
     follow = [r for r in results if r.item.history]
     if follow:
         table["follow-up"] = metrics(follow)
@@ -253,6 +274,6 @@ def run_eval(settings: Settings, args: argparse.Namespace) -> int:
         for r in chosen:
             wrong = r.abstained != r.item.out_of_scope or (not r.item.out_of_scope and (r.rank or math.inf) > 5)
             if wrong:
-                want = "拒答" if r.item.out_of_scope else f"{r.item.toc} {r.item.heading or ''}"
+                want = "拒答" if r.item.out_of_scope else f"{'/'.join(r.item.tocs)} {r.item.heading or ''}"
                 print(f"  ✗ [{r.item.id} {r.item.persona}] {r.item.question} → 期望 {want}；rank={r.rank} 拒答={r.abstained}")
     return 0
