@@ -42,6 +42,8 @@ class Settings:
     rrf_k: int = 60
     dense_weight: float = 1.0
     bm25_weight: float = 1.0
+    # Extra weight on reply templates when the question reads like a pasted buyer message.
+    buyer_template_boost: float = 1.5
     # FAISS index type: "flat" (exact), "hnsw" (approximate, fast at scale) or "auto"
     # (exact below `hnsw_min_vectors` vectors, HNSW above).
     faiss_type: str = "auto"

@@ -162,7 +162,7 @@ class EmbeddingCache:
                 with np.load(self.path, allow_pickle=False) as data:
                     keys, vectors = data["keys"], data["vectors"]
                 if vectors.ndim == 2 and vectors.shape[1] == dim:
-                    self._vectors = dict(zip(keys.tolist(), vectors))
+                    self._vectors = dict(zip(keys.tolist(), vectors, strict=True))
             except (OSError, ValueError, KeyError) as exc:
                 log.warning("ignoring unreadable embedding cache %s: %s", self.path, exc)
 
@@ -182,7 +182,7 @@ class EmbeddingCache:
         for start in range(0, len(todo), batch_size):
             batch = todo[start : start + batch_size]
             vectors = embed_fn([texts[i] for i in batch])
-            for i, vector in zip(batch, vectors):
+            for i, vector in zip(batch, vectors, strict=True):
                 self._vectors[keys[i]] = vector
             if progress:
                 progress(len(batch))

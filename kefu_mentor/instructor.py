@@ -95,10 +95,10 @@ def coverage_chart(table: list[dict], path: Path) -> Path:
     modules = list(dict.fromkeys(r["module"] for r in table))
     fig, ax = plt.subplots(figsize=(8, 4))
     bottom = [0] * len(modules)
-    for source, color in zip(SOURCE_TYPES, ("#2563eb", "#7c3aed", "#059669")):
+    for source, color in zip(SOURCE_TYPES, ("#2563eb", "#7c3aed", "#059669"), strict=True):
         values = [sum(r[source] for r in table if r["module"] == m) for m in modules]
         ax.bar([m.split(" ")[0] for m in modules], values, bottom=bottom, label=SOURCE_LABELS[source], color=color)
-        bottom = [b + v for b, v in zip(bottom, values)]
+        bottom = [b + v for b, v in zip(bottom, values, strict=True)]
     ax.set_ylabel("文本块数")
     ax.set_title("各模块的资料覆盖（按资料类型）")
     ax.legend()

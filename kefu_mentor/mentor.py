@@ -14,7 +14,7 @@ from .errors import QuestionError
 from .index import IndexStore, ensure_index, load_index
 from .retrieval import HybridRetriever
 from .schema import SOURCE_TYPES, Answer
-from .text import Tokenizer, clean_text, has_meaningful_text, to_simplified
+from .text import Tokenizer, clean_text, has_meaningful_text, strip_markup, to_simplified
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ class Mentor:
                 raise QuestionError("没有选择任何资料类型。请至少勾选教材、补充资料或话术中的一种。")
         clean_history = [to_simplified(clean_text(h))[: self.settings.max_question_chars]
                          for h in (history or []) if isinstance(h, str) and clean_text(h)]
-        query = self.retriever.prepare(to_simplified(text), clean_history)
+        query = self.retriever.prepare(to_simplified(strip_markup(text)), clean_history)
         hits = self.retriever.search(query, k, tuple(sources) if sources else None)
         confidence = self.rule.confidence(hits)
         if self.rule.abstains(hits):

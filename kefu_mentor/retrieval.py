@@ -13,6 +13,15 @@ from .embedding import Embedder
 from .index import IndexStore, bm25_document
 from .text import Tokenizer
 
+# A pasted buyer message talks to the shop ("你们…", "我的快递…"); a learner's question talks
+# about the buyer or the subject ("买家说…怎么办", "什么是询单转化率"). Only the first wants
+# a reply template first.
+_ABOUT_SOMEONE = re.compile(r"买家|顾客|客户|客人|消费者|卖家|商家|店铺|学生|教材|老师|课本|模块|任务")
+_STUDY_CUE = re.compile(
+    r"什么是|是什么|含义|定义|包括|包含|哪些|哪几|如何|怎样|怎么做|怎么办|怎么处理|怎么回|怎么说|怎么算|计算|公式|有什么区别|作用|特征|优点|缺点|"
+    r"原则|技巧|方法|步骤|流程|意义|特点|优缺点|为什么要|要不要|该不该|能不能.*吗.*客服"
+)
+
 # Words that open a follow-up ("那情节严重呢？", "还有呢", "如果是EMS呢").
 _FOLLOW_UP_CUE = re.compile(r"^(那|那么|那如果|如果|要是|还有|另外|另一个|其他|其它|它|这个|这种|那个|那种|上面|刚才|再|同样|反过来|然后|所以|为啥|为什么)")
 
@@ -35,6 +44,7 @@ class Query:
     text: str
     tokens: tuple[str, ...]
     is_follow_up: bool
+    buyer_voice: bool = False  # reads like a message pasted from a buyer
 
 
 class HybridRetriever:
@@ -63,12 +73,14 @@ class HybridRetriever:
         """Resolve a follow-up against the previous turn, then tokenise."""
         tokens = self.tokenizer.tokenize(question)
         history = [h for h in (history or []) if h and h.strip()]
-        follow_up = bool(history) and (len(tokens) <= 3 or bool(_FOLLOW_UP_CUE.match(question.strip())))
+        # Only a cue word or a near-empty question borrows from the last turn: "客服分为哪几类"
+        # (three words) stands on its own even in the middle of a conversation.
+        follow_up = bool(history) and (len(tokens) <= 2 or bool(_FOLLOW_UP_CUE.match(question.strip())))
         if follow_up:
             previous = history[-1]
             previous_tokens = [t for t in self.tokenizer.tokenize(previous) if t not in tokens]
-            return Query(f"{previous} {question}", tuple(tokens + previous_tokens), True)
-        return Query(question, tuple(tokens), False)
+            return Query(f"{previous} {question}", tuple(tokens + previous_tokens), True, is_buyer_voice(previous))
+        return Query(question, tuple(tokens), False, is_buyer_voice(question))
 
     def coverage(self, query_tokens: tuple[str, ...], index: int) -> float:
         """IDF-weighted share of the query's words that the chunk contains (0 to 1)."""
@@ -92,7 +104,7 @@ class HybridRetriever:
         wanted = n_rows if n_rows <= 20_000 else min(n_rows, self.settings.candidates * 8)
         scores, rows = self.store.dense.search(vector, wanted)
         dense = np.full(n_chunks, -1.0, dtype=np.float32)
-        for score, row in zip(scores[0], rows[0]):
+        for score, row in zip(scores[0], rows[0], strict=True):
             if row < 0:
                 continue
             chunk = self.store.rows[row]
@@ -106,6 +118,15 @@ class HybridRetriever:
 
         fused = np.zeros(n_chunks, dtype=np.float64)
         depth = self.settings.candidates
+        # A pasted buyer message whose closest passage is a buyer phrasing of some template
+        # (rather than book or card prose) wants that template first.
+        is_template = self._sources == "template"
+        prefer_templates = (
+            query.buyer_voice
+            and is_template.any()
+            and (~is_template).any()
+            and dense[is_template].max() > dense[~is_template].max()
+        )
         # Dense ranks are taken within each source type: verbatim book prose, our cards and
         # short colloquial buyer lines score on different cosine scales, so one global
         # ranking would let the most colloquial source crowd out the book.
@@ -113,7 +134,11 @@ class HybridRetriever:
             in_source = np.flatnonzero((self._sources == source) & (dense > -1.0))
             order = in_source[np.argsort(-dense[in_source])][:depth]
             for rank, i in enumerate(order):
-                fused[i] += self.settings.dense_weight / (self.settings.rrf_k + rank + 1)
+                weight = self.settings.dense_weight
+                if rank == 0 and source == "template" and prefer_templates:
+                    # Only the closest template moves up, so it displaces at most one passage.
+                    weight *= self.settings.buyer_template_boost
+                fused[i] += weight / (self.settings.rrf_k + rank + 1)
         bm25_order = [i for i in np.argsort(-bm25)[:depth] if bm25[i] > 0]
         for rank, i in enumerate(bm25_order):
             fused[i] += self.settings.bm25_weight / (self.settings.rrf_k + rank + 1)
@@ -122,3 +147,8 @@ class HybridRetriever:
             Hit(int(i), float(fused[i]), float(dense[i]), float(bm25[i]), self.coverage(query.tokens, int(i)))
             for i in order
         ]
+
+
+def is_buyer_voice(text: str) -> bool:
+    """True when `text` reads like a buyer's own message rather than a learner's question."""
+    return not _ABOUT_SOMEONE.search(text) and not _STUDY_CUE.search(text)

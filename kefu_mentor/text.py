@@ -71,6 +71,20 @@ def clean_text(text: str) -> str:
     return _WHITESPACE.sub(" ", text).strip()
 
 
+_SCRIPT_BLOCK = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"</?[A-Za-z][^<>\u4e00-\u9fff]{0,300}>")
+
+
+def strip_markup(text: str) -> str:
+    """Drop HTML tags and script bodies pasted along with a question.
+
+    Used only for searching: the page still shows (escaped) what the user typed. If nothing
+    but markup is left, the text is returned unchanged so the user gets an answer to it.
+    """
+    stripped = _WHITESPACE.sub(" ", _TAG.sub(" ", _SCRIPT_BLOCK.sub(" ", text))).strip()
+    return stripped or text
+
+
 @lru_cache(maxsize=1)
 def _t2s():
     # Traditional → simplified, so 「退貨」 finds 退货. Pure-Python OpenCC port: no native build.

@@ -86,7 +86,7 @@ def app_url(real_settings):
             break
         except OSError:
             if process.poll() is not None:
-                raise RuntimeError("app exited: " + Path(log.name).read_text(errors="replace"))
+                raise RuntimeError("app exited: " + Path(log.name).read_text(errors="replace")) from None
             time.sleep(0.5)
     else:
         process.kill()

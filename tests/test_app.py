@@ -68,10 +68,18 @@ def test_textbook_question_shows_breadcrumb_and_highlight(page):
     page.screenshot(path=str(ARTIFACTS / "app-answer.png"), full_page=True)
 
 
+def _last_message(page, expected: str) -> str:
+    """The last chat bubble once it has rendered (Gradio shows "Loading content" first)."""
+    page.wait_for_function(
+        "(t) => { const m = document.querySelectorAll('#km-chat .message'); return m.length && m[m.length - 1].innerText.includes(t); }",
+        arg=expected, timeout=60_000,
+    )
+    return page.locator("#km-chat .message").last.inner_text()
+
+
 def test_unrelated_question_is_refused(page):
     ask(page, "红烧肉怎么做才好吃？")
-    last = page.locator("#km-chat .message").last.inner_text()
-    assert "教材中没有找到相关内容" in last
+    _last_message(page, "教材中没有找到相关内容")
     assert "没有引用任何段落" in page.inner_text("#km-sources")
     page.screenshot(path=str(ARTIFACTS / "app-refusal.png"), full_page=True)
 
@@ -80,18 +88,21 @@ def test_markup_in_questions_is_shown_not_run(page):
     page.evaluate("window.__xss = 0")
     ask(page, "<img src=x onerror=\"window.__xss=1\"><script>window.__xss=2</script>客服分为哪几类")
     assert page.evaluate("window.__xss") == 0
-    assert "<script>" in page.locator("#km-chat .message").nth(-2).inner_text()
+    page.wait_for_function("document.querySelector('#km-chat').innerText.includes('<script>window.__xss=2</script>')", timeout=30_000)
+    # The markup is shown as text and ignored for searching: the question itself is answered.
+    last = _last_message(page, "[1]")
+    assert "教材中没有找到相关内容" not in last
 
 
 def test_empty_and_huge_input_get_kind_messages(page):
     ask(page, "   ")
-    assert "问题是空的" in page.locator("#km-chat .message").last.inner_text()
+    _last_message(page, "问题是空的")
     page.fill("#km-question textarea", "泄露他人信息会被扣几分？" + "啊" * 20_000)
     before = page.locator("#km-chat .message").count()
     page.click("#km-send")
     page.wait_for_function(f"document.querySelectorAll('#km-chat .message').length >= {before + 2}", timeout=60_000)
-    last = page.locator("#km-chat .message").last.inner_text()
-    assert "太长" in last and "Traceback" not in last
+    last = _last_message(page, "太长")
+    assert "Traceback" not in last
 
 
 def test_example_button_and_new_conversation(page):

@@ -58,7 +58,8 @@ def test_follow_up_is_resolved_against_history(real_mentor):
     assert not follow.abstained
     assert "泄露他人信息" in follow.resolved_query
     assert "48分" in follow.citations[0].text
-    assert alone.resolved_query == "那情节严重呢？"
+    # Alone, nothing is borrowed from an earlier turn (NFKC turns ？ into ?).
+    assert alone.resolved_query == "那情节严重呢?"
 
 
 @pytest.mark.parametrize(

@@ -49,7 +49,7 @@ def test_log_stores_only_redacted_text(tmp_path):
     stored = log.entries()[0].question
     assert "李四" not in stored and "13800138000" not in stored
     raw = (tmp_path / "log.sqlite").read_bytes() + (tmp_path / "log.sqlite-wal").read_bytes()
-    assert "13800138000".encode() not in raw
+    assert b"13800138000" not in raw
 
 
 def test_retention_is_bounded(tmp_path):
