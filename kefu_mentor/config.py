@@ -48,7 +48,7 @@ class Settings:
     # (exact below `hnsw_min_vectors` vectors, HNSW above).
     faiss_type: str = "auto"
     hnsw_min_vectors: int = 20_000
-    hnsw_ef_search: int = 128
+    hnsw_ef_search: int = 256  # recall@10 0.95 at 128 on the 100x corpus, 0.98 at 256 for +0.15 ms
     # Questions longer than this are answered on their first max_question_chars characters.
     max_question_chars: int = 2000
     # Which source types to search: any of "textbook", "supplement", "template".
