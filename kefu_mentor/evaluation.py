@@ -19,7 +19,7 @@ import yaml
 from .config import Settings
 from .corpus import load_corpus
 from .embedding import EmbeddingCache, load_embedder
-from .mentor import Mentor
+from .mentor import Mentor, search_form
 from .schema import Chunk
 from .toc import TableOfContents
 
@@ -40,10 +40,6 @@ class GoldenItem:
     out_of_scope: bool = False
     group: str = ""  # the golden file it came from, e.g. "m2to7"
     source: str | None = None  # e.g. "template": a buyer's line must find a reply template
-
-    @property
-    def toc(self) -> str | None:
-        return self.tocs[0] if self.tocs else None
 
 
 @dataclass
@@ -99,7 +95,7 @@ def is_hit(places: Iterable[tuple[str, str, str]], item: GoldenItem, toc: TableO
 def evaluate_mentor(mentor: Mentor, items: list[GoldenItem], toc: TableOfContents) -> list[ItemResult]:
     results = []
     for item in items:
-        query = mentor.retriever.prepare(mentor_query(item.question), [mentor_query(h) for h in item.history])
+        query = mentor.retriever.prepare(search_form(item.question), [search_form(h) for h in item.history])
         hits = mentor.retriever.search(query, 10)
         rank = None
         for position, hit in enumerate(hits, 1):
@@ -110,12 +106,6 @@ def evaluate_mentor(mentor: Mentor, items: list[GoldenItem], toc: TableOfContent
         features = [(h.dense, h.coverage) for h in hits[:3]]
         results.append(ItemResult(item, rank, mentor.rule.abstains(hits), features))
     return results
-
-
-def mentor_query(text: str) -> str:
-    from .text import clean_text, to_simplified
-
-    return to_simplified(clean_text(text))
 
 
 class DefaultRecipe:

@@ -42,6 +42,14 @@ def check_question(question: object, max_chars: int) -> tuple[str, tuple[str, ..
     return cleaned, notices
 
 
+def search_form(text: str) -> str:
+    """What is searched for a question or an earlier turn: normalised, markup dropped, simplified.
+
+    One function for `Mentor.ask` and the evaluation, so the golden set measures what users get.
+    """
+    return to_simplified(strip_markup(clean_text(text)))
+
+
 class Mentor:
     """Answers questions from one index with cited passages, or abstains.
 
@@ -98,9 +106,9 @@ class Mentor:
                 raise QuestionError(f"未知的资料类型：{', '.join(map(str, unknown))}。可选：textbook、supplement、template")
             if not sources:
                 raise QuestionError("没有选择任何资料类型。请至少勾选教材、补充资料或话术中的一种。")
-        clean_history = [to_simplified(clean_text(h))[: self.settings.max_question_chars]
+        clean_history = [search_form(h)[: self.settings.max_question_chars]
                          for h in (history or []) if isinstance(h, str) and clean_text(h)]
-        query = self.retriever.prepare(to_simplified(strip_markup(text)), clean_history)
+        query = self.retriever.prepare(search_form(text), clean_history)
         hits = self.retriever.search(query, k, tuple(sources) if sources else None)
         confidence = self.rule.confidence(hits)
         if self.rule.abstains(hits):

@@ -65,6 +65,7 @@ class HybridRetriever:
         # A word no chunk contains is as informative as the rarest word.
         self._unknown_idf = math.log(1 + (n_docs + 0.5) / 0.5)
         self._sources = np.array([c.source for c in store.chunks])
+        self._is_template = self._sources == "template"
 
     def idf(self, token: str) -> float:
         return self._idf.get(token, self._unknown_idf)
@@ -120,7 +121,7 @@ class HybridRetriever:
         depth = self.settings.candidates
         # A pasted buyer message whose closest passage is a buyer phrasing of some template
         # (rather than book or card prose) wants that template first.
-        is_template = self._sources == "template"
+        is_template = self._is_template
         prefer_templates = (
             query.buyer_voice
             and is_template.any()

@@ -59,9 +59,9 @@ def test_our_writing_never_poses_as_the_book():
     assert all(s.page is None for s in ours)
 
 
-def _rate(real_mentor, golden: str, split: str = "all") -> dict:
+def _rate(real_mentor, golden: str) -> dict:
     corpus = load_corpus(REAL_CORPUS)
-    items = [i for i in load_golden([EVAL / golden], corpus.toc) if split == "all" or i.split == split]
+    items = load_golden([EVAL / golden], corpus.toc)
     return metrics(evaluate_mentor(real_mentor, items, corpus.toc))
 
 
