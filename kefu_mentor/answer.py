@@ -110,7 +110,7 @@ def compose(retriever: HybridRetriever, query: Query, hits: list[Hit]) -> tuple[
             Citation(
                 rank=rank, chunk_id=chunk.chunk_id, source=chunk.source, breadcrumb=chunk.title,
                 page=chunk.page, text=chunk.text, score=hit.score, toc_id=chunk.toc_id,
-                reply=chunk.reply, quoted=tuple(quoted.get(rank - 1, ())),
+                reply=chunk.reply, family=chunk.family, quoted=tuple(quoted.get(rank - 1, ())),
             )
         )
     used = sorted({position for position, _ in picked})

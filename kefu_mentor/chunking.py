@@ -53,7 +53,7 @@ def chunk_sections(sections: Iterable[Section], settings: ChunkerSettings) -> li
             chunk_id = _stable_id(section.source, crumbs, piece, seen)
             chunks.append(
                 Chunk(chunk_id, section.source, section.toc_id, crumbs, section.page, piece,
-                      section.file, section.line, section.buyer_says, section.reply)
+                      section.file, section.line, section.buyer_says, section.reply, section.family)
             )
     return chunks
 

@@ -119,6 +119,12 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval_data(args: argparse.Namespace) -> int:
+    from .eval_data import cmd_eval_data as run
+
+    return run(args)
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from .evaluation import run_eval
 
@@ -196,14 +202,21 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--sources", help="只检索这些资料：textbook,supplement,template")
     ask.set_defaults(func=cmd_ask)
 
-    ev = sub.add_parser("eval", parents=[common], help="在黄金问题集上评测，并与默认方案对比")
-    ev.add_argument("--golden", type=Path, nargs="*", help="黄金集 YAML（默认 eval/golden_*.yaml）")
-    ev.add_argument("--split", choices=["dev", "test", "all"], default="all")
-    ev.add_argument("--calibrate", action="store_true", help="在 dev 集上重新校准拒答阈值并写入 calibration.json")
-    ev.add_argument("--no-baseline", action="store_true", help="不跑默认方案对比")
+    ev = sub.add_parser("eval", parents=[common], help="在盲写黄金题上评测，与朴素方案和各部件消融对比")
+    ev.add_argument("--golden", type=Path, nargs="*", help="黄金集 YAML（默认 eval/blind、eval/real、eval/legacy 下全部）")
+    ev.add_argument("--split", choices=["dev", "test", "all"], default="test")
+    ev.add_argument("--calibrate", action="store_true", help="先在 dev 集上重新校准拒答规则（写入 calibration.json）")
+    ev.add_argument("--no-baseline", action="store_true", help="不跑朴素方案对比")
+    ev.add_argument("--no-ablations", action="store_true", help="不跑部件消融")
     ev.add_argument("--json", action="store_true", help="输出 JSON")
     ev.add_argument("--misses", action="store_true", help="列出答错的问题")
+    ev.add_argument("--report", type=Path, help="把结果写成 Markdown 报告（同名 .png 为图表），例如 docs/evaluation.md")
     ev.set_defaults(func=cmd_eval)
+
+    data = sub.add_parser("eval-data", help="从本地的公开语料副本还原真实买家消息（仓库里只存指针和校验和）")
+    data.add_argument("--mirror", type=Path, required=True,
+                      help="放着来源仓库 git 副本的目录（owner+name/ 或 owner/name/，见 eval/README.md）")
+    data.set_defaults(func=cmd_eval_data)
 
     check = sub.add_parser("check-corpus", parents=[common], help="校验语料并报告覆盖情况")
     check.add_argument("--json", action="store_true")

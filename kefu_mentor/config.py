@@ -44,6 +44,8 @@ class Settings:
     bm25_weight: float = 1.0
     # Extra weight on reply templates when the question reads like a pasted buyer message.
     buyer_template_boost: float = 1.5
+    # Expand BM25 queries with the colloquial synonym groups in `text.SYNONYM_GROUPS`.
+    synonyms: bool = True
     # FAISS index type: "flat" (exact), "hnsw" (approximate, fast at scale) or "auto"
     # (exact below `hnsw_min_vectors` vectors, HNSW above).
     faiss_type: str = "auto"

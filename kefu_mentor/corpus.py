@@ -271,7 +271,7 @@ def parse_templates(text: str, rel: str, toc: TableOfContents, seen_ids: set[str
         sections.append(
             Section(
                 "template", item["toc"], crumbs, None, render_template(item), rel, line or 1,
-                buyer_says=tuple(s.strip() for s in said), reply=item["reply"].strip(),
+                buyer_says=tuple(s.strip() for s in said), reply=item["reply"].strip(), family=family,
             )
         )
     return sections

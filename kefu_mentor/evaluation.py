@@ -1,115 +1,262 @@
-"""`kefu-mentor eval`: the golden set, our pipeline versus the plain default recipe.
+"""`kefu-mentor eval`: blind golden questions with answer keys, ours versus the naive recipe.
 
-The default recipe is what a user would otherwise pick: RecursiveCharacterTextSplitter
-(750/150) over the raw text, dense retrieval only, same embedder, no abstention.
+A hit is judged on the answer as a user receives it: the k-th cited passage (breadcrumb and
+text) must contain every group of the question's answer key, as an exam key would. The TOC
+node of the passage is kept as a secondary, lenient column. The naive recipe is what a user
+would otherwise pick: RecursiveCharacterTextSplitter (750/150) over the raw text, dense
+retrieval only, same embedder, no abstention. Ablations switch one component off at a time.
+
+Golden files (see eval/README.md):
+- `eval/blind/*.yaml`: questions written blind by people who saw only the book text or the
+  TOC; each in-scope question has `key`, out-of-scope ones `out_of_scope: true`.
+- `eval/real/buyer_lines.yaml`: real buyer messages from public customer-service logs with
+  their scenario families; the text is rebuilt from a local copy of the source corpus
+  (`kefu-mentor eval-data`), since the corpora carry no licence.
+- `eval/legacy/*.yaml`: the first release's own questions (written beside our cards), kept
+  as a secondary slice with the old TOC-node matching.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+import sys
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import yaml
 
+from .answer import AbstentionRule
 from .config import Settings
 from .corpus import load_corpus
 from .embedding import EmbeddingCache, load_embedder
-from .mentor import Mentor, search_form
+from .errors import QuestionError
+from .mentor import Mentor
 from .schema import Chunk
 from .toc import TableOfContents
 
 PERSONAS = ("student", "agent", "instructor")
-PERSONA_LABELS = {"student": "学生", "agent": "新客服", "instructor": "教师", "all": "全部"}
+NONE_FAMILY = "none"  # thanks, fragments, chit-chat
+OTHER_FAMILY = "other"  # a real request that no scenario family covers
+EVAL_DIR = Path("eval")
+REAL_TEXT = Path(".data/eval/buyer_lines.jsonl")
+# Never refuse and always answer: the threshold no margin can fall below.
+NO_ABSTENTION = AbstentionRule(slope=0.0, threshold=-math.inf)
 
 
 @dataclass(frozen=True)
 class GoldenItem:
+    """One golden question and what counts as a right answer to it."""
+
     id: str
-    split: str
+    set: str  # m1 | m2to7 | safety | oos | buyer | own_buyer | legacy
     persona: str
     question: str
+    style: str = ""  # exam | colloquial | lookup | follow-up | buyer
     history: tuple[str, ...] = ()
-    # Any of these TOC nodes is right: a topic such as 物流停滞 is taught in more than one place.
+    # Answer key: every group must be matched by one of its alternatives.
+    key: tuple[tuple[str, ...], ...] = ()
     tocs: tuple[str, ...] = ()
-    heading: str | None = None
+    heading: str | None = None  # legacy items only
+    families: tuple[str, ...] = ()  # buyer lines: acceptable template families, or ("none",)
+    source: str | None = None  # legacy: the source type a hit must have
     out_of_scope: bool = False
-    group: str = ""  # the golden file it came from, e.g. "m2to7"
-    source: str | None = None  # e.g. "template": a buyer's line must find a reply template
+    kind: str = ""  # out-of-scope kind: chitchat | other-domain | near-domain
+
+    @property
+    def split(self) -> str:
+        """dev or test, by a fixed hash of the id (about half each), never by hand."""
+        return "dev" if int(hashlib.sha1(self.id.encode()).hexdigest(), 16) % 2 == 0 else "test"
+
+    @property
+    def is_buyer(self) -> bool:
+        return bool(self.families)
 
 
-@dataclass
+@dataclass(frozen=True)
+class Passage:
+    """What the evaluation needs of one cited passage."""
+
+    text: str  # breadcrumb and text
+    toc_id: str
+    source: str
+    family: str | None = None
+
+
+@dataclass(frozen=True)
 class ItemResult:
     item: GoldenItem
-    rank: int | None  # 1-based rank of the first right passage within the top 10
+    passages: tuple[Passage, ...]  # as delivered, best first (empty when refused)
     abstained: bool
-    features: list[tuple[float, float]] = field(default_factory=list)
+    answer: str = ""
+
+    def rank(self, hit: Callable[[Passage], bool], depth: int = 10) -> int | None:
+        for position, passage in enumerate(self.passages[:depth], 1):
+            if hit(passage):
+                return position
+        return None
 
 
-def load_golden(paths: Iterable[Path], toc: TableOfContents | None = None) -> list[GoldenItem]:
-    """Read golden YAML files; every expectation must name a real TOC node."""
-    items, seen = [], set()
-    for path in paths:
-        for raw in yaml.safe_load(Path(path).read_text(encoding="utf-8")) or []:
-            expect = raw.get("expect") or {}
-            item = GoldenItem(
-                id=str(raw["id"]), split=raw.get("split", "dev"), persona=raw.get("persona", "student"),
-                question=str(raw["question"]), history=tuple(raw.get("history") or ()),
-                tocs=_as_tuple(expect.get("toc")), heading=expect.get("heading"), out_of_scope=bool(raw.get("out_of_scope")),
-                group=Path(path).stem.removeprefix("golden_"), source=expect.get("source"),
-            )
-            if item.id in seen:
-                raise ValueError(f"{path}: 重复的题目 id {item.id}")
-            seen.add(item.id)
-            unknown = [t for t in item.tocs if toc is not None and t not in toc]
-            if not item.out_of_scope and (not item.tocs or unknown):
-                raise ValueError(f"{path}: 题目 {item.id} 的 expect.toc “{'/'.join(unknown) or '（空）'}” 不在目录中")
-            items.append(item)
-    return items
+def normalise(text: str) -> str:
+    """Comparison form for keys: NFKC, lower case, no whitespace."""
+    return "".join(unicodedata.normalize("NFKC", text).lower().split())
 
 
-def _as_tuple(value) -> tuple[str, ...]:
+def key_matches(key: Sequence[Sequence[str]], text: str) -> bool:
+    """True when `text` contains an alternative of every group of `key`."""
+    if not key:
+        return False
+    flat = normalise(text)
+    return all(any(normalise(alt) in flat for alt in group) for group in key)
+
+
+# ---------------------------------------------------------------- loading
+
+
+def _tuple(value) -> tuple[str, ...]:
     if value is None:
         return ()
     return tuple(str(v) for v in value) if isinstance(value, list) else (str(value),)
 
 
-def is_hit(places: Iterable[tuple[str, str, str]], item: GoldenItem, toc: TableOfContents) -> bool:
-    """True when any (toc_id, breadcrumb, source) place lies in the expected node.
+def _key(value, where: str) -> tuple[tuple[str, ...], ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(g, list) and g for g in value):
+        raise ValueError(f"{where}: key 应是列表的列表，例如 [[\"6分\"], [\"48分\"]]")
+    return tuple(tuple(str(a) for a in group) for group in value)
 
-    The expected heading (a numbered sub-section of the book) is checked for textbook
-    passages only: our cards and templates are placed at TOC level and have no such headings.
+
+def set_of(path: Path) -> str:
+    """Which slice a golden file feeds, from its name."""
+    stem = path.stem
+    if path.parent.name == "legacy":
+        return "own_buyer" if "buyer" in stem else "legacy"
+    if path.parent.name == "real":
+        return "buyer"
+    for prefix in ("m1", "m2to7", "safety", "oos"):
+        if stem.startswith(prefix):
+            return prefix
+    return stem
+
+
+def load_golden(paths: Iterable[Path], toc: TableOfContents | None = None,
+                real_text: dict[str, str] | None = None) -> list[GoldenItem]:
+    """Read golden YAML files (blind, real buyer lines and legacy formats).
+
+    Real buyer lines without text in the file take it from `real_text` (id → text) and are
+    left out when it has none.
     """
-    for toc_id, crumbs, source in places:
-        if item.source and source != item.source:
-            continue
-        if any(toc.is_within(toc_id, want) for want in item.tocs) and (not item.heading or source != "textbook" or item.heading in crumbs):
-            return True
-    return False
+    items, seen = [], set()
+    for path in paths:
+        path = Path(path)
+        group = set_of(path)
+        for raw in yaml.safe_load(path.read_text(encoding="utf-8")) or []:
+            where = f"{path}: 题目 {raw.get('id')}"
+            expect = raw.get("expect") if isinstance(raw.get("expect"), dict) else {}  # legacy form
+            if raw.get("uncovered"):
+                continue  # a coverage finding: no passage answers it (counted by `coverage_gaps`)
+            question = raw.get("question", raw.get("text"))
+            if question is None and real_text is not None:
+                question = real_text.get(str(raw["id"]))
+            if question is None:
+                continue
+            families = _tuple(raw.get("families"))
+            item = GoldenItem(
+                id=str(raw["id"]), set=group, persona=raw.get("persona", "agent" if families else "student"),
+                question=str(question), style=raw.get("style", "buyer" if families else ""),
+                history=_tuple(raw.get("history")), key=_key(raw.get("key"), where),
+                tocs=_tuple(raw.get("toc", expect.get("toc"))), heading=expect.get("heading"),
+                families=families, source=expect.get("source"),
+                out_of_scope=bool(raw.get("out_of_scope")), kind=str(raw.get("kind", "")),
+            )
+            if item.id in seen:
+                raise ValueError(f"{path}: 重复的题目 id {item.id}")
+            seen.add(item.id)
+            unknown = [t for t in item.tocs if toc is not None and t not in toc]
+            if unknown:
+                raise ValueError(f"{where}: toc “{'/'.join(unknown)}” 不在目录中")
+            if not item.out_of_scope and not (item.key or item.families or item.tocs):
+                raise ValueError(f"{where}: 缺少 key（答案要点）")
+            items.append(item)
+    return items
 
 
-def evaluate_mentor(mentor: Mentor, items: list[GoldenItem], toc: TableOfContents) -> list[ItemResult]:
+def coverage_gaps(paths: Iterable[Path]) -> list[tuple[str, str]]:
+    """Blind questions that no passage of the material answers: (id, why). A finding, not a test item."""
+    gaps = []
+    for path in paths:
+        for raw in yaml.safe_load(Path(path).read_text(encoding="utf-8")) or []:
+            if raw.get("uncovered"):
+                gaps.append((str(raw["id"]), f"{raw.get('question', '')} —— {raw.get('note', '')}"))
+    return gaps
+
+
+def default_golden_paths(root: Path = EVAL_DIR) -> list[Path]:
+    return sorted((root / "blind").glob("*.yaml")) + sorted((root / "real").glob("*.yaml")) + sorted(
+        (root / "legacy").glob("*.yaml"))
+
+
+def read_real_text(path: Path = REAL_TEXT) -> dict[str, str]:
+    """id → text of the real buyer lines rebuilt by `kefu-mentor eval-data` (empty when absent)."""
+    if not path.exists():
+        return {}
+    out = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            out[row["id"]] = row["text"]
+    return out
+
+
+# ---------------------------------------------------------------- judging
+
+
+def make_judge(item: GoldenItem, toc: TableOfContents) -> Callable[[Passage], bool]:
+    """The strict test a cited passage must pass for this question."""
+    if item.is_buyer:
+        return lambda p: p.source == "template" and p.family in item.families
+    if item.key:
+        return lambda p: key_matches(item.key, p.text)
+    # Legacy items: any passage in the expected TOC node (and heading, for book text).
+    return lambda p: toc_judge(item, toc)(p) and (not item.heading or p.source != "textbook" or item.heading in p.text)
+
+
+def toc_judge(item: GoldenItem, toc: TableOfContents) -> Callable[[Passage], bool]:
+    """The lenient test: the passage lies in one of the expected TOC nodes."""
+    def judge(p: Passage) -> bool:
+        if item.source and p.source != item.source:
+            return False
+        return any(toc.is_within(p.toc_id, want) for want in item.tocs)
+    return judge
+
+
+# ---------------------------------------------------------------- systems
+
+
+def ask_all(mentor: Mentor, items: Sequence[GoldenItem], depth: int = 10) -> list[ItemResult]:
+    """Every question through `Mentor.ask`, exactly as a user would get the answer."""
     results = []
     for item in items:
-        query = mentor.retriever.prepare(search_form(item.question), [search_form(h) for h in item.history])
-        hits = mentor.retriever.search(query, 10)
-        rank = None
-        for position, hit in enumerate(hits, 1):
-            chunk = mentor.store.chunks[hit.index]
-            if not item.out_of_scope and is_hit([(chunk.toc_id, chunk.title, chunk.source)], item, toc):
-                rank = position
-                break
-        features = [(h.dense, h.coverage) for h in hits[:3]]
-        results.append(ItemResult(item, rank, mentor.rule.abstains(hits), features))
+        try:
+            answer = mentor.ask(item.question, history=list(item.history), top_k=depth)
+        except QuestionError as exc:  # the user sees this message and no passage
+            results.append(ItemResult(item, (), True, str(exc)))
+            continue
+        passages = tuple(
+            Passage(f"{c.breadcrumb}\n{c.text}", c.toc_id, c.source, c.family) for c in answer.citations
+        )
+        results.append(ItemResult(item, passages, answer.abstained, answer.answer))
     return results
 
 
 class DefaultRecipe:
-    """750/150 character chunks over the raw text, dense search only."""
+    """The naive recipe: 750/150 character chunks over the raw text, dense search only."""
 
     def __init__(self, settings: Settings, chunks: list[Chunk]):
         from langchain_text_splitters import RecursiveCharacterTextSplitter
@@ -118,152 +265,352 @@ class DefaultRecipe:
         raw, spans = [], []
         offset = 0
         for chunk in chunks:
-            piece = " › ".join(chunk.breadcrumb[-1:]) + "\n" + chunk.text + "\n\n"
-            spans.append((offset, offset + len(piece), chunk.toc_id, chunk.title, chunk.source))
+            piece = chunk.breadcrumb[-1] + "\n" + chunk.text + "\n\n"
+            spans.append((offset, offset + len(piece), chunk))
             raw.append(piece)
             offset += len(piece)
-        text = "".join(raw)
         splitter = RecursiveCharacterTextSplitter(chunk_size=750, chunk_overlap=150, add_start_index=True)
-        docs = splitter.create_documents([text])
+        docs = splitter.create_documents(["".join(raw)])
         self.texts = [d.page_content for d in docs]
-        # Where each baseline chunk lies, generously: every section it overlaps substantially.
-        self.places: list[list[tuple[str, str, str]]] = []
+        # Where each naive chunk lies: the section it overlaps most (for the lenient column
+        # and a template's family).
+        self.owners: list[Chunk] = []
         for doc in docs:
             start = doc.metadata["start_index"]
             end = start + len(doc.page_content)
-            places = []
-            for s_start, s_end, toc_id, title, source in spans:
-                overlap = min(end, s_end) - max(start, s_start)
-                if overlap > 0 and overlap >= min(100, (s_end - s_start) / 2):
-                    places.append((toc_id, title, source))
-            self.places.append(places)
+            best = max(spans, key=lambda s: min(end, s[1]) - max(start, s[0]))
+            self.owners.append(best[2])
         cache = EmbeddingCache(settings.cache_dir, self.embedder.id, self.embedder.dim)
         self.vectors = cache.embed(self.texts, self.embedder.embed_passages)
         cache.save()
 
-    def evaluate(self, items: list[GoldenItem], toc: TableOfContents) -> list[ItemResult]:
+    def search(self, question: str, history: Sequence[str] = (), k: int = 10) -> list[int]:
+        query = " ".join([*history[-1:], question])
+        scores = self.vectors @ self.embedder.embed_queries([query])[0]
+        return [int(i) for i in np.argsort(-scores)[:k]]
+
+    def ask_all(self, items: Sequence[GoldenItem], depth: int = 10) -> list[ItemResult]:
         results = []
         for item in items:
-            query = " ".join([*item.history[-1:], item.question]) if item.history else item.question
-            scores = self.vectors @ self.embedder.embed_queries([query])[0]
-            order = np.argsort(-scores)[:10]
-            rank = None
-            if not item.out_of_scope:
-                for position, i in enumerate(order, 1):
-                    if is_hit(self.places[i], item, toc):
-                        rank = position
-                        break
-            results.append(ItemResult(item, rank, abstained=False))
+            passages = []
+            for i in self.search(item.question, item.history, depth):
+                owner = self.owners[i]
+                passages.append(Passage(self.texts[i], owner.toc_id, owner.source, owner.family))
+            results.append(ItemResult(item, tuple(passages), abstained=False))
         return results
 
 
-def metrics(results: list[ItemResult]) -> dict[str, float | int]:
-    inscope = [r for r in results if not r.item.out_of_scope]
+# Each ablation switches one component off; the name is what the report prints.
+ABLATIONS: dict[str, dict] = {
+    "无BM25": {"bm25_weight": 0.0},
+    "无向量": {"dense_weight": 0.0},
+    "无同义词": {"synonyms": False},
+    "无买家加权": {"buyer_template_boost": 1.0},
+    "无拒答": {"abstention": False},
+}
+
+
+def ablated(mentor: Mentor, change: dict) -> Mentor:
+    change = dict(change)
+    rule = NO_ABSTENTION if change.pop("abstention", True) is False else mentor.rule
+    return Mentor(mentor.store, mentor.embedder, replace(mentor.settings, **change), rule=rule,
+                  tokenizer=mentor.retriever.tokenizer)
+
+
+# ---------------------------------------------------------------- metrics
+
+
+def metrics(results: Sequence[ItemResult], toc: TableOfContents) -> dict[str, float | int | None]:
+    """R@1, R@5, MRR@10, answer_hit, false refusal and the lenient TOC R@5 for in-scope items;
+    the share refused for out-of-scope ones; family@1/@5 for buyer lines."""
+    unscored = {NONE_FAMILY, OTHER_FAMILY}
+    inscope = [r for r in results if not r.item.out_of_scope and not unscored & set(r.item.families)]
     oos = [r for r in results if r.item.out_of_scope]
-    n = len(inscope)
-    out: dict[str, float | int] = {"n": n, "n_oos": len(oos)}
-    if n:
-        out["R@1"] = sum(r.rank == 1 for r in inscope) / n
-        out["R@5"] = sum(r.rank is not None and r.rank <= 5 for r in inscope) / n
-        out["MRR@10"] = sum(1 / r.rank for r in inscope if r.rank) / n
+    none_lines = [r for r in results if NONE_FAMILY in r.item.families]
+    other_lines = [r for r in results if OTHER_FAMILY in r.item.families]
+    out: dict[str, float | int | None] = {"n": len(inscope), "n_oos": len(oos),
+                                          "n_none": len(none_lines) + len(other_lines)}
+    if inscope:
+        ranks = [r.rank(make_judge(r.item, toc)) for r in inscope]
+        n = len(inscope)
+        out["R@1"] = sum(k == 1 for k in ranks) / n
+        out["R@5"] = sum(k is not None and k <= 5 for k in ranks) / n
+        out["MRR@10"] = sum(1 / k for k in ranks if k) / n
+        keyed = [r for r in inscope if r.item.key]
+        out["answer_hit"] = (sum(key_matches(r.item.key, r.answer) for r in keyed) / len(keyed)) if keyed and any(
+            r.answer for r in keyed) else None
         out["false_refusal"] = sum(r.abstained for r in inscope) / n
-        out["answered_right@5"] = sum((not r.abstained) and r.rank is not None and r.rank <= 5 for r in inscope) / n
+        tocced = [r for r in inscope if r.item.tocs and not r.item.is_buyer]
+        out["toc_R@5"] = (sum(r.rank(toc_judge(r.item, toc), 5) is not None for r in tocced) / len(tocced)) if tocced else None
     if oos:
-        out["oos_refusal"] = sum(r.abstained for r in oos) / len(oos)
+        out["oos_refused"] = sum(r.abstained for r in oos) / len(oos)
+    if none_lines:
+        out["none_refused"] = sum(r.abstained for r in none_lines) / len(none_lines)
+    if other_lines:
+        out["other_refused"] = sum(r.abstained for r in other_lines) / len(other_lines)
     return out
 
 
-def breakdown(results: list[ItemResult]) -> dict[str, dict]:
-    table = {"all": metrics(results)}
-    for persona in PERSONAS:
-        subset = [r for r in results if r.item.persona == persona]
-        if subset:
-            table[persona] = metrics(subset)
-    groups = sorted({r.item.group for r in results if r.item.group})
-    if len(groups) > 1:
-        for group in groups:
-            table[f"set:{group}"] = metrics([r for r in results if r.item.group == group])
-    follow = [r for r in results if r.item.history]
-    if follow:
-        table["follow-up"] = metrics(follow)
-    return table
+def slices(results: Sequence[ItemResult]) -> dict[str, list[ItemResult]]:
+    """The report's slices, in print order (empty ones left out)."""
+    book = [r for r in results if r.item.set in ("m1", "m2to7", "safety", "oos")]
+    table: dict[str, list[ItemResult]] = {
+        "全部教材题": [r for r in book if r.item.set != "oos"] + [r for r in book if r.item.set == "oos"],
+        "学生": [r for r in book if r.item.persona == "student" and not r.item.out_of_scope],
+        "新客服": [r for r in book if r.item.persona == "agent" and not r.item.out_of_scope],
+        "教师": [r for r in book if r.item.persona == "instructor" and not r.item.out_of_scope],
+        "模块一": [r for r in results if r.item.set == "m1"],
+        "模块二至七": [r for r in results if r.item.set == "m2to7"],
+        "考试措辞": [r for r in book if r.item.style == "exam"],
+        "口语情境": [r for r in book if r.item.style == "colloquial"],
+        "教师查阅": [r for r in book if r.item.style == "lookup"],
+        "追问": [r for r in book if r.item.history],
+        "安全题": [r for r in results if r.item.set == "safety"],
+        "超范围": [r for r in results if r.item.set == "oos"],
+        "真实买家消息": [r for r in results if r.item.set == "buyer"],
+        "自编买家消息(旧)": [r for r in results if r.item.set == "own_buyer"],
+        "自编旧题(旧)": [r for r in results if r.item.set == "legacy"],
+    }
+    return {name: rows for name, rows in table.items() if rows}
 
 
-def calibrate(results: list[ItemResult]) -> dict[str, float]:
-    """Choose slope and threshold of the abstention rule on these (dev) results.
+@dataclass(frozen=True)
+class Report:
+    split: str
+    n_items: int
+    chunk_count: int
+    embedder: str
+    systems: dict[str, dict[str, dict]]  # system → slice → metrics
+    skipped: tuple[str, ...] = ()
 
-    Maximises the mean of "in-scope answered" and "out-of-scope refused", then prefers
-    fewer false refusals; the threshold is put midway between neighbouring margins.
+    def to_json(self) -> dict:
+        return {"split": self.split, "n_items": self.n_items, "chunk_count": self.chunk_count,
+                "embedder": self.embedder, "systems": self.systems, "skipped": list(self.skipped)}
+
+
+def evaluate(mentor: Mentor, items: Sequence[GoldenItem], toc: TableOfContents, *,
+             baseline: DefaultRecipe | None = None, ablations: bool = True,
+             skipped: Sequence[str] = ()) -> tuple[Report, dict[str, list[ItemResult]]]:
+    """Run ours, the naive recipe and each ablation on the same items."""
+    runs: dict[str, list[ItemResult]] = {"本系统": ask_all(mentor, items)}
+    if baseline is not None:
+        runs["朴素方案"] = baseline.ask_all(items)
+    if ablations:
+        for name, change in ABLATIONS.items():
+            runs[name] = ask_all(ablated(mentor, change), items)
+    systems = {name: {s: metrics(rows, toc) for s, rows in slices(results).items()} for name, results in runs.items()}
+    split = ",".join(sorted({i.split for i in items}))
+    report = Report(split, len(items), len(mentor.store.chunks), mentor.embedder.id, systems, tuple(skipped))
+    return report, runs
+
+
+# ---------------------------------------------------------------- calibration
+
+
+def calibrate(mentor: Mentor, items: Sequence[GoldenItem]) -> dict[str, float]:
+    """Choose the abstention rule's slope and threshold on these (dev) items.
+
+    Answerable: in-scope questions, safety questions and every real buyer line (a `none` line
+    wants a polite closing, not a refusal). Refusable: out-of-scope questions. Safety
+    questions are never refused, so the threshold stays at or below the lowest of them; within
+    that, the rule maximises the mean of "answerable answered" and "out-of-scope refused",
+    then prefers fewer false refusals.
     """
-    inscope = [r for r in results if not r.item.out_of_scope and r.features]
-    oos = [r for r in results if r.item.out_of_scope and r.features]
+    features: list[tuple[list[tuple[float, float]], bool, bool]] = []
+    for item in items:
+        try:
+            _, hits, _ = mentor.search(item.question, list(item.history), k=3)
+        except QuestionError:
+            continue
+        features.append(([(h.dense, h.coverage) for h in hits[:3]] or [(-1.0, 0.0)], not item.out_of_scope,
+                         item.set == "safety"))
     best: tuple[float, float, float, float] | None = None
     for slope in np.arange(0.0, 0.81, 0.02):
-        pos = np.array([max(d + slope * c for d, c in r.features) for r in inscope])
-        neg = np.array([max(d + slope * c for d, c in r.features) for r in oos])
-        candidates = np.unique(np.concatenate([pos, neg]))
-        cuts = (candidates[:-1] + candidates[1:]) / 2 if len(candidates) > 1 else candidates
-        for cut in cuts:
-            answered = float((pos >= cut).mean()) if len(pos) else 1.0
-            refused = float((neg < cut).mean()) if len(neg) else 1.0
+        score = np.array([max(d + slope * c for d, c in f) for f, _, _ in features])
+        answerable = np.array([a for _, a, _ in features])
+        safety = np.array([s for _, _, s in features])
+        ceiling = score[safety].min() if safety.any() else np.inf
+        values = np.unique(score)
+        for cut in (values[:-1] + values[1:]) / 2:
+            if cut > ceiling:
+                break
+            answered = float((score[answerable] >= cut).mean()) if answerable.any() else 1.0
+            refused = float((score[~answerable] < cut).mean()) if (~answerable).any() else 1.0
             key = ((answered + refused) / 2, answered)
             if best is None or key > (best[0], best[1]):
                 best = (key[0], key[1], float(slope), float(cut))
     if best is None:
         raise ValueError("没有可用于校准的题目")
-    return {"slope": round(best[2], 4), "threshold": round(best[3], 5), "dev_balanced_accuracy": round(best[0], 4)}
+    return {"slope": round(best[2], 4), "threshold": round(best[3], 5), "dev_balanced_accuracy": round(best[0], 4),
+            "dev_answered": round(best[1], 4), "dev_items": len(features)}
 
 
-def format_table(ours: dict[str, dict], baseline: dict[str, dict] | None) -> str:
-    columns = ("R@1", "R@5", "MRR@10", "false_refusal", "oos_refusal")
-    head = f"{'方案':<10}{'人群':<10}{'题数':>6}" + "".join(f"{c:>15}" for c in columns)
-    lines = [head, "-" * len(head)]
-    for name, table in (("本系统", ours), ("默认方案", baseline)):
-        if not table:
-            continue
-        for group, values in table.items():
-            label = PERSONA_LABELS.get(group, group)
-            cells = "".join(
-                f"{values[c]:>15.3f}" if isinstance(values.get(c), float) else f"{'-':>15}" for c in columns
-            )
-            lines.append(f"{name:<10}{label:<10}{values['n'] + values['n_oos']:>6}{cells}")
+def save_calibration(embedder_id: str, entry: dict) -> Path:
+    path = Path(__file__).with_name("calibration.json")
+    table = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    table[embedder_id] = entry
+    path.write_text(json.dumps(table, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+# ---------------------------------------------------------------- printing
+
+
+def _cell(value) -> str:
+    return "-" if value is None else (f"{value:.3f}" if isinstance(value, float) else str(value))
+
+
+def markdown_tables(report: Report) -> str:
+    """Ours vs the naive recipe per slice, then what each component earns (MRR@10 / share)."""
+    ours = report.systems["本系统"]
+    naive = report.systems.get("朴素方案", {})
+    lines = [
+        "| 切片 | 题数 | R@1 | R@5 | MRR@10 | answer_hit | 误拒率 | 超范围拒答 | 目录宽松 R@5 | 朴素 R@1 | 朴素 R@5 | 朴素 MRR@10 |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, m in ours.items():
+        b = naive.get(name, {})
+        n = m["n"] + m["n_oos"] + m["n_none"]
+        lines.append("| " + " | ".join([
+            name, str(n), _cell(m.get("R@1")), _cell(m.get("R@5")), _cell(m.get("MRR@10")), _cell(m.get("answer_hit")),
+            _cell(m.get("false_refusal")), _cell(m.get("oos_refused")), _cell(m.get("toc_R@5")),
+            _cell(b.get("R@1")), _cell(b.get("R@5")), _cell(b.get("MRR@10")),
+        ]) + " |")
+    for name, m in ours.items():
+        if "none_refused" in m or "other_refused" in m:
+            lines += ["", f"{name}：无诉求（none）的消息被拒答 {_cell(m.get('none_refused'))}，"
+                          f"场景族之外的真实诉求（other）被拒答 {_cell(m.get('other_refused'))}（共 {m['n_none']} 条，不计入 family@k）。"]
+    others = [s for s in report.systems if s not in ("本系统", "朴素方案")]
+    if others:
+        lines += ["", "每个部件的贡献（MRR@10；超范围一行为拒答率；关掉一个部件，其余不变）：", "",
+                  "| 切片 | 本系统 | " + " | ".join(others) + " |", "|---|---|" + "---|" * len(others)]
+        for name, m in ours.items():
+            metric = "MRR@10" if "MRR@10" in m else "oos_refused"
+            row = [name, _cell(m.get(metric))] + [_cell(report.systems[o].get(name, {}).get(metric)) for o in others]
+            lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
 
-def default_golden_paths() -> list[Path]:
-    return sorted(Path("eval").glob("golden_*.yaml"))
+def confusion(results: Sequence[ItemResult], top: int = 8) -> list[tuple[str, str, int]]:
+    """The most frequent (labelled family → family of the first citation) mix-ups on buyer lines."""
+    counts: dict[tuple[str, str], int] = {}
+    for r in results:
+        if not r.item.is_buyer or {NONE_FAMILY, OTHER_FAMILY} & set(r.item.families):
+            continue
+        first = r.passages[0] if r.passages else None
+        got = "拒答" if r.abstained else (first.family if first and first.source == "template" else f"({first.source})" if first else "-")
+        if got not in r.item.families:
+            pair = ("/".join(r.item.families), got or "-")
+            counts[pair] = counts.get(pair, 0) + 1
+    return sorted(((a, b, n) for (a, b), n in counts.items()), key=lambda x: -x[2])[:top]
+
+
+def write_chart(report: Report, path: Path) -> None:
+    from .plotting import pyplot
+
+    plt = pyplot()
+    ours = report.systems["本系统"]
+    naive = report.systems.get("朴素方案", {})
+    names = [n for n, m in ours.items() if m.get("MRR@10") is not None]
+    x = np.arange(len(names))
+    fig, ax = plt.subplots(figsize=(11, 4.2))
+    ax.bar(x - 0.2, [ours[n]["MRR@10"] for n in names], 0.4, label="本系统")
+    ax.bar(x + 0.2, [naive.get(n, {}).get("MRR@10") or 0 for n in names], 0.4, label="朴素方案（750/150 + 仅向量）")
+    ax.set_xticks(x, names, rotation=30, ha="right")
+    ax.set_ylabel("MRR@10（答案要点判定）")
+    ax.set_ylim(0, 1)
+    ax.set_title(f"盲写黄金题 {report.split} 集：本系统 vs 朴素方案")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def format_misses(results: Sequence[ItemResult], toc: TableOfContents, limit: int = 200) -> list[str]:
+    lines = []
+    for r in results:
+        item = r.item
+        if item.out_of_scope:
+            if not r.abstained:
+                lines.append(f"  ✗ [{item.id}] {item.question} → 应拒答，却引用了 {r.passages[0].text.splitlines()[0] if r.passages else '-'}")
+            continue
+        rank = r.rank(make_judge(item, toc))
+        if rank is None or rank > 5:
+            first = r.passages[0].text.splitlines()[0] if r.passages else "（拒答）"
+            want = "/".join(item.families) if item.is_buyer else " + ".join("|".join(g) for g in item.key) or "/".join(item.tocs)
+            lines.append(f"  ✗ [{item.id} {item.persona}] {item.question} → 期望 {want}；rank={rank}；第一条：{first}")
+    return lines[:limit]
 
 
 def run_eval(settings: Settings, args: argparse.Namespace) -> int:
     corpus = load_corpus(settings.corpus_dir)
-    items = load_golden(args.golden or default_golden_paths(), corpus.toc)
+    real_text = read_real_text()
+    paths = args.golden or default_golden_paths()
+    items = load_golden(paths, corpus.toc, real_text)
+    skipped = []
+    if any(set_of(Path(p)) == "buyer" for p in paths) and not any(i.set == "buyer" for i in items):
+        skipped.append("真实买家消息：本机没有原始语料副本，已跳过。获取方法见 eval/README.md（kefu-mentor eval-data --mirror DIR）。")
+    chosen = [i for i in items if args.split == "all" or i.split == args.split]
     mentor = Mentor.load(settings.index_dir, settings, rebuild=True)
-    all_results = evaluate_mentor(mentor, items, corpus.toc)
     if args.calibrate:
-        dev = [r for r in all_results if r.item.split == "dev"]
-        entry = calibrate(dev)
-        path = Path(__file__).with_name("calibration.json")
-        table = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-        table[mentor.embedder.id] = entry
-        path.write_text(json.dumps(table, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-        print(f"已在 dev 集（{len(dev)} 题）上校准拒答规则：{entry}，写入 {path}")
+        dev = [i for i in items if i.split == "dev" and i.set != "legacy" and i.set != "own_buyer"]
+        entry = calibrate(mentor, dev)
+        path = save_calibration(mentor.embedder.id, entry)
+        print(f"已在 dev 集（{entry['dev_items']} 题）上校准拒答规则：{entry}，写入 {path}", file=sys.stderr)
         mentor = Mentor(mentor.store, mentor.embedder, settings)
-        all_results = evaluate_mentor(mentor, items, corpus.toc)
-    chosen = [r for r in all_results if args.split == "all" or r.item.split == args.split]
-    ours = breakdown(chosen)
-    baseline = None
-    if not args.no_baseline:
-        recipe = DefaultRecipe(settings, mentor.store.chunks)
-        baseline = breakdown(recipe.evaluate([r.item for r in chosen], corpus.toc))
+    baseline = None if args.no_baseline else DefaultRecipe(settings, mentor.store.chunks)
+    report, runs = evaluate(mentor, chosen, corpus.toc, baseline=baseline, ablations=not args.no_ablations,
+                            skipped=skipped)
+    for message in skipped:
+        print(message, file=sys.stderr)
     if args.json:
-        print(json.dumps({"ours": ours, "default_recipe": baseline, "split": args.split}, ensure_ascii=False, indent=2))
+        print(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
     else:
-        print(f"黄金集：{len(chosen)} 题（split={args.split}），索引 {mentor.store.manifest['chunk_count']} 个文本块，向量模型 {mentor.embedder.id}")
-        print(format_table(ours, baseline))
+        print(f"黄金集：{len(chosen)} 题（split={args.split}），索引 {report.chunk_count} 个文本块，向量模型 {report.embedder}")
+        print(markdown_tables(report))
+        mix = confusion(runs["本系统"])
+        if mix:
+            print("\n真实买家消息最常见的混淆（标注 → 第一条引用）：")
+            for want, got, n in mix:
+                print(f"  {want} → {got}：{n}")
     if args.misses:
-        for r in chosen:
-            wrong = r.abstained != r.item.out_of_scope or (not r.item.out_of_scope and (r.rank or math.inf) > 5)
-            if wrong:
-                want = "拒答" if r.item.out_of_scope else f"{'/'.join(r.item.tocs)} {r.item.heading or ''}"
-                print(f"  ✗ [{r.item.id} {r.item.persona}] {r.item.question} → 期望 {want}；rank={r.rank} 拒答={r.abstained}")
+        print("\n".join(format_misses(runs["本系统"], corpus.toc)))
+    if args.report:
+        write_report(report, runs, Path(args.report), coverage_gaps(paths))
+        print(f"已写入 {args.report} 和图表", file=sys.stderr)
     return 0
+
+
+def write_report(report: Report, runs: dict[str, list[ItemResult]], path: Path,
+                 gaps: Sequence[tuple[str, str]] = ()) -> None:
+    chart = path.with_suffix(".png")
+    write_chart(report, chart)
+    counts: dict[str, int] = {}
+    for r in runs["本系统"]:
+        counts[r.item.set] = counts.get(r.item.set, 0) + 1
+    mix = confusion(runs["本系统"])
+    text = [
+        "# 评测（kefu-mentor eval）",
+        "",
+        "本页由 `kefu-mentor eval --split test --report docs/evaluation.md` 生成，数字即当次运行结果。",
+        "",
+        f"- 集合：{report.split}（按题目 id 的哈希固定分为 dev/test，只在 dev 上调参）；各组题数："
+        + "，".join(f"{k} {v}" for k, v in sorted(counts.items())) + "。",
+        f"- 索引 {report.chunk_count} 个文本块，向量模型 `{report.embedder}`。",
+        "- 命中 = 第 k 条引用（面包屑 + 正文）包含答案要点（key）的每一组；拒答算未命中。"
+        "`answer_hit` = 组成的回答正文本身包含答案要点。目录宽松 R@5 = 前 5 条中有来自正确目录节点的段落（旧口径，仅供参考）。",
+        "- 真实买家消息：命中 = 引用是该场景族的话术模板（family@k）。",
+        "- 朴素方案 = RecursiveCharacterTextSplitter 750/150 + 仅向量检索，同一向量模型，不拒答。",
+        "",
+        markdown_tables(report),
+        "",
+        f"![本系统 vs 朴素方案]({chart.name})",
+    ]
+    if mix:
+        text += ["", "真实买家消息最常见的混淆（标注 → 第一条引用）：", ""] + [f"- {a} → {b}：{n}" for a, b, n in mix]
+    if gaps:
+        text += ["", f"覆盖缺口：{len(gaps)} 道盲写题在现有资料里找不到能回答的段落（不计入上表）：", ""]
+        text += [f"- {gid}：{why}" for gid, why in gaps]
+    for message in report.skipped:
+        text += ["", f"> {message}"]
+    path.write_text("\n".join(text) + "\n", encoding="utf-8")

@@ -12,7 +12,7 @@ from .config import Settings
 from .embedding import Embedder, load_embedder
 from .errors import QuestionError
 from .index import IndexStore, ensure_index, load_index
-from .retrieval import HybridRetriever
+from .retrieval import Hit, HybridRetriever, Query
 from .schema import SOURCE_TYPES, Answer
 from .text import Tokenizer, clean_text, has_meaningful_text, strip_markup, to_simplified
 
@@ -84,6 +84,29 @@ class Mentor:
         embedder = load_embedder(store.embedder_id)
         return cls(store, embedder, settings)
 
+    def search(self, question: str, history: list[str] | None = None, *, k: int | None = None,
+               sources: tuple[str, ...] | list[str] | None = None) -> tuple[Query, list[Hit], tuple[str, ...]]:
+        """The ranked hits for a question, before abstention and composition.
+
+        Returns:
+            (the query searched, the top `k` hits, notices for the user).
+
+        Raises:
+            QuestionError: the question is empty or has no text, or `sources` is invalid.
+        """
+        text, notices = check_question(question, self.settings.max_question_chars)
+        k = max(1, int(k or self.settings.top_k))
+        if sources is not None:
+            unknown = [s for s in sources if s not in SOURCE_TYPES]
+            if unknown:
+                raise QuestionError(f"未知的资料类型：{', '.join(map(str, unknown))}。可选：textbook、supplement、template")
+            if not sources:
+                raise QuestionError("没有选择任何资料类型。请至少勾选教材、补充资料或话术中的一种。")
+        clean_history = [search_form(h)[: self.settings.max_question_chars]
+                         for h in (history or []) if isinstance(h, str) and clean_text(h)]
+        query = self.retriever.prepare(search_form(text), clean_history)
+        return query, self.retriever.search(query, k, tuple(sources) if sources else None), notices
+
     def ask(self, question: str, history: list[str] | None = None, *, top_k: int | None = None,
             sources: tuple[str, ...] | list[str] | None = None) -> Answer:
         """Answer one question.
@@ -98,18 +121,7 @@ class Mentor:
             QuestionError: the question is empty or has no text.
         """
         started = time.perf_counter()
-        text, notices = check_question(question, self.settings.max_question_chars)
-        k = max(1, int(top_k or self.settings.top_k))
-        if sources is not None:
-            unknown = [s for s in sources if s not in SOURCE_TYPES]
-            if unknown:
-                raise QuestionError(f"未知的资料类型：{', '.join(map(str, unknown))}。可选：textbook、supplement、template")
-            if not sources:
-                raise QuestionError("没有选择任何资料类型。请至少勾选教材、补充资料或话术中的一种。")
-        clean_history = [search_form(h)[: self.settings.max_question_chars]
-                         for h in (history or []) if isinstance(h, str) and clean_text(h)]
-        query = self.retriever.prepare(search_form(text), clean_history)
-        hits = self.retriever.search(query, k, tuple(sources) if sources else None)
+        query, hits, notices = self.search(question, history, k=top_k, sources=sources)
         confidence = self.rule.confidence(hits)
         if self.rule.abstains(hits):
             answer_text, suggestions = refusal(self.retriever, hits)

