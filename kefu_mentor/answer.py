@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from importlib import resources
 
@@ -68,10 +69,37 @@ def _candidate_sentences(chunk: Chunk) -> list[str]:
     return [s for s in split_sentences(chunk.text) if not s.startswith("|") and len(s) >= 6]
 
 
+# What kind of answer a question wants decides which sentences of a passage to quote.
+_LIST_Q = re.compile(r"哪些|哪几|包括|包含|分为|分成|几类|几种|几个方面|几项|有什么(特点|作用|要求|职责)")
+_DEFINITION_Q = re.compile(r"什么是|是什么|含义|定义|指的是|是指|名词解释|解释一下|什么意思|啥意思")
+_NUMBER_Q = re.compile(r"几分|多少|几天|几次|多久|多长|几小时|几个小时|百分之|比例")
+_HEADING = re.compile(r"^(\d+\.|[（(]\d+[）)]|[一二三四五六七八九十]+、)\s*\S")
+_DIGIT = re.compile(r"\d")
+
+
+def question_type(text: str) -> str:
+    """list | definition | number | other, from the wording of the question."""
+    if _LIST_Q.search(text):
+        return "list"
+    if _NUMBER_Q.search(text):
+        return "number"
+    if _DEFINITION_Q.search(text):
+        return "definition"
+    return "other"
+
+
 def select_sentences(retriever: HybridRetriever, query: Query, hits: list[Hit]) -> list[tuple[int, str]]:
-    """The 2-4 sentences that best answer the query, as (hit position, sentence) in reading order."""
+    """The sentences that best answer the query, as (hit position, sentence) in reading order.
+
+    A list question gets the top passage's item headings, a definition its defining sentence,
+    a number question the sentences with figures; a reply template's 推荐回复 leads only when
+    the question is a buyer's message or asks what to reply, so a learner who asks 怎么办 gets
+    the passage's steps first and a sample reply after.
+    """
     words = set(retriever.tokenizer.expand(list(query.tokens)))
     weight = sum(retriever.idf(w) for w in words) or 1.0
+    kind = question_type(query.text)
+    limit = MAX_SENTENCES + 2 if kind == "list" else MAX_SENTENCES
     scored: list[tuple[float, int, int, str]] = []
     for position, hit in enumerate(hits[:3]):
         chunk = retriever.store.chunks[hit.index]
@@ -81,13 +109,20 @@ def select_sentences(retriever: HybridRetriever, query: Query, hits: list[Hit]) 
             # Prefer the best-ranked passage, and its opening sentence (often the definition).
             prior = 0.25 / (position + 1) + (0.08 if order == 0 else 0.0) - 0.01 * order
             if chunk.source == "template" and sentence.startswith("推荐回复"):
-                prior += 0.5
+                prior += 0.5 if (query.buyer_voice or query.wants_reply) else 0.1
+            if position == 0:
+                if kind == "list" and _HEADING.match(sentence):
+                    prior += 0.6
+                elif kind == "definition" and ("是指" in sentence or "是" in sentence[:20]):
+                    prior += 0.2
+                elif kind == "number" and _DIGIT.search(sentence):
+                    prior += 0.2
             scored.append((overlap + prior, position, order, sentence))
     if not scored:
         return []
     scored.sort(key=lambda s: -s[0])
     best = scored[0][0]
-    chosen = [s for s in scored if s[0] >= 0.5 * best][:MAX_SENTENCES]
+    chosen = [s for s in scored if s[0] >= 0.5 * best][:limit]
     if len(chosen) < MIN_SENTENCES:
         # Too little matched: give the top passage's opening sentences for context.
         top = [s for s in scored if s[1] == scored[0][1] and s not in chosen]

@@ -22,7 +22,13 @@ _SOURCE_PREFIX = {"textbook": "tb", "supplement": "sp", "template": "tp"}
 
 
 def chunk_sections(sections: Iterable[Section], settings: ChunkerSettings) -> list[Chunk]:
-    """Cut every section into chunks that stay inside it and respect sentence ends.
+    """Cut the corpus into the passages that are cited, each searchable by its small parts.
+
+    Book text is cited by topic (small-to-big): every section under one TOC node, with its
+    lead-in and numbered sub-headings, becomes one passage when the whole fits in
+    `settings.unit_chars`; each of its sentence-bounded pieces stays an embedding view, so a
+    question matches a single item while the answer shows the item with its lead-in and
+    siblings. A topic too long for one passage is cut per section, as our cards are.
 
     Args:
         sections: sections in corpus order.
@@ -40,7 +46,11 @@ def chunk_sections(sections: Iterable[Section], settings: ChunkerSettings) -> li
     )
     chunks: list[Chunk] = []
     seen: dict[str, int] = {}
-    for section in sections:
+    for unit in _topics(list(sections), settings):
+        if len(unit) > 1 or (unit[0].source == "textbook" and len(_plain(unit[0].text)) <= settings.unit_chars):
+            chunks.append(_topic_chunk(unit, splitter, settings, seen))
+            continue
+        section = unit[0]
         if section.source == "template":
             # A template is one scenario: never split it.
             pieces = [section.text]
@@ -53,9 +63,58 @@ def chunk_sections(sections: Iterable[Section], settings: ChunkerSettings) -> li
             chunk_id = _stable_id(section.source, crumbs, piece, seen)
             chunks.append(
                 Chunk(chunk_id, section.source, section.toc_id, crumbs, section.page, piece,
-                      section.file, section.line, section.buyer_says, section.reply, section.family)
+                      section.file, section.line, section.buyer_says, section.reply, section.family,
+                      asks=section.asks)
             )
     return chunks
+
+
+def _topics(sections: list[Section], settings: ChunkerSettings) -> list[list[Section]]:
+    """Consecutive book sections of one TOC node, grouped when their text fits one passage."""
+    units: list[list[Section]] = []
+    for section in sections:
+        last = units[-1] if units else None
+        if (last and section.source == "textbook" and last[0].source == "textbook"
+                and last[0].toc_id == section.toc_id and last[0].file == section.file):
+            last.append(section)
+        else:
+            units.append([section])
+    out: list[list[Section]] = []
+    for unit in units:
+        size = sum(len(_plain(s.text)) for s in unit)
+        out.extend([unit] if unit[0].source == "textbook" and size <= settings.unit_chars else [[s] for s in unit])
+    return out
+
+
+def _topic_chunk(unit: list[Section], splitter: RecursiveCharacterTextSplitter, settings: ChunkerSettings,
+                 seen: dict[str, int]) -> Chunk:
+    """One passage for a whole topic; its pieces (with their own headings) are extra views."""
+    prefix = _common_prefix([s.breadcrumb for s in unit])
+    parts, views = [], []
+    for section in unit:
+        text = _plain(section.text)
+        heading = " › ".join(section.breadcrumb[len(prefix):])
+        parts.append(f"{heading}\n{text}" if heading else text)
+        pieces = _split_section(text, splitter, settings)
+        for piece in pieces:
+            crumbs = section.breadcrumb + (_item_crumb(piece) if len(pieces) > 1 else ())
+            views.append(f"{' › '.join(crumbs)}\n{piece}")
+    first = unit[0]
+    text = "\n\n".join(parts)
+    own_view = f"{' › '.join(prefix)}\n{text}"
+    return Chunk(_stable_id(first.source, prefix, text, seen), first.source, first.toc_id, prefix, first.page, text,
+                 first.file, first.line, pieces=tuple(v for v in dict.fromkeys(views) if v != own_view),
+                 asks=tuple(a for s in unit for a in s.asks))
+
+
+def _common_prefix(paths: list[tuple[str, ...]]) -> tuple[str, ...]:
+    prefix = paths[0]
+    for path in paths[1:]:
+        n = 0
+        while n < min(len(prefix), len(path)) and prefix[n] == path[n]:
+            n += 1
+        prefix = prefix[:n]
+    return prefix
 
 
 def _plain(text: str) -> str:
@@ -113,3 +172,34 @@ def _stable_id(source: str, crumbs: tuple[str, ...], text: str, seen: dict[str, 
     count = seen.get(base, 0)
     seen[base] = count + 1
     return base if count == 0 else f"{base}-{count}"
+
+
+def find_passage(chunks: list[Chunk], toc: str, heading: str, sources: tuple[str, ...]) -> tuple[Chunk, str] | None:
+    """The passage under TOC node `toc` (or below it) whose breadcrumb or sub-headings hold
+    `heading`, trying `sources` in order; with the part of its text from that heading on.
+
+    One lookup for everything that cites a rule's basis (quiz keys, drill rubric items).
+    """
+    for source in sources:
+        for chunk in chunks:
+            if chunk.source != source or not (chunk.toc_id == toc or chunk.toc_id.startswith(toc + "-")):
+                continue
+            if heading in chunk.title:
+                return chunk, chunk.text
+            for line_start, line in _line_starts(chunk.text):
+                if heading in line and _is_heading_line(line):
+                    return chunk, chunk.text[line_start:]
+    return None
+
+
+def _line_starts(text: str):
+    start = 0
+    for line in text.split("\n"):
+        yield start, line
+        start += len(line) + 1
+
+
+def _is_heading_line(line: str) -> bool:
+    """A sub-heading inside a topic passage: short, numbered, no sentence end."""
+    return len(line) <= 40 and not line.rstrip().endswith(("。", "！", "？", "；")) and bool(
+        re.match(r"^(\d+\.|[（(]\d+[）)]|[一二三四五六七八九十]+、)", line.strip()))

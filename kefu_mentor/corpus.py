@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import yaml
@@ -41,6 +41,7 @@ def corpus_files(corpus_dir: Path) -> list[Path]:
     files += sorted((corpus_dir / "textbook").glob("*.md"))
     files += sorted((corpus_dir / "supplement").glob("*.md"))
     files += sorted((corpus_dir / "templates").glob("*.yaml"))
+    files += sorted((corpus_dir / "situations").glob("*.yaml"))
     return [f for f in files if f.exists()]
 
 
@@ -68,8 +69,12 @@ def load_corpus(corpus_dir: Path) -> Corpus:
     sections: list[Section] = []
     template_ids: set[str] = set()
     files = corpus_files(corpus_dir)
+    situations: list[Path] = []
     for path in files[1:]:
         rel = path.relative_to(corpus_dir.parent).as_posix()
+        if path.parent.name == "situations":
+            situations.append(path)
+            continue
         text = _read_utf8(path, rel)
         if path.suffix == ".md":
             expected = path.parent.name  # textbook/ or supplement/
@@ -78,7 +83,40 @@ def load_corpus(corpus_dir: Path) -> Corpus:
             sections.extend(parse_templates(text, rel, toc, template_ids))
     if not sections:
         raise CorpusError(corpus_dir, None, "语料为空：没有任何正文", "请在 corpus/textbook/ 下放入教材 Markdown 文件")
+    for path in situations:
+        sections = attach_situations(sections, _read_utf8(path, path.relative_to(corpus_dir.parent).as_posix()),
+                                     path.relative_to(corpus_dir.parent).as_posix())
     return Corpus(toc, tuple(sections), tuple(p.as_posix() for p in files), corpus_digest(corpus_dir))
+
+
+def attach_situations(sections: list[Section], text: str, rel: str) -> list[Section]:
+    """Add the situation phrasings of `corpus/situations/*.yaml` to the book sections or cards they name.
+
+    They are our own writing: ways a new agent describes a situation that a book section
+    answers. They are searched, never shown or cited as the book's words.
+    """
+    try:
+        data = yaml.safe_load(text) or []
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise CorpusError(rel, 1 + mark.line if mark else 1, "不是合法的 YAML", "检查冒号后的空格和缩进") from None
+    if not isinstance(data, list):
+        raise CorpusError(rel, 1, "情境文件应是列表", "每项写 section: 面包屑 和 asks: [说法…]")
+    lines = text.split("\n")
+    by_crumb = {" › ".join(s.breadcrumb): i for i, s in enumerate(sections) if s.source in ("textbook", "supplement")}
+    out = list(sections)
+    for item in data:
+        crumb = str(item.get("section", "")) if isinstance(item, dict) else ""
+        line = _line_of(lines, crumb) if crumb else None
+        if crumb not in by_crumb:
+            raise CorpusError(rel, line, f"找不到教材小节或知识卡片“{crumb}”",
+                              "section 要与教材小节或卡片的面包屑完全一致（kefu-mentor check-corpus 会列出全部小节）")
+        asks = item.get("asks")
+        if not isinstance(asks, list) or not all(isinstance(a, str) and a.strip() for a in asks):
+            raise CorpusError(rel, line, f"“{crumb}”的 asks 应是文字列表", "每条写一种说法")
+        i = by_crumb[crumb]
+        out[i] = replace(out[i], asks=out[i].asks + tuple(a.strip() for a in asks))
+    return out
 
 
 def _read_utf8(path: Path, rel: str) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from .chunking import find_passage
 from .embedding import Embedder
 from .errors import CorpusError
 from .schema import SOURCE_LABELS, Chunk
@@ -150,15 +151,10 @@ class DrillCoach:
             return None
         key = (spec.get("toc", ""), spec.get("heading", ""))
         if key not in self._basis_cache:
-            found = None
-            for source in ("textbook", "supplement"):
-                for chunk in self.chunks:
-                    if chunk.source == source and (chunk.toc_id == key[0] or chunk.toc_id.startswith(key[0] + "-")) and key[1] in chunk.title:
-                        found = Basis(SOURCE_LABELS[source], chunk.title, chunk.page, chunk.text[:160])
-                        break
-                if found:
-                    break
-            self._basis_cache[key] = found
+            found = find_passage(self.chunks, key[0], key[1], ("textbook", "supplement"))
+            self._basis_cache[key] = (
+                Basis(SOURCE_LABELS[found[0].source], found[0].title, found[0].page, found[1][:160]) if found else None
+            )
         return self._basis_cache[key]
 
     def grade(self, scenario: Scenario, reply: str) -> Grade:

@@ -33,7 +33,7 @@ from .text import Tokenizer
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2  # 2: chunks carry their template family
+FORMAT_VERSION = 3  # 2: chunks carry their template family; 3: topic passages with pieces
 MANIFEST = "manifest.json"
 CHUNKS = "chunks.jsonl"
 DENSE = "dense.faiss"

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import yaml
 
+from .chunking import find_passage
 from .drills import Basis
 from .errors import CorpusError
 from .schema import SOURCE_LABELS, Chunk
@@ -99,12 +100,11 @@ def check(question: QuizQuestion, response: str) -> QuizResult:
 def _basis(chunks: list[Chunk], spec: dict | None) -> Basis | None:
     if not spec:
         return None
-    toc, heading = spec.get("toc", ""), spec.get("heading", "")
-    for source in ("textbook", "supplement", "template"):
-        for chunk in chunks:
-            if chunk.source == source and (chunk.toc_id == toc or chunk.toc_id.startswith(toc + "-")) and heading in chunk.title:
-                return Basis(SOURCE_LABELS[source], chunk.title, chunk.page, chunk.text[:200])
-    return None
+    found = find_passage(chunks, spec.get("toc", ""), spec.get("heading", ""), ("textbook", "supplement", "template"))
+    if not found:
+        return None
+    chunk, excerpt = found
+    return Basis(SOURCE_LABELS[chunk.source], chunk.title, chunk.page, excerpt[:200])
 
 
 def load_book_questions(path: Path, chunks: list[Chunk]) -> list[QuizQuestion]:

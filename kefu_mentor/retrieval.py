@@ -19,11 +19,22 @@ from .text import Tokenizer
 _ABOUT_SOMEONE = re.compile(r"买家|顾客|客户|客人|消费者|卖家|商家|店铺|学生|教材|老师|课本|模块|任务")
 _STUDY_CUE = re.compile(
     r"什么是|是什么|含义|定义|包括|包含|哪些|哪几|如何|怎样|怎么做|怎么办|怎么处理|怎么回|怎么说|怎么算|计算|公式|有什么区别|作用|特征|优点|缺点|"
-    r"原则|技巧|方法|步骤|流程|意义|特点|优缺点|为什么要|要不要|该不该|能不能.*吗.*客服"
+    r"原则|技巧|方法|步骤|流程|意义|特点|优缺点|为什么要|要不要|该不该|能不能.*吗.*客服|扣.{0,2}分|处罚|规则|后果"
 )
 
-# Words that open a follow-up ("那情节严重呢？", "还有呢", "如果是EMS呢").
-_FOLLOW_UP_CUE = re.compile(r"^(那|那么|那如果|如果|要是|还有|另外|另一个|其他|其它|它|这个|这种|那个|那种|上面|刚才|再|同样|反过来|然后|所以|为啥|为什么)")
+# A learner asking for the words to send: a reply template is what they want.
+_WANTS_REPLY = re.compile(r"怎么回|咋回|如何回|怎样回|怎么说|咋说|怎么答|怎么讲|话术|回复|回他|回她|回答|说什么|说啥")
+# A question about the book's exercises or discussion prompts themselves.
+_ABOUT_PROMPTS = re.compile(r"练习|习题|题目|讨论|填空|选择题|简答|思考")
+
+# Words that open a follow-up ("那情节严重呢？", "还有呢", "其中第二种…", "她们当时…").
+_FOLLOW_UP_CUE = re.compile(
+    r"^(那|那么|那如果|如果|要是|还有|另外|另一个|其他|其它|它|这个|这种|那个|那种|上面|刚才|再|同样|反过来|然后|所以|为啥|为什么|"
+    r"其中|你说的|刚说的|刚才说的|这些|那些|这[一两二三四五六七八九几]|他们|她们|它们|他|她)"
+)
+# A reference back by position ("第三点", "第二种") or a short "…呢" cannot stand alone either.
+_POSITION_REF = re.compile(r"第[一二三四五六七八九十\d]+[种个点项类条步招方面]")
+_SHORT_NE = re.compile(r"^.{1,14}呢[？?！!。]*$")
 
 
 @dataclass(frozen=True)
@@ -45,6 +56,7 @@ class Query:
     tokens: tuple[str, ...]
     is_follow_up: bool
     buyer_voice: bool = False  # reads like a message pasted from a buyer
+    wants_reply: bool = False  # a learner asking what to say to a buyer
 
 
 class HybridRetriever:
@@ -66,6 +78,16 @@ class HybridRetriever:
         self._unknown_idf = math.log(1 + (n_docs + 0.5) / 0.5)
         self._sources = np.array([c.source for c in store.chunks])
         self._is_template = self._sources == "template"
+        # Vector rows that are a buyer's phrasing of a template: only a buyer's own message
+        # should match on them (rows are written chunk by chunk, buyer phrasings last).
+        buyer_rows = []
+        for chunk in store.chunks:
+            n_views = len(chunk.embedding_texts())
+            buyer_rows += [False] * (n_views - len(chunk.buyer_says)) + [True] * len(chunk.buyer_says)
+        self._buyer_row = np.array(buyer_rows if len(buyer_rows) == len(store.rows) else [False] * len(store.rows),
+                                   dtype=bool)
+        # Exercises and discussion prompts ask questions; they should not stand in for answers.
+        self._is_prompt = np.array([c.toc_id.endswith(("-exercises", "-discuss")) for c in store.chunks], dtype=bool)
 
     def idf(self, token: str) -> float:
         return self._idf.get(token, self._unknown_idf)
@@ -76,12 +98,16 @@ class HybridRetriever:
         history = [h for h in (history or []) if h and h.strip()]
         # Only a cue word or a near-empty question borrows from the last turn: "客服分为哪几类"
         # (three words) stands on its own even in the middle of a conversation.
-        follow_up = bool(history) and (len(tokens) <= 2 or bool(_FOLLOW_UP_CUE.match(question.strip())))
+        stripped = question.strip()
+        follow_up = bool(history) and (len(tokens) <= 2 or bool(_FOLLOW_UP_CUE.match(stripped))
+                                       or bool(_POSITION_REF.search(stripped)) or bool(_SHORT_NE.match(stripped)))
         if follow_up:
             previous = history[-1]
             previous_tokens = [t for t in self.tokenizer.tokenize(previous) if t not in tokens]
-            return Query(f"{previous} {question}", tuple(tokens + previous_tokens), True, is_buyer_voice(previous))
-        return Query(question, tuple(tokens), False, is_buyer_voice(question))
+            text = f"{previous} {question}"
+            return Query(text, tuple(tokens + previous_tokens), True, is_buyer_voice(previous),
+                         bool(_WANTS_REPLY.search(text)))
+        return Query(question, tuple(tokens), False, is_buyer_voice(question), bool(_WANTS_REPLY.search(question)))
 
     def coverage(self, query_tokens: tuple[str, ...], index: int) -> float:
         """IDF-weighted share of the query's words that the chunk contains (0 to 1)."""
@@ -106,7 +132,7 @@ class HybridRetriever:
         scores, rows = self.store.dense.search(vector, wanted)
         dense = np.full(n_chunks, -1.0, dtype=np.float32)
         for score, row in zip(scores[0], rows[0], strict=True):
-            if row < 0:
+            if row < 0 or (self._buyer_row[row] and not query.buyer_voice):
                 continue
             chunk = self.store.rows[row]
             if score > dense[chunk]:
@@ -132,23 +158,40 @@ class HybridRetriever:
         # Dense ranks are taken within each source type: verbatim book prose, our cards and
         # short colloquial buyer lines score on different cosine scales, so one global
         # ranking would let the most colloquial source crowd out the book.
-        for source in np.unique(self._sources[allowed]):
-            in_source = np.flatnonzero((self._sources == source) & (dense > -1.0))
+        authority = self.authority(query)
+        groups = np.unique(self._sources[allowed]) if self.settings.dense_per_source else [None]
+        for source in groups:
+            in_source = np.flatnonzero(((self._sources == source) if source else allowed) & (dense > -1.0))
             order = in_source[np.argsort(-dense[in_source])][:depth]
             for rank, i in enumerate(order):
-                weight = self.settings.dense_weight
-                if rank == 0 and source == "template" and prefer_templates:
+                weight = self.settings.dense_weight * authority[self._sources[i]]
+                if source == "template" and rank == 0 and prefer_templates:
                     # Only the closest template moves up, so it displaces at most one passage.
                     weight *= self.settings.buyer_template_boost
                 fused[i] += weight / (self.settings.rrf_k + rank + 1)
         bm25_order = [i for i in np.argsort(-bm25)[:depth] if bm25[i] > 0]
         for rank, i in enumerate(bm25_order):
-            fused[i] += self.settings.bm25_weight / (self.settings.rrf_k + rank + 1)
+            fused[i] += self.settings.bm25_weight * authority[self._sources[i]] / (self.settings.rrf_k + rank + 1)
+        if not _ABOUT_PROMPTS.search(query.text):
+            fused[self._is_prompt] *= self.settings.prompt_weight
         order = [i for i in np.argsort(-fused) if fused[i] > 0][:k]
         return [
             Hit(int(i), float(fused[i]), float(dense[i]), float(bm25[i]), self.coverage(query.tokens, int(i)))
             for i in order
         ]
+
+
+    def authority(self, query: Query) -> dict[str, float]:
+        """How much each source type counts for this question.
+
+        A buyer's own message weighs every source alike. For a learner the book is the
+        authority, our cards come a little after it (modules 2-7 have only cards, so there they
+        lead anyway), and reply templates compete fully only when the learner asks what to reply.
+        """
+        if query.buyer_voice:
+            return {"textbook": 1.0, "supplement": 1.0, "template": 1.0}
+        template = 1.0 if query.wants_reply else self.settings.template_weight
+        return {"textbook": 1.0, "supplement": self.settings.card_weight, "template": template}
 
 
 def is_buyer_voice(text: str) -> bool:

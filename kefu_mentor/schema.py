@@ -23,6 +23,9 @@ class Section:
     buyer_says: tuple[str, ...] = ()
     reply: str | None = None
     family: str | None = None
+    # Book sections and cards: how learners describe situations this section answers (our writing,
+    # from corpus/situations/; searched, never shown).
+    asks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,10 @@ class Chunk:
     buyer_says: tuple[str, ...] = ()
     reply: str | None = None
     family: str | None = None  # templates only: the scenario family, e.g. 议价
+    # A topic passage's parts, each with its own headings: searched as extra vectors.
+    pieces: tuple[str, ...] = ()
+    # Learners' descriptions of situations this passage answers (see `Section.asks`).
+    asks: tuple[str, ...] = ()
 
     @property
     def title(self) -> str:
@@ -51,7 +58,7 @@ class Chunk:
         The breadcrumb is prepended so a passage that says "针对该规则……" is still found
         by the rule's name. A template is also reachable by each way a buyer says it.
         """
-        views = [f"{self.title}\n{self.text}"]
+        views = [f"{self.title}\n{self.text}", *self.pieces, *self.asks]
         views.extend(f"{self.breadcrumb[-1]}：{said}" for said in self.buyer_says)
         return views
 
@@ -59,6 +66,8 @@ class Chunk:
         data = asdict(self)
         data["breadcrumb"] = list(self.breadcrumb)
         data["buyer_says"] = list(self.buyer_says)
+        data["pieces"] = list(self.pieces)
+        data["asks"] = list(self.asks)
         return data
 
     @classmethod
@@ -66,6 +75,8 @@ class Chunk:
         data = dict(data)
         data["breadcrumb"] = tuple(data["breadcrumb"])
         data["buyer_says"] = tuple(data.get("buyer_says", ()))
+        data["pieces"] = tuple(data.get("pieces", ()))
+        data["asks"] = tuple(data.get("asks", ()))
         return cls(**data)
 
 

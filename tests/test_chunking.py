@@ -36,7 +36,7 @@ def test_real_chunks_stay_in_sections_and_end_on_sentences():
 def test_long_section_is_split_without_cutting_sentences():
     sentence = "客服要熟悉商品的材质、尺码和保养方法，才能准确回答客户的问题。"
     text = "\n\n".join(sentence * 3 for _ in range(8))
-    chunks = chunk_sections([_section(text)], ChunkerSettings(max_chars=200, min_chars=40))
+    chunks = chunk_sections([_section(text)], ChunkerSettings(max_chars=200, min_chars=40, unit_chars=0))
     assert len(chunks) > 1
     for chunk in chunks:
         assert chunk.text.count(sentence) * len(sentence) == len(chunk.text.replace("\n", ""))
@@ -46,14 +46,14 @@ def test_numbered_list_stays_with_its_lead_in():
     lead = "客服做到以下几点则可以有效地避免经营风险："
     items = [f"({i}) 第{i}点。" + "这一点的说明文字比较长，需要认真阅读并且记住。" * 3 for i in range(1, 7)]
     text = "\n\n".join(["前面是一段与本列表无关的介绍文字。" * 6, lead, *items])
-    chunks = chunk_sections([_section(text)], ChunkerSettings(max_chars=260, min_chars=40))
+    chunks = chunk_sections([_section(text)], ChunkerSettings(max_chars=260, min_chars=40, unit_chars=0))
     holder = next(c for c in chunks if lead in c.text)
     assert "(1) 第1点" in holder.text
 
 
 def test_single_item_chunks_get_the_item_in_their_breadcrumb():
     items = [f"({i}) 运输方式{i}。" + "这种运输方式的特点需要客服了解清楚才能回答。" * 5 for i in range(1, 5)]
-    chunks = chunk_sections([_section("\n\n".join(items))], ChunkerSettings(max_chars=150, min_chars=20))
+    chunks = chunk_sections([_section("\n\n".join(items))], ChunkerSettings(max_chars=150, min_chars=20, unit_chars=0))
     assert chunks[0].breadcrumb[-1] == "(1) 运输方式1"
 
 
@@ -66,10 +66,11 @@ def test_ids_are_stable_and_unique():
 
 
 def test_breadcrumb_is_embedded_with_the_text():
+    # "针对该规则……" is found by the rule's name: each item is embedded under its own heading.
     corpus = load_corpus(MINI_CORPUS)
-    chunk = next(c for c in chunk_sections(corpus.sections, ChunkerSettings()) if "违背承诺" in c.title)
-    assert chunk.text.startswith("针对该规则")
-    assert "不能违背承诺" in chunk.embedding_texts()[0]
+    chunk = next(c for c in chunk_sections(corpus.sections, ChunkerSettings()) if "针对该规则，客服通过旺旺" in c.text)
+    view = next(v for v in chunk.embedding_texts() if "针对该规则，客服通过旺旺" in v and v != chunk.embedding_texts()[0])
+    assert view.split("\n")[0].endswith("4. 不能违背承诺")
 
 
 def test_template_has_one_vector_per_phrasing():
@@ -85,7 +86,7 @@ def test_chunker_never_loses_text(text):
     """Whatever the input, chunks hold every non-space character of the section, in order."""
     if not text.strip():
         return
-    chunks = chunk_sections([_section(text)], ChunkerSettings(max_chars=120, min_chars=20))
+    chunks = chunk_sections([_section(text)], ChunkerSettings(max_chars=120, min_chars=20, unit_chars=0))
     joined = "".join(c.text for c in chunks)
     squash = lambda s: "".join(s.split())  # noqa: E731
     assert squash(joined) == squash(text)

@@ -19,7 +19,7 @@ def test_check_corpus_counts_chunks_per_subsection(mini_settings):
     data = json.loads(report)
     rows = {r["toc_id"]: r for r in data["coverage"]}
     assert ok and data["ok"]
-    assert rows["m1t2-k2"]["textbook"] == 3 and rows["m1t2-k2"]["supplement"] == 0
+    assert rows["m1t2-k2"]["textbook"] == 1 and rows["m1t2-k2"]["supplement"] == 0  # one topic passage
     assert rows["m3t2-k1"]["supplement"] == 1 and rows["m3t2-k1"]["template"] == 1
     assert data["gaps"] == []
 

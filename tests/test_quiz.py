@@ -20,7 +20,9 @@ def test_every_answer_key_cites_a_passage_with_page(quiz):
     for question in book:
         assert question.basis is not None and question.basis.page is not None, question.id
         assert question.basis.label == "教材原文"
-    assert "不能泄露他人信息" in quiz["m1-single-3"].basis.breadcrumb and quiz["m1-single-3"].basis.page == 13
+    basis = quiz["m1-single-3"].basis
+    # Cited with its topic; the excerpt starts at the rule's own heading.
+    assert basis.breadcrumb.endswith("二、平台规则") and basis.excerpt.startswith("3. 不能泄露他人信息") and basis.page == 13
 
 
 @pytest.mark.parametrize(("qid", "response", "correct"), [

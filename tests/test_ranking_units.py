@@ -1,0 +1,106 @@
+"""Ranking and composition mechanisms on small fixtures: topic passages, situation phrasings,
+source authority, exercise demotion, follow-ups, answer types and the abstention calibration."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from kefu_mentor import Mentor
+from kefu_mentor.answer import question_type
+from kefu_mentor.chunking import chunk_sections
+from kefu_mentor.config import ChunkerSettings
+from kefu_mentor.corpus import attach_situations
+from kefu_mentor.errors import CorpusError
+from kefu_mentor.evaluation import GoldenItem, calibrate
+from kefu_mentor.schema import Section
+
+TOPIC = ("模块一", "任务一", "知识储备", "二、网店客服的重要性")
+
+
+def _sections() -> list[Section]:
+    lead = Section("textbook", "m1t1-k2", TOPIC, 4, "网店客服的重要性主要体现在以下几个方面。", "m1.md", 10)
+    one = Section("textbook", "m1t1-k2", TOPIC + ("1. 塑造网店良好的形象",), 4, "客户不能接触到真实的商品。", "m1.md", 12)
+    two = Section("textbook", "m1t1-k2", TOPIC + ("2. 提高网店的成交量",), 4, "客服的服务质量是十分重要的因素。", "m1.md", 14)
+    return [lead, one, two]
+
+
+def test_a_topic_is_one_passage_with_its_lead_in_headings_and_pieces():
+    (chunk,) = chunk_sections(_sections(), ChunkerSettings())
+    assert chunk.breadcrumb == TOPIC
+    # The lead-in, the item headings and their text are all in the cited passage …
+    for part in ("以下几个方面", "1. 塑造网店良好的形象", "2. 提高网店的成交量", "十分重要的因素"):
+        assert part in chunk.text
+    # … and every item is still searchable on its own, under its own heading.
+    assert any(v.startswith(" › ".join(TOPIC + ("2. 提高网店的成交量",))) for v in chunk.pieces)
+    assert len(chunk.embedding_texts()) == 1 + len(chunk.pieces)
+
+
+def test_a_topic_too_long_for_one_passage_is_cut_per_section():
+    chunks = chunk_sections(_sections(), ChunkerSettings(unit_chars=30))
+    assert [c.breadcrumb[-1] for c in chunks] == ["二、网店客服的重要性", "1. 塑造网店良好的形象", "2. 提高网店的成交量"]
+
+
+def test_situation_phrasings_attach_to_the_named_section_and_are_searched():
+    text = f"- section: {' › '.join(TOPIC + ('1. 塑造网店良好的形象',))}\n  asks:\n    - 买家老说光看图片心里没底\n"
+    sections = attach_situations(_sections(), text, "corpus/situations/m1.yaml")
+    assert sections[1].asks == ("买家老说光看图片心里没底",)
+    (chunk,) = chunk_sections(sections, ChunkerSettings())
+    assert "买家老说光看图片心里没底" in chunk.embedding_texts()
+    assert "买家老说光看图片心里没底" not in chunk.text  # searched, never shown
+
+
+def test_a_situation_for_an_unknown_section_names_file_and_line():
+    text = "- section: 模块一 › 不存在的小节\n  asks: [随便]\n"
+    with pytest.raises(CorpusError) as error:
+        attach_situations(_sections(), text, "corpus/situations/m1.yaml")
+    assert "corpus/situations/m1.yaml 第 1 行" in str(error.value) and "面包屑" in str(error.value)
+
+
+@pytest.mark.parametrize(("question", "kind"), [
+    ("网店客服的重要性主要体现在哪些方面", "list"),
+    ("泄露他人信息扣几分", "number"),
+    ("什么是描述不符", "definition"),
+    ("买家说东西坏了怎么办", "other"),
+])
+def test_question_type(question, kind):
+    assert question_type(question) == kind
+
+
+@pytest.fixture(scope="module")
+def retriever(mini_settings):
+    return Mentor.load(mini_settings.index_dir, mini_settings).retriever
+
+
+def test_follow_ups_by_position_or_pronoun_borrow_the_previous_turn(retriever):
+    history = ["客户的成交方式一般分为哪两种"]
+    for question in ("第二种情况下客服的作用有多大", "其中哪个最快", "她们当时为什么这么做", "那情节严重的呢"):
+        assert retriever.prepare(question, history).is_follow_up, question
+    # A complete question stands on its own even in a conversation.
+    assert not retriever.prepare("客服分为哪几类", ["买家催发货怎么回"]).is_follow_up
+
+
+def test_reply_templates_compete_fully_only_for_buyers_and_reply_requests(retriever):
+    learner = retriever.prepare("买家老说东西不好 我该注意什么")
+    weights = retriever.authority(learner)
+    assert weights["textbook"] == weights["supplement"] > weights["template"]
+    asks_reply = retriever.prepare("买家嫌贵我该怎么回")
+    assert asks_reply.wants_reply and retriever.authority(asks_reply)["template"] == 1.0
+    buyer = retriever.prepare("能便宜点吗")
+    assert buyer.buyer_voice and set(retriever.authority(buyer).values()) == {1.0}
+
+
+def test_calibration_never_refuses_a_safety_question():
+    def hit(dense, coverage=0.0):
+        return SimpleNamespace(dense=dense, coverage=coverage)
+
+    scores = {"in": 0.90, "safety": 0.80, "oos1": 0.85, "oos2": 0.70}
+    mentor = SimpleNamespace(search=lambda q, h, k: (None, [hit(scores[q])], ()))
+    items = [GoldenItem("a", "m1", "student", "in", key=(("x",),)),
+             GoldenItem("b", "safety", "agent", "safety", key=(("x",),)),
+             GoldenItem("c", "oos", "agent", "oos1", out_of_scope=True),
+             GoldenItem("d", "oos", "agent", "oos2", out_of_scope=True)]
+    rule = calibrate(mentor, items)
+    # The best cut for the others (0.875) would refuse the safety question; the rule stays below it.
+    assert rule["threshold"] <= 0.80
