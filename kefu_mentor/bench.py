@@ -167,10 +167,11 @@ def _recall_at_10(approx: IndexStore, exact: IndexStore, queries: np.ndarray) ->
 
 
 def run_bench(settings: Settings, cold_build: bool = True, factors: tuple[int, ...] = (1, 10, 100),
-              write_docs: bool = True) -> dict:
+              write_docs: bool = True, max_questions: int | None = None) -> dict:
     corpus = load_corpus(settings.corpus_dir)
     # Questions the mentor rejects before searching (e.g. only emoji) have no latency to time.
     golden = [g for g in load_golden(default_golden_paths(), corpus.toc) if _searchable(g.question, settings)]
+    golden = golden[:max_questions] if max_questions else golden
     questions = [(g.question, g.history) for g in golden]
     plain = [q for q, _ in questions]
     results: dict = {"machine": machine(), "questions": len(questions)}

@@ -55,6 +55,11 @@ class Settings:
     card_weight: float = 1.0
     template_weight: float = 0.5
     prompt_weight: float = 0.5
+    # Scenario routing for a buyer's own message: when the recogniser is at least this sure of
+    # a template family, that family's templates count `scenario_boost` times, others less.
+    scenario_min: float = 0.5
+    scenario_boost: float = 2.0
+    scenario_other: float = 0.5
     # Expand BM25 queries with the colloquial synonym groups in `text.SYNONYM_GROUPS`.
     synonyms: bool = True
     # FAISS index type: "flat" (exact), "hnsw" (approximate, fast at scale) or "auto"

@@ -42,6 +42,7 @@ def corpus_files(corpus_dir: Path) -> list[Path]:
     files += sorted((corpus_dir / "supplement").glob("*.md"))
     files += sorted((corpus_dir / "templates").glob("*.yaml"))
     files += sorted((corpus_dir / "situations").glob("*.yaml"))
+    files += sorted((corpus_dir / "scenarios").glob("*.yaml"))
     return [f for f in files if f.exists()]
 
 
@@ -75,6 +76,8 @@ def load_corpus(corpus_dir: Path) -> Corpus:
         if path.parent.name == "situations":
             situations.append(path)
             continue
+        if path.parent.name == "scenarios":
+            continue  # training lines for the scenario recogniser (scenario.training_set)
         text = _read_utf8(path, rel)
         if path.suffix == ".md":
             expected = path.parent.name  # textbook/ or supplement/

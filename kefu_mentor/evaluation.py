@@ -94,6 +94,7 @@ class ItemResult:
     passages: tuple[Passage, ...]  # as delivered, best first (empty when refused)
     abstained: bool
     answer: str = ""
+    scenario: str | None = None  # the recognised scenario family of a buyer message
 
     def rank(self, hit: Callable[[Passage], bool], depth: int = 10) -> int | None:
         for position, passage in enumerate(self.passages[:depth], 1):
@@ -251,7 +252,8 @@ def ask_all(mentor: Mentor, items: Sequence[GoldenItem], depth: int = 10) -> lis
         passages = tuple(
             Passage(f"{c.breadcrumb}\n{c.text}", c.toc_id, c.source, c.family) for c in answer.citations
         )
-        results.append(ItemResult(item, passages, answer.abstained, answer.answer))
+        scenario = answer.scenario.family if answer.scenario is not None else None
+        results.append(ItemResult(item, passages, answer.abstained, answer.answer, scenario))
     return results
 
 
@@ -344,6 +346,10 @@ def metrics(results: Sequence[ItemResult], toc: TableOfContents) -> dict[str, fl
         out["toc_R@5"] = (sum(r.rank(toc_judge(r.item, toc), 5) is not None for r in tocced) / len(tocced)) if tocced else None
     if oos:
         out["oos_refused"] = sum(r.abstained for r in oos) / len(oos)
+    buyers = [r for r in results if r.item.is_buyer]
+    if buyers and any(r.scenario for r in buyers):
+        # The recogniser alone: its first family is one of the labels (none/other included).
+        out["scenario_acc"] = sum(r.scenario in r.item.families for r in buyers) / len(buyers)
     if none_lines:
         out["none_refused"] = sum(r.abstained for r in none_lines) / len(none_lines)
     if other_lines:
@@ -478,7 +484,8 @@ def markdown_tables(report: Report) -> str:
         ]) + " |")
     for name, m in ours.items():
         if "none_refused" in m or "other_refused" in m:
-            lines += ["", f"{name}：无诉求（none）的消息被拒答 {_cell(m.get('none_refused'))}，"
+            lines += ["", f"{name}：场景识别器单独判对场景族（含 none/other）{_cell(m.get('scenario_acc'))}；"
+                          f"无诉求（none）的消息被拒答 {_cell(m.get('none_refused'))}，"
                           f"场景族之外的真实诉求（other）被拒答 {_cell(m.get('other_refused'))}（共 {m['n_none']} 条，不计入 family@k）。"]
     others = [s for s in report.systems if s not in ("本系统", "朴素方案")]
     if others:

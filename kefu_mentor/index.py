@@ -28,17 +28,19 @@ from .config import Settings
 from .corpus import corpus_digest, load_corpus
 from .embedding import Embedder, EmbeddingCache, load_embedder
 from .errors import BuildLockedError, IndexUnavailable
+from .scenario import ScenarioModel, training_set
 from .schema import Chunk
 from .text import Tokenizer
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 3  # 2: chunks carry their template family; 3: topic passages with pieces
+FORMAT_VERSION = 4  # 2: template family; 3: topic passages with pieces; 4: scenario recogniser
 MANIFEST = "manifest.json"
 CHUNKS = "chunks.jsonl"
 DENSE = "dense.faiss"
 ROWS = "rows.npy"
 BM25_DIR = "bm25"
+SCENARIO = "scenario.npz"
 BM25_PARAMS = {"k1": 1.2, "b": 0.75}
 Progress = Callable[[str, int, int], None]
 
@@ -53,6 +55,7 @@ class IndexStore:
     dense: object  # faiss.Index
     rows: np.ndarray
     bm25: object  # bm25s.BM25
+    scenario: ScenarioModel | None = None  # recognises a buyer message's scenario family
 
     @property
     def embedder_id(self) -> str:
@@ -155,6 +158,13 @@ def build_index(settings: Settings, progress: Progress | None = None, embedder: 
         bm25.index([tokenizer.tokenize(bm25_document(c)) for c in chunks], show_progress=False)
         bm25.save(str(tmp / BM25_DIR))
 
+        # The scenario recogniser learns from query-side vectors, as a buyer message is embedded.
+        texts, labels = training_set(settings.corpus_dir, chunks)
+        query_cache = EmbeddingCache(settings.cache_dir, f"{embedder.id}#query", embedder.dim)
+        scenario = ScenarioModel.train(query_cache.embed(texts, embedder.embed_queries), texts, labels)
+        query_cache.save()
+        scenario.save(tmp / SCENARIO)
+
         with (tmp / CHUNKS).open("w", encoding="utf-8") as handle:
             for chunk in chunks:
                 handle.write(json.dumps(chunk.to_json(), ensure_ascii=False) + "\n")
@@ -169,6 +179,7 @@ def build_index(settings: Settings, progress: Progress | None = None, embedder: 
             "sources": {s: sum(c.source == s for c in chunks) for s in ("textbook", "supplement", "template")},
             "faiss": {"type": type(dense).__name__},
             "bm25": {**BM25_PARAMS, "tokenizer": "jieba+domain-words"},
+            "scenario": {"classes": len(scenario.classes), "examples": len(texts)},
             "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "build_seconds": round(time.perf_counter() - started, 2),
             "embedding_cache": {"hits": cache.hits, "misses": cache.misses},
@@ -279,6 +290,7 @@ def load_index(settings: Settings, check_corpus: bool = True) -> IndexStore:
         dense = faiss.read_index(str(index_dir / DENSE))
         rows = np.load(index_dir / ROWS, allow_pickle=False)
         bm25 = bm25s.BM25.load(str(index_dir / BM25_DIR))
+        scenario = ScenarioModel.load(index_dir / SCENARIO) if (index_dir / SCENARIO).exists() else None
     except Exception as exc:  # any read failure means the same thing to the user
         raise IndexUnavailable(f"索引文件无法读取（{type(exc).__name__}）", "damaged") from exc
     if len(chunks) != manifest.get("chunk_count") or dense.ntotal != len(rows) or dense.ntotal != manifest.get("vector_count"):
@@ -287,7 +299,7 @@ def load_index(settings: Settings, check_corpus: bool = True) -> IndexStore:
         raise IndexUnavailable("向量与文本块的对应关系已损坏", "damaged")
     if dense.d != manifest["embedder"]["dim"]:
         raise IndexUnavailable("向量维度与清单不符", "damaged")
-    return IndexStore(index_dir, manifest, chunks, dense, rows, bm25)
+    return IndexStore(index_dir, manifest, chunks, dense, rows, bm25, scenario)
 
 
 def ensure_index(settings: Settings, progress: Progress | None = None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from .answer import AbstentionRule, compose, load_calibration, refusal
@@ -105,7 +106,9 @@ class Mentor:
         clean_history = [search_form(h)[: self.settings.max_question_chars]
                          for h in (history or []) if isinstance(h, str) and clean_text(h)]
         query = self.retriever.prepare(search_form(text), clean_history)
-        return query, self.retriever.search(query, k, tuple(sources) if sources else None), notices
+        vector = self.retriever.embed(query)
+        query = replace(query, scenario=self.retriever.recognise(query, vector))
+        return query, self.retriever.search(query, k, tuple(sources) if sources else None, vector), notices
 
     def ask(self, question: str, history: list[str] | None = None, *, top_k: int | None = None,
             sources: tuple[str, ...] | list[str] | None = None) -> Answer:
@@ -123,11 +126,16 @@ class Mentor:
         started = time.perf_counter()
         query, hits, notices = self.search(question, history, k=top_k, sources=sources)
         confidence = self.rule.confidence(hits)
-        if self.rule.abstains(hits):
+        scenario = query.scenario
+        # A buyer message in a recognised scenario is never refused: it gets that family's template.
+        known = bool(scenario and scenario.actionable and scenario.confidence >= self.settings.scenario_min)
+        if self.rule.abstains(hits) and not known:
             answer_text, suggestions = refusal(self.retriever, hits)
-            return Answer(question, answer_text, (), True, _ms(started), query.text, suggestions, notices, confidence)
+            return Answer(question, answer_text, (), True, _ms(started), query.text, suggestions, notices, confidence,
+                          scenario)
         answer_text, citations = compose(self.retriever, query, hits)
-        return Answer(question, answer_text, tuple(citations), False, _ms(started), query.text, (), notices, confidence)
+        return Answer(question, answer_text, tuple(citations), False, _ms(started), query.text, (), notices,
+                      confidence, scenario)
 
 
 def _ms(started: float) -> float:

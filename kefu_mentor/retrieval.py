@@ -11,6 +11,7 @@ import numpy as np
 from .config import Settings
 from .embedding import Embedder
 from .index import IndexStore, bm25_document
+from .scenario import Scenario
 from .text import Tokenizer
 
 # A pasted buyer message talks to the shop ("你们…", "我的快递…"); a learner's question talks
@@ -57,6 +58,7 @@ class Query:
     is_follow_up: bool
     buyer_voice: bool = False  # reads like a message pasted from a buyer
     wants_reply: bool = False  # a learner asking what to say to a buyer
+    scenario: Scenario | None = None  # a buyer message's recognised scenario family
 
 
 class HybridRetriever:
@@ -78,6 +80,7 @@ class HybridRetriever:
         self._unknown_idf = math.log(1 + (n_docs + 0.5) / 0.5)
         self._sources = np.array([c.source for c in store.chunks])
         self._is_template = self._sources == "template"
+        self._families = np.array([c.family or "" for c in store.chunks])
         # Vector rows that are a buyer's phrasing of a template: only a buyer's own message
         # should match on them (rows are written chunk by chunk, buyer phrasings last).
         buyer_rows = []
@@ -118,7 +121,17 @@ class HybridRetriever:
         found = sum(self.idf(t) for t in words if t in self._doc_tokens[index])
         return found / total if total else 0.0
 
-    def search(self, query: Query, k: int, sources: tuple[str, ...] | None = None) -> list[Hit]:
+    def embed(self, query: Query) -> np.ndarray:
+        return self.embedder.embed_queries([query.text])
+
+    def recognise(self, query: Query, vector: np.ndarray) -> Scenario | None:
+        """The scenario of a buyer's own message (None for a learner's question)."""
+        if not query.buyer_voice or self.store.scenario is None:
+            return None
+        return self.store.scenario.predict(vector[0], query.text)[0]
+
+    def search(self, query: Query, k: int, sources: tuple[str, ...] | None = None,
+               vector: np.ndarray | None = None) -> list[Hit]:
         """The top `k` chunks for `query`, optionally only from some source types."""
         chunks = self.store.chunks
         n_chunks = len(chunks)
@@ -126,7 +139,7 @@ class HybridRetriever:
         if not allowed.any():
             return []
         # Dense: best cosine over each chunk's vectors (a template has one per buyer phrasing).
-        vector = self.embedder.embed_queries([query.text])
+        vector = self.embed(query) if vector is None else vector
         n_rows = self.store.dense.ntotal
         wanted = n_rows if n_rows <= 20_000 else min(n_rows, self.settings.candidates * 8)
         scores, rows = self.store.dense.search(vector, wanted)
@@ -174,6 +187,12 @@ class HybridRetriever:
             fused[i] += self.settings.bm25_weight * authority[self._sources[i]] / (self.settings.rrf_k + rank + 1)
         if not _ABOUT_PROMPTS.search(query.text):
             fused[self._is_prompt] *= self.settings.prompt_weight
+        scenario = query.scenario
+        if scenario and scenario.actionable and scenario.confidence >= self.settings.scenario_min:
+            # The recognised family decides which templates compete; the best of them comes first.
+            in_family = self._is_template & (self._families == scenario.family)
+            fused[in_family] *= self.settings.scenario_boost
+            fused[self._is_template & ~in_family] *= self.settings.scenario_other
         order = [i for i in np.argsort(-fused) if fused[i] > 0][:k]
         return [
             Hit(int(i), float(fused[i]), float(dense[i]), float(bm25[i]), self.coverage(query.tokens, int(i)))

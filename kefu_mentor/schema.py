@@ -129,6 +129,8 @@ class Answer:
     suggestions: tuple[str, ...] = ()
     notices: tuple[str, ...] = field(default_factory=tuple)
     confidence: float = 0.0
+    # A buyer message's recognised scenario (scenario.Scenario), None for a learner's question.
+    scenario: object | None = None
 
     def to_json(self) -> dict:
         return {
@@ -139,4 +141,6 @@ class Answer:
             "latency_ms": round(self.latency_ms, 2),
             "suggestions": list(self.suggestions),
             "notices": list(self.notices),
+            "scenario": ({"family": self.scenario.family, "confidence": round(float(self.scenario.confidence), 3)}
+                         if self.scenario is not None else None),
         }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 from kefu_mentor import Mentor
@@ -104,3 +105,26 @@ def test_calibration_never_refuses_a_safety_question():
     rule = calibrate(mentor, items)
     # The best cut for the others (0.875) would refuse the safety question; the rule stays below it.
     assert rule["threshold"] <= 0.80
+
+
+def test_the_scenario_recogniser_learns_families_from_examples():
+    from kefu_mentor.scenario import ScenarioModel, char_ngrams
+
+    texts = ["能便宜点吗", "少点呗老板", "便宜点我就拍", "快递到哪了", "啥时候发货", "物流怎么不动", "谢谢", "好的"]
+    labels = ["议价"] * 3 + ["物流跟踪"] * 3 + ["none"] * 2
+    # Character n-grams alone (zero "embeddings") are enough to separate these.
+    model = ScenarioModel.train(np.zeros((len(texts), 4), dtype=np.float32), texts, labels)
+    best = model.predict(np.zeros(4, dtype=np.float32), "便宜点吧")[0]
+    assert best.family == "议价" and best.actionable
+    assert model.predict(np.zeros(4, dtype=np.float32), "谢谢啦")[0].family == "none"
+    assert not model.predict(np.zeros(4, dtype=np.float32), "好的谢谢")[0].actionable
+    assert char_ngrams(["便宜"]).shape == (1, 2048)
+
+
+def test_a_recognised_buyer_message_gets_its_family_template_and_a_learner_question_none(real_mentor):
+    buyer = real_mentor.ask("能便宜点吗 便宜就拍")
+    assert buyer.scenario is not None and buyer.scenario.family == "议价"
+    assert not buyer.abstained and buyer.citations[0].family == "议价"
+    assert buyer.to_json()["scenario"]["family"] == "议价"
+    learner = real_mentor.ask("买家嫌贵的时候客服应该怎么回复")
+    assert learner.scenario is None and learner.to_json()["scenario"] is None

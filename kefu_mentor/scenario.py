@@ -1,0 +1,137 @@
+"""Which scenario a buyer's message belongs to: a small learned classifier, not keyword rules.
+
+A softmax regression over the message's query embedding and hashed character 1-2-grams,
+trained at index build on our templates' buyer phrasings and the buyer lines we wrote per
+family (`corpus/scenarios/*.yaml`), with class weights so small families count as much as
+big ones. Classes are the template families plus `none` (thanks, OK, fragments) and `other`
+(a real request no family covers). The model is a small `.npz` in the index directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from .errors import CorpusError
+from .schema import Chunk
+
+NONE = "none"
+OTHER = "other"
+NGRAM_BUCKETS = 2048
+NGRAM_WEIGHT = 0.5  # how much the character n-grams count next to the embedding
+_KEEP = re.compile(r"[\w\u4e00-\u9fff]")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """The recognised scenario of a buyer message."""
+
+    family: str
+    confidence: float
+
+    @property
+    def actionable(self) -> bool:
+        """A template family (not `none` or `other`)."""
+        return self.family not in (NONE, OTHER)
+
+
+def char_ngrams(texts: list[str], buckets: int = NGRAM_BUCKETS) -> np.ndarray:
+    """L2-normalised hashed counts of character unigrams and bigrams (typos keep most of them)."""
+    out = np.zeros((len(texts), buckets), dtype=np.float32)
+    for row, text in enumerate(texts):
+        chars = [c for c in text.lower() if _KEEP.match(c)]
+        grams = chars + [a + b for a, b in zip(chars, chars[1:], strict=False)]
+        for gram in grams:
+            out[row, int(hashlib.md5(gram.encode()).hexdigest()[:8], 16) % buckets] += 1.0
+        norm = np.linalg.norm(out[row])
+        if norm:
+            out[row] /= norm
+    return out
+
+
+def features(vectors: np.ndarray, texts: list[str]) -> np.ndarray:
+    return np.hstack([vectors.astype(np.float32), NGRAM_WEIGHT * char_ngrams(texts)])
+
+
+class ScenarioModel:
+    """Softmax regression: `predict` returns families with probabilities, best first."""
+
+    def __init__(self, classes: list[str], weights: np.ndarray, bias: np.ndarray):
+        self.classes = classes
+        self.weights = weights
+        self.bias = bias
+
+    @classmethod
+    def train(cls, vectors: np.ndarray, texts: list[str], labels: list[str], *, l2: float = 1e-4,
+              steps: int = 300, rate: float = 20.0) -> ScenarioModel:
+        """Full-batch gradient descent on the class-weighted cross-entropy (deterministic).
+
+        Steps, rate and L2 were chosen on the real buyer lines of the dev split: 300 / 20 / 1e-4
+        gave 0.57 accuracy, and 0.92 on the lines it was at least 0.5 sure of.
+        """
+        classes = sorted(set(labels))
+        x = features(vectors, texts)
+        y = np.array([classes.index(label) for label in labels])
+        counts = np.bincount(y, minlength=len(classes)).astype(np.float32)
+        sample_weight = (len(y) / (len(classes) * counts))[y]
+        weights = np.zeros((x.shape[1], len(classes)), dtype=np.float32)
+        bias = np.zeros(len(classes), dtype=np.float32)
+        onehot = np.eye(len(classes), dtype=np.float32)[y]
+        for _ in range(steps):
+            probs = _softmax(x @ weights + bias)
+            error = (probs - onehot) * sample_weight[:, None] / sample_weight.sum()
+            weights -= rate * (x.T @ error + l2 * weights)
+            bias -= rate * error.sum(axis=0)
+        return cls(classes, weights, bias)
+
+    def predict(self, vector: np.ndarray, text: str) -> list[Scenario]:
+        probs = _softmax(features(vector[None, :], [text]) @ self.weights + self.bias)[0]
+        order = np.argsort(-probs)
+        return [Scenario(self.classes[i], float(probs[i])) for i in order]
+
+    def save(self, path: Path) -> None:
+        np.savez(path, classes=np.array(self.classes), weights=self.weights, bias=self.bias,
+                 buckets=np.array(NGRAM_BUCKETS), ngram_weight=np.array(NGRAM_WEIGHT))
+
+    @classmethod
+    def load(cls, path: Path) -> ScenarioModel:
+        with np.load(path, allow_pickle=False) as data:
+            return cls([str(c) for c in data["classes"]], data["weights"], data["bias"])
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def training_set(corpus_dir: Path, chunks: list[Chunk]) -> tuple[list[str], list[str]]:
+    """(texts, labels): every template's buyer phrasings and our per-family buyer lines.
+
+    Raises:
+        CorpusError: a scenario file names a family no template has.
+    """
+    texts, labels = [], []
+    for chunk in chunks:
+        if chunk.source == "template" and chunk.family:
+            texts += list(chunk.buyer_says)
+            labels += [chunk.family] * len(chunk.buyer_says)
+    known = set(labels) | {NONE, OTHER}
+    for path in sorted((Path(corpus_dir) / "scenarios").glob("*.yaml")):
+        rel = f"corpus/scenarios/{path.name}"
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if not isinstance(data, dict):
+            raise CorpusError(rel, 1, "场景训练文件应是“场景族: [买家原话…]”的形式", "见 docs/corpus-format.md")
+        for family, lines in data.items():
+            if family not in known:
+                raise CorpusError(rel, None, f"未知的场景族“{family}”", f"只能是话术库已有的场景族，或 {NONE}/{OTHER}")
+            if not isinstance(lines, list) or not all(isinstance(t, str) and t.strip() for t in lines):
+                raise CorpusError(rel, None, f"场景族“{family}”下应是文字列表", "每行写一句买家原话")
+            texts += [t.strip() for t in lines]
+            labels += [family] * len(lines)
+    return texts, labels
