@@ -103,8 +103,7 @@ def select_sentences(retriever: HybridRetriever, query: Query, hits: list[Hit]) 
     scored: list[tuple[float, int, int, str]] = []
     for position, hit in enumerate(hits[:3]):
         chunk = retriever.store.chunks[hit.index]
-        for order, sentence in enumerate(_candidate_sentences(chunk)):
-            tokens = set(retriever.tokenizer.tokenize(sentence))
+        for order, (sentence, tokens) in enumerate(retriever.sentences(hit.index, _candidate_sentences)):
             overlap = sum(retriever.idf(w) for w in words if w in tokens) / weight
             # Prefer the best-ranked passage, and its opening sentence (often the definition).
             prior = 0.25 / (position + 1) + (0.08 if order == 0 else 0.0) - 0.01 * order

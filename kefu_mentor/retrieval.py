@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,6 +13,7 @@ from .config import Settings
 from .embedding import Embedder
 from .index import IndexStore, bm25_document
 from .scenario import Scenario
+from .schema import Chunk
 from .text import Tokenizer
 
 # A pasted buyer message talks to the shop ("你们…", "我的快递…"); a learner's question talks
@@ -90,7 +92,19 @@ class HybridRetriever:
         self._buyer_row = np.array(buyer_rows if len(buyer_rows) == len(store.rows) else [False] * len(store.rows),
                                    dtype=bool)
         # Exercises and discussion prompts ask questions; they should not stand in for answers.
-        self._is_prompt = np.array([c.toc_id.endswith(("-exercises", "-discuss")) for c in store.chunks], dtype=bool)
+        # Only the book's own: our exercise and discussion cards carry 答题要点 (their answers).
+        self._is_prompt = np.array([c.source == "textbook" and c.toc_id.endswith(("-exercises", "-discuss"))
+                                    for c in store.chunks], dtype=bool)
+        # Sentence tokens per chunk, computed once on first use (composition reads them per answer).
+        self._sentences: dict[int, tuple[tuple[str, frozenset[str]], ...]] = {}
+
+    def sentences(self, index: int, split: Callable[[Chunk], list[str]]) -> tuple[tuple[str, frozenset[str]], ...]:
+        """The chunk's candidate sentences (as `split` cuts them) with their tokens, cached."""
+        cached = self._sentences.get(index)
+        if cached is None:
+            cached = tuple((s, frozenset(self.tokenizer.tokenize(s))) for s in split(self.store.chunks[index]))
+            self._sentences[index] = cached
+        return cached
 
     def idf(self, token: str) -> float:
         return self._idf.get(token, self._unknown_idf)
