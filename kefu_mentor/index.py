@@ -160,10 +160,12 @@ def build_index(settings: Settings, progress: Progress | None = None, embedder: 
 
         # The scenario recogniser learns from query-side vectors, as a buyer message is embedded.
         texts, labels = training_set(settings.corpus_dir, chunks)
-        query_cache = EmbeddingCache(settings.cache_dir, f"{embedder.id}#query", embedder.dim)
-        scenario = ScenarioModel.train(query_cache.embed(texts, embedder.embed_queries), texts, labels)
-        query_cache.save()
-        scenario.save(tmp / SCENARIO)
+        scenario = None
+        if len(set(labels)) >= 2:  # a corpus without reply templates has nothing to recognise
+            query_cache = EmbeddingCache(settings.cache_dir, f"{embedder.id}#query", embedder.dim)
+            scenario = ScenarioModel.train(query_cache.embed(texts, embedder.embed_queries), texts, labels)
+            query_cache.save()
+            scenario.save(tmp / SCENARIO)
 
         with (tmp / CHUNKS).open("w", encoding="utf-8") as handle:
             for chunk in chunks:
@@ -179,7 +181,7 @@ def build_index(settings: Settings, progress: Progress | None = None, embedder: 
             "sources": {s: sum(c.source == s for c in chunks) for s in ("textbook", "supplement", "template")},
             "faiss": {"type": type(dense).__name__},
             "bm25": {**BM25_PARAMS, "tokenizer": "jieba+domain-words"},
-            "scenario": {"classes": len(scenario.classes), "examples": len(texts)},
+            "scenario": {"classes": len(scenario.classes), "examples": len(texts)} if scenario else None,
             "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "build_seconds": round(time.perf_counter() - started, 2),
             "embedding_cache": {"hits": cache.hits, "misses": cache.misses},
