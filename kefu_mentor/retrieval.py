@@ -182,9 +182,10 @@ class HybridRetriever:
             and (~is_template).any()
             and dense[is_template].max() > dense[~is_template].max()
         )
-        # Dense ranks are taken within each source type: verbatim book prose, our cards and
-        # short colloquial buyer lines score on different cosine scales, so one global
-        # ranking would let the most colloquial source crowd out the book.
+        # Dense ranks are taken in one list across sources (`Settings.dense_per_source`): buyer
+        # phrasings, the most colloquial vectors, only compete for a buyer's own message.
+        # Note: in one list `source` is None, so `buyer_template_boost` below never applies
+        # (the scenario routing further down does that job now); the ablation shows it inert.
         authority = self.authority(query)
         groups = np.unique(self._sources[allowed]) if self.settings.dense_per_source else [None]
         for source in groups:
