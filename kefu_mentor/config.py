@@ -52,7 +52,6 @@ class Settings:
     # Source authority for a learner's question (a buyer's own message weighs all sources
     # alike): reply templates count less unless the learner asks what to reply (see
     # `HybridRetriever.authority`); exercises and discussion prompts ask rather than answer.
-    card_weight: float = 1.0
     template_weight: float = 0.5
     prompt_weight: float = 0.5
     # Scenario routing for a buyer's own message: when the recogniser is at least this sure of

@@ -214,18 +214,15 @@ class HybridRetriever:
             for i in order
         ]
 
-
     def authority(self, query: Query) -> dict[str, float]:
         """How much each source type counts for this question.
 
-        A buyer's own message weighs every source alike. For a learner the book is the
-        authority, our cards come a little after it (modules 2-7 have only cards, so there they
-        lead anyway), and reply templates compete fully only when the learner asks what to reply.
+        A buyer's own message weighs every source alike. For a learner, book text and our cards
+        count alike (a fixed lower card weight cost modules 2-7 more than it gained module 1 on
+        dev), and reply templates compete fully only when the learner asks what to reply.
         """
-        if query.buyer_voice:
-            return {"textbook": 1.0, "supplement": 1.0, "template": 1.0}
-        template = 1.0 if query.wants_reply else self.settings.template_weight
-        return {"textbook": 1.0, "supplement": self.settings.card_weight, "template": template}
+        template = 1.0 if query.buyer_voice or query.wants_reply else self.settings.template_weight
+        return {"textbook": 1.0, "supplement": 1.0, "template": template}
 
 
 def is_buyer_voice(text: str) -> bool:
