@@ -307,7 +307,6 @@ ABLATIONS: dict[str, dict] = {
     "无BM25": {"bm25_weight": 0.0},
     "无向量": {"dense_weight": 0.0},
     "无同义词": {"synonyms": False},
-    "无买家加权": {"buyer_template_boost": 1.0},
     "无拒答": {"abstention": False},
 }
 

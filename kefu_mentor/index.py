@@ -161,7 +161,7 @@ def build_index(settings: Settings, progress: Progress | None = None, embedder: 
         # The scenario recogniser learns from query-side vectors, as a buyer message is embedded.
         texts, labels = training_set(settings.corpus_dir, chunks)
         scenario = None
-        if len(set(labels)) >= 2:  # a corpus without reply templates has nothing to recognise
+        if len(set(labels)) >= 2:  # a corpus without reply templates has nothing to recognise (no labels)
             query_cache = EmbeddingCache(settings.cache_dir, f"{embedder.id}#query", embedder.dim)
             scenario = ScenarioModel.train(query_cache.embed(texts, embedder.embed_queries), texts, labels)
             query_cache.save()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 from .answer import AbstentionRule, compose, load_calibration, refusal
@@ -14,6 +13,7 @@ from .embedding import Embedder, load_embedder
 from .errors import QuestionError
 from .index import IndexStore, ensure_index, load_index
 from .retrieval import Hit, HybridRetriever, Query
+from .scenario import OTHER
 from .schema import SOURCE_TYPES, Answer
 from .text import Tokenizer, clean_text, has_meaningful_text, strip_markup, to_simplified
 
@@ -107,7 +107,7 @@ class Mentor:
                          for h in (history or []) if isinstance(h, str) and clean_text(h)]
         query = self.retriever.prepare(search_form(text), clean_history)
         vector = self.retriever.embed(query)
-        query = replace(query, scenario=self.retriever.recognise(query, vector))
+        query = self.retriever.recognise(query, vector)
         return query, self.retriever.search(query, k, tuple(sources) if sources else None, vector), notices
 
     def ask(self, question: str, history: list[str] | None = None, *, top_k: int | None = None,
@@ -127,8 +127,9 @@ class Mentor:
         query, hits, notices = self.search(question, history, k=top_k, sources=sources)
         confidence = self.rule.confidence(hits)
         scenario = query.scenario
-        # A buyer message in a recognised scenario is never refused: it gets that family's template.
-        known = bool(scenario and scenario.actionable and scenario.confidence >= self.settings.scenario_min)
+        # A buyer message in a recognised scenario is never refused: it gets that family's template
+        # (`none`, a thanks or an OK, gets a closing one).
+        known = bool(scenario and scenario.family != OTHER and scenario.confidence >= self.settings.scenario_keep)
         if self.rule.abstains(hits) and not known:
             answer_text, suggestions = refusal(self.retriever, hits)
             return Answer(question, answer_text, (), True, _ms(started), query.text, suggestions, notices, confidence,

@@ -5,14 +5,14 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from .config import Settings
 from .embedding import Embedder
 from .index import IndexStore, bm25_document
-from .scenario import Scenario
+from .scenario import OTHER, Scenario, template_family
 from .schema import Chunk
 from .text import Tokenizer
 
@@ -22,7 +22,8 @@ from .text import Tokenizer
 _ABOUT_SOMEONE = re.compile(r"买家|顾客|客户|客人|消费者|卖家|商家|店铺|学生|教材|老师|课本|模块|任务")
 _STUDY_CUE = re.compile(
     r"什么是|是什么|含义|定义|包括|包含|哪些|哪几|如何|怎样|怎么做|怎么办|怎么处理|怎么回|怎么说|怎么算|计算|公式|有什么区别|作用|特征|优点|缺点|"
-    r"原则|技巧|方法|步骤|流程|意义|特点|优缺点|为什么要|要不要|该不该|能不能.*吗.*客服|扣.{0,2}分|处罚|规则|后果"
+    r"原则|技巧|方法|步骤|流程|意义|特点|优缺点|为什么要|要不要|该不该|能不能.*吗.*客服|扣.{0,2}分|处罚|规则|后果|"
+    r"单选|多选|选择题|填空|判断题|简述|简答|名词解释|论述"  # exam formats
 )
 
 # A learner asking for the words to send: a reply template is what they want.
@@ -138,11 +139,29 @@ class HybridRetriever:
     def embed(self, query: Query) -> np.ndarray:
         return self.embedder.embed_queries([query.text])
 
-    def recognise(self, query: Query, vector: np.ndarray) -> Scenario | None:
-        """The scenario of a buyer's own message (None for a learner's question)."""
-        if not query.buyer_voice or self.store.scenario is None:
-            return None
-        return self.store.scenario.predict(vector[0], query.text)[0]
+    def recognise(self, query: Query, vector: np.ndarray) -> Query:
+        """The query with its buyer scenario recognised, where it has one.
+
+        A buyer's own message gets the recogniser's best family, unless the recogniser finds it
+        reads like a learner's situation ("下班了还想着售后单 咋调整": no study cue, but nobody's
+        message to a shop). A learner's question that quotes
+        a buyer ("买家说太贵了怎么回") gets the scenario of the quoted words, to route the
+        templates, but stays a learner's question. (Reading a message with study cues as a
+        buyer's whenever the recogniser is sure of a family was tried: on dev it moved exam
+        questions such as "单选：七天无理由退货从何时起算" to templates for +1 point on buyer lines.)
+        """
+        model = self.store.scenario
+        if model is None:
+            return query
+        if query.buyer_voice:
+            learner, best = model.read(vector[0], query.text)
+            if learner >= self.settings.learner_min:
+                return replace(query, buyer_voice=False)
+            return replace(query, scenario=best)
+        quoted = quoted_buyer_words(query.text)
+        if quoted:
+            return replace(query, scenario=model.read(self.embedder.embed_queries([quoted])[0], quoted)[1])
+        return query
 
     def search(self, query: Query, k: int, sources: tuple[str, ...] | None = None,
                vector: np.ndarray | None = None) -> list[Hit]:
@@ -173,41 +192,28 @@ class HybridRetriever:
 
         fused = np.zeros(n_chunks, dtype=np.float64)
         depth = self.settings.candidates
-        # A pasted buyer message whose closest passage is a buyer phrasing of some template
-        # (rather than book or card prose) wants that template first.
-        is_template = self._is_template
-        prefer_templates = (
-            query.buyer_voice
-            and is_template.any()
-            and (~is_template).any()
-            and dense[is_template].max() > dense[~is_template].max()
-        )
         # Dense ranks are taken in one list across sources (`Settings.dense_per_source`): buyer
         # phrasings, the most colloquial vectors, only compete for a buyer's own message.
-        # Note: in one list `source` is None, so `buyer_template_boost` below never applies
-        # (the scenario routing further down does that job now); the ablation shows it inert.
         authority = self.authority(query)
         groups = np.unique(self._sources[allowed]) if self.settings.dense_per_source else [None]
         for source in groups:
             in_source = np.flatnonzero(((self._sources == source) if source else allowed) & (dense > -1.0))
             order = in_source[np.argsort(-dense[in_source])][:depth]
             for rank, i in enumerate(order):
-                weight = self.settings.dense_weight * authority[self._sources[i]]
-                if source == "template" and rank == 0 and prefer_templates:
-                    # Only the closest template moves up, so it displaces at most one passage.
-                    weight *= self.settings.buyer_template_boost
-                fused[i] += weight / (self.settings.rrf_k + rank + 1)
+                fused[i] += self.settings.dense_weight * authority[self._sources[i]] / (self.settings.rrf_k + rank + 1)
         bm25_order = [i for i in np.argsort(-bm25)[:depth] if bm25[i] > 0]
         for rank, i in enumerate(bm25_order):
             fused[i] += self.settings.bm25_weight * authority[self._sources[i]] / (self.settings.rrf_k + rank + 1)
         if not _ABOUT_PROMPTS.search(query.text):
             fused[self._is_prompt] *= self.settings.prompt_weight
         scenario = query.scenario
-        if scenario and scenario.actionable and scenario.confidence >= self.settings.scenario_min:
+        if scenario and scenario.family != OTHER and scenario.confidence >= self.settings.scenario_min:
             # The recognised family decides which templates compete; the best of them comes first.
-            in_family = self._is_template & (self._families == scenario.family)
-            fused[in_family] *= self.settings.scenario_boost
-            fused[self._is_template & ~in_family] *= self.settings.scenario_other
+            # `none` (thanks, OK) routes to the closing templates.
+            in_family = self._is_template & (self._families == template_family(scenario.family))
+            if in_family.any():
+                fused[in_family] *= self.settings.scenario_boost
+                fused[self._is_template & ~in_family] *= self.settings.scenario_other
         order = [i for i in np.argsort(-fused) if fused[i] > 0][:k]
         return [
             Hit(int(i), float(fused[i]), float(dense[i]), float(bm25[i]), self.coverage(query.tokens, int(i)))
@@ -223,6 +229,25 @@ class HybridRetriever:
         """
         template = 1.0 if query.buyer_voice or query.wants_reply else self.settings.template_weight
         return {"textbook": 1.0, "supplement": 1.0, "template": template}
+
+
+# A learner quoting a buyer: "买家说“能便宜点吗”怎么回", "顾客问能不能包邮，该怎么回复".
+_QUOTED = re.compile(r"[“\"「『]([^”\"」』]{2,80})[”\"」』]")
+_SAID = re.compile(
+    r"(?:买家|顾客|客户|客人|消费者|对方)[^，。？?！!]{0,8}?(?:说|问|发来|发了|讲|表示|留言|来了句|要求)[：:，,\s]*"
+    r"(?P<words>[^“”\"]{2,60}?)[，,。\s]*(?:我|客服|我们)?(?:该|应该|要|需要)?(?:怎么|如何|咋|怎样)(?:回|答|说|讲|办|处理|应对)"
+)
+
+
+def quoted_buyer_words(text: str) -> str | None:
+    """The buyer's own words inside a learner's question about them, if it quotes any."""
+    if not _ABOUT_SOMEONE.search(text):
+        return None
+    quoted = _QUOTED.search(text)
+    if quoted:
+        return quoted.group(1).strip()
+    said = _SAID.search(text)
+    return said.group("words").strip() if said else None
 
 
 def is_buyer_voice(text: str) -> bool:

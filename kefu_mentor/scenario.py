@@ -22,6 +22,17 @@ from .schema import Chunk
 
 NONE = "none"
 OTHER = "other"
+# Not a buyer at all: a learner describing a situation ("买家老催我 我好烦"). Learned from the
+# situation phrasings (`corpus/situations`), it vetoes the voice cues' "buyer" verdict.
+LEARNER = "learner"
+FAMILY_LABELS = {NONE: "无具体诉求（致谢、应答、闲聊）", OTHER: "话术库之外的诉求"}
+# The template family that answers `none` (a thanks, an OK): its buyer phrasings train `none`.
+CLOSING_FAMILY = "结束语"
+
+
+def template_family(family: str) -> str:
+    """The template family a recognised class routes to (`none` → the closing templates)."""
+    return CLOSING_FAMILY if family == NONE else family
 NGRAM_BUCKETS = 2048
 NGRAM_WEIGHT = 0.5  # how much the character n-grams count next to the embedding
 _KEEP = re.compile(r"[\w\u4e00-\u9fff]")
@@ -38,6 +49,11 @@ class Scenario:
     def actionable(self) -> bool:
         """A template family (not `none` or `other`)."""
         return self.family not in (NONE, OTHER)
+
+    @property
+    def label(self) -> str:
+        """The family as a user reads it."""
+        return FAMILY_LABELS.get(self.family, self.family)
 
 
 def char_ngrams(texts: list[str], buckets: int = NGRAM_BUCKETS) -> np.ndarray:
@@ -90,9 +106,17 @@ class ScenarioModel:
         return cls(classes, weights, bias)
 
     def predict(self, vector: np.ndarray, text: str) -> list[Scenario]:
+        """Every class with its probability, best first."""
         probs = _softmax(features(vector[None, :], [text]) @ self.weights + self.bias)[0]
         order = np.argsort(-probs)
         return [Scenario(self.classes[i], float(probs[i])) for i in order]
+
+    def read(self, vector: np.ndarray, text: str) -> tuple[float, Scenario]:
+        """(how likely a learner wrote it, the best buyer class with its share among buyer classes)."""
+        ranked = self.predict(vector, text)
+        learner = next((s.confidence for s in ranked if s.family == LEARNER), 0.0)
+        best = next(s for s in ranked if s.family != LEARNER)
+        return learner, Scenario(best.family, best.confidence / max(1.0 - learner, 1e-9))
 
     def save(self, path: Path) -> None:
         np.savez(path, classes=np.array(self.classes), weights=self.weights, bias=self.bias,
@@ -111,7 +135,8 @@ def _softmax(z: np.ndarray) -> np.ndarray:
 
 
 def training_set(corpus_dir: Path, chunks: list[Chunk]) -> tuple[list[str], list[str]]:
-    """(texts, labels): every template's buyer phrasings and our per-family buyer lines.
+    """(texts, labels): every template's buyer phrasings, our per-family buyer lines, and the
+    learners' situation phrasings (class `learner`).
 
     Raises:
         CorpusError: a scenario file names a family no template has.
@@ -120,8 +145,13 @@ def training_set(corpus_dir: Path, chunks: list[Chunk]) -> tuple[list[str], list
     for chunk in chunks:
         if chunk.source == "template" and chunk.family:
             texts += list(chunk.buyer_says)
-            labels += [chunk.family] * len(chunk.buyer_says)
+            labels += [NONE if chunk.family == CLOSING_FAMILY else chunk.family] * len(chunk.buyer_says)
     known = set(labels) | {NONE, OTHER}
+    if not labels:  # no templates: nothing to recognise
+        return [], []
+    for chunk in chunks:
+        texts += list(chunk.asks)
+        labels += [LEARNER] * len(chunk.asks)
     for path in sorted((Path(corpus_dir) / "scenarios").glob("*.yaml")):
         rel = f"corpus/scenarios/{path.name}"
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}

@@ -56,9 +56,18 @@ def _marker_escape(line: str) -> str:
     return md_escape(line[: match.start()]) + f"[{match.group(1)}]"
 
 
-def answer_markdown(answer: Answer) -> str:
-    """The assistant's chat message: notices, the cited sentences, a one-line source list."""
-    parts = [f"> {md_escape(n)}" for n in answer.notices]
+def scenario_chip(answer: Answer, scenario_min: float) -> str:
+    """"场景：议价 · 把握 0.82" when the answer was routed by a recognised buyer scenario."""
+    scenario = answer.scenario
+    if scenario is None or scenario.confidence < scenario_min:
+        return ""
+    return f"`场景：{scenario.label} · 把握 {scenario.confidence:.2f}`"
+
+
+def answer_markdown(answer: Answer, scenario_min: float = 1.0) -> str:
+    """The assistant's chat message: scenario chip, notices, the cited sentences, a source list."""
+    chip = scenario_chip(answer, scenario_min)
+    parts = ([chip] if chip else []) + [f"> {md_escape(n)}" for n in answer.notices]
     if answer.abstained:
         parts.append("**教材中没有找到相关内容**")
         body, _, _ = answer.answer.partition("\n如果你想了解")
@@ -164,7 +173,7 @@ class MentorUI:
             chat += [{"role": "user", "content": md_escape(shown)},
                      {"role": "assistant", "content": "抱歉，回答时出了点问题（已记录日志）。请换个说法再问一次；如果一直出现，请联系老师检查索引。"}]
             return chat, history, gr.update(), gr.update(value="", visible=False), ""
-        chat += [{"role": "user", "content": md_escape(shown)}, {"role": "assistant", "content": answer_markdown(answer)}]
+        chat += [{"role": "user", "content": md_escape(shown)}, {"role": "assistant", "content": answer_markdown(answer, self.settings.scenario_min)}]
         history.append(message)
         self._log(answer)
         reply = next((c.reply for c in answer.citations[:1] if c.reply), "")

@@ -111,3 +111,17 @@ def test_example_button_and_new_conversation(page):
     page.wait_for_function("document.querySelector('#km-sources').innerText.includes('网店客服的分类')", timeout=60_000)
     page.click("#km-new")
     page.wait_for_function("document.querySelectorAll('#km-chat .message').length === 0", timeout=30_000)
+
+
+def test_a_pasted_buyer_message_shows_its_scenario_chip_and_a_reply_to_copy(page):
+    ask(page, "能便宜点吗 便宜就拍")
+    last = _last_message(page, "场景：议价")
+    assert "把握 0." in last and "Traceback" not in last
+    # The recognised family's template leads, and its reply is ready to copy.
+    page.wait_for_function("document.querySelector('#km-reply textarea') && document.querySelector('#km-reply textarea').value.length > 10",
+                           timeout=30_000)
+    assert "话术" in page.inner_text("#km-sources details[open]")
+    page.screenshot(path=str(ARTIFACTS / "app-scenario-chip.png"), full_page=True)
+    # A learner's study question gets no chip.
+    ask(page, "什么是网店客服？")
+    assert "场景：" not in _last_message(page, "[1]")

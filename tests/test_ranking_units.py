@@ -121,6 +121,33 @@ def test_the_scenario_recogniser_learns_families_from_examples():
     assert char_ngrams(["便宜"]).shape == (1, 2048)
 
 
+@pytest.mark.parametrize(("question", "words"), [
+    ("买家说太贵了怎么回", "太贵了"),
+    ("顾客问能不能包邮，该怎么回复", "能不能包邮"),
+    ("买家发来“东西收到是坏的”我该怎么办", "东西收到是坏的"),
+    ("什么是客户关系管理", None),
+    ("能便宜点吗", None),  # the buyer's own words, not a question about them
+])
+def test_the_buyer_words_a_learner_quotes(question, words):
+    from kefu_mentor.retrieval import quoted_buyer_words
+
+    assert quoted_buyer_words(question) == words
+
+
+def test_the_scenario_chip_shows_only_a_routed_scenario():
+    from kefu_mentor.scenario import Scenario
+    from kefu_mentor.schema import Answer
+    from kefu_mentor.ui import answer_markdown
+
+    def answer(scenario):
+        return Answer("能便宜点吗", "亲，……[1]\n- 亲，……[1]", (), False, 1.0, "能便宜点吗", (), (), 0.9, scenario)
+
+    assert answer_markdown(answer(Scenario("议价", 0.82)), 0.3).startswith("`场景：议价 · 把握 0.82`")
+    assert "场景" not in answer_markdown(answer(Scenario("议价", 0.2)), 0.3)
+    assert "场景" not in answer_markdown(answer(None), 0.3)
+    assert "无具体诉求" in answer_markdown(answer(Scenario("none", 0.9)), 0.3)
+
+
 def test_a_recognised_buyer_message_gets_its_family_template_and_a_learner_question_none(real_mentor):
     buyer = real_mentor.ask("能便宜点吗 便宜就拍")
     assert buyer.scenario is not None and buyer.scenario.family == "议价"
@@ -128,3 +155,17 @@ def test_a_recognised_buyer_message_gets_its_family_template_and_a_learner_quest
     assert buyer.to_json()["scenario"]["family"] == "议价"
     learner = real_mentor.ask("买家嫌贵的时候客服应该怎么回复")
     assert learner.scenario is None and learner.to_json()["scenario"] is None
+
+
+def test_a_learner_quoting_a_buyer_is_routed_on_the_quote_but_stays_a_learner(real_mentor):
+    query, hits, _ = real_mentor.search("买家说“能便宜点吗 便宜就拍”，我该怎么回")
+    assert query.scenario is not None and query.scenario.family == "议价"
+    assert not query.buyer_voice  # book passages still count fully for a learner
+    assert real_mentor.store.chunks[hits[0].index].family == "议价"
+
+
+def test_a_thanks_gets_the_closing_template_not_a_refusal(real_mentor):
+    for line in ("好的谢谢", "嗯嗯 收到"):
+        answer = real_mentor.ask(line)
+        assert answer.scenario is not None and answer.scenario.family == "none", line
+        assert not answer.abstained and answer.citations[0].family == "结束语", line
