@@ -47,6 +47,9 @@ class Settings:
     # One list since buyer phrasings only compete for buyer messages (dev MRR 0.55 → 0.61).
     dense_per_source: bool = False
     bm25_weight: float = 0.7  # tuned on the dev split (1.0: MRR 0.610, 0.7: 0.620)
+    # BM25 votes only when one of its top 5 passages holds at least this IDF-weighted share of
+    # the question's words (0 = always).
+    lexical_trust: float = 0.3
     # Source authority for a learner's question (a buyer's own message weighs all sources
     # alike): reply templates count less unless the learner asks what to reply (see
     # `HybridRetriever.authority`); exercises and discussion prompts ask rather than answer.
@@ -65,6 +68,9 @@ class Settings:
     # class at least this probability.
     learner_min: float = 0.3
     scenario_other: float = 0.5
+    # A refusal suggests a section only when its passage holds at least this IDF-weighted share
+    # of the question's words.
+    suggest_min_coverage: float = 0.3
     # Expand BM25 queries with the colloquial synonym groups in `text.SYNONYM_GROUPS`.
     synonyms: bool = True
     # FAISS index type: "flat" (exact), "hnsw" (approximate, fast at scale) or "auto"

@@ -169,3 +169,24 @@ def test_a_thanks_gets_the_closing_template_not_a_refusal(real_mentor):
         answer = real_mentor.ask(line)
         assert answer.scenario is not None and answer.scenario.family == "none", line
         assert not answer.abstained and answer.citations[0].family == "结束语", line
+
+
+def test_bm25_votes_only_when_its_passages_hold_the_question_s_words(retriever):
+    from dataclasses import replace
+
+    def scores(question, **knobs):
+        old = retriever.settings
+        retriever.settings = replace(old, **knobs)
+        try:
+            return {h.index: round(h.score, 9) for h in retriever.search(retriever.prepare(question), 5)}
+        finally:
+            retriever.settings = old
+
+    # Everyday words the material shares only by accident ("客服"): BM25 would vote, but the
+    # gate leaves dense alone to decide.
+    chat = "隔壁老王天天熬夜打游戏 白天当客服老犯困"
+    assert scores(chat, lexical_trust=0.0) != scores(chat, bm25_weight=0.0)
+    assert scores(chat, lexical_trust=0.3) == scores(chat, bm25_weight=0.0)
+    # Wording taken from the material: BM25 keeps its vote.
+    exam = "泄露他人信息的商家扣几分"
+    assert scores(exam, lexical_trust=0.3) == scores(exam, lexical_trust=0.0) != scores(exam, bm25_weight=0.0)
