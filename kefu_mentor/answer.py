@@ -155,9 +155,16 @@ def compose(retriever: HybridRetriever, query: Query, hits: list[Hit]) -> tuple[
 
 
 def refusal(retriever: HybridRetriever, hits: list[Hit]) -> tuple[str, tuple[str, ...]]:
-    """The honest "not covered" answer and the nearest sections to look at instead."""
+    """The honest "not covered" answer and, when something is actually near, sections to look at.
+
+    A section is offered only when its passage shares a real part of the question's words
+    (`Settings.suggest_min_coverage`): "红烧肉怎么做" is near nothing, and the nearest vectors of
+    a far-off question are noise.
+    """
     suggestions: list[str] = []
     for hit in hits:
+        if hit.coverage < retriever.settings.suggest_min_coverage:
+            continue
         chunk = retriever.store.chunks[hit.index]
         place = " › ".join(retriever_toc_path(chunk))
         if place not in suggestions:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -69,8 +70,40 @@ def format_answer(answer: Answer) -> str:
     return "\n".join(lines)
 
 
-def _answer_line(mentor, raw: bytes, top_k: int) -> dict:
+MAX_LINE_BYTES = 1_000_000  # one request line; a question is answered on its first 2,000 characters anyway
+
+
+def _has_lone_surrogate(value) -> bool:
+    """True when a decoded JSON value holds half of a UTF-16 pair ("\\ud800"), which is no text."""
+    if isinstance(value, str):
+        return any(0xD800 <= ord(c) <= 0xDFFF for c in value)
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(v) for v in value)
+    return False
+
+
+def _finite(value):
+    """The value with every non-finite float replaced by None: the output is strict JSON."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def json_line(obj: dict) -> str:
+    """One output line of the JSON Lines contract: strict JSON (no NaN or Infinity)."""
+    return json.dumps(_finite(obj), ensure_ascii=False, allow_nan=False)
+
+
+def _answer_line(mentor, raw: bytes, top_k: int, sources: tuple[str, ...] | None = None) -> dict:
     """One JSON Lines request → one response object (never raises)."""
+    if not raw.strip():
+        return {"question": None, "error": "这一行是空的。每行应是一个 JSON 对象，例如 {\"question\": \"客服分为哪几类？\"}。"}
+    if len(raw) > MAX_LINE_BYTES:
+        return {"question": None, "error": f"这一行太长（{len(raw)} 字节，上限 {MAX_LINE_BYTES}）。每行只放一个问题。"}
     try:
         line = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -79,16 +112,21 @@ def _answer_line(mentor, raw: bytes, top_k: int) -> dict:
         request = json.loads(line)
     except json.JSONDecodeError as exc:
         return {"question": None, "error": f"这一行不是合法的 JSON（第 {exc.colno} 个字符附近）。每行应是 {{\"question\": \"……\"}}。"}
+    except RecursionError:
+        return {"question": None, "error": "这一行的 JSON 嵌套太深，无法读取。每行应是 {\"question\": \"……\"} 这样的简单对象。"}
     if not isinstance(request, dict):
         return {"question": None, "error": "每行应是一个 JSON 对象，例如 {\"question\": \"客服分为哪几类？\"}。"}
     question = request.get("question")
     history = request.get("history") or []
+    if _has_lone_surrogate(question) or _has_lone_surrogate(history):
+        return {"question": None, "error": "这一行含有无效的字符编码（孤立的 \\ud800 一类代理字符），不是文字。请检查原文后重新提交。"}
     if not isinstance(history, list) or not all(isinstance(h, str) for h in history):
-        return {"question": question, "error": "history 应是字符串列表（用户之前的问题，按时间先后）。"}
+        return {"question": question if isinstance(question, str) else None,
+                "error": "history 应是字符串列表（用户之前的问题，按时间先后）。"}
     try:
-        return mentor.ask(question, history=history, top_k=top_k).to_json()
+        return mentor.ask(question, history=history, top_k=top_k, sources=sources).to_json()
     except QuestionError as exc:
-        return {"question": question, "error": str(exc)}
+        return {"question": question if isinstance(question, str) else None, "error": str(exc)}
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -101,21 +139,19 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if args.question == "-":
         out = sys.stdout
         for raw in sys.stdin.buffer:
-            raw = raw.rstrip(b"\r\n")
-            if not raw.strip():
-                continue
-            out.write(json.dumps(_answer_line(mentor, raw, args.top_k), ensure_ascii=False) + "\n")
+            # One output line per input line, blank ones included, so the two pair up by position.
+            out.write(json_line(_answer_line(mentor, raw.rstrip(b"\r\n"), args.top_k, sources)) + "\n")
             out.flush()
         return 0
     try:
         answer = mentor.ask(args.question, history=args.history or [], top_k=args.top_k, sources=sources)
     except QuestionError as exc:
         if args.json:
-            print(json.dumps({"question": args.question, "error": str(exc)}, ensure_ascii=False))
+            print(json_line({"question": args.question, "error": str(exc)}))
         else:
             print(exc, file=sys.stderr)
         return 2
-    print(json.dumps(answer.to_json(), ensure_ascii=False) if args.json else format_answer(answer))
+    print(json_line(answer.to_json()) if args.json else format_answer(answer))
     return 0
 
 

@@ -70,17 +70,38 @@ def group_gaps(log: list[LoggedQuestion], tokenizer: Tokenizer | None = None, th
     return sorted(out, key=lambda g: -g.count)
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value):
+    """A cell Excel will not run as a formula: text starting with = + - @ (or a tab or CR) gets a
+    leading apostrophe, as OWASP's CSV-injection guidance recommends. Numbers pass unchanged."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+class _SafeWriter:
+    """csv.writer whose every cell goes through `safe_cell` (learners' questions end up here)."""
+
+    def __init__(self, handle):
+        self._writer = csv.writer(handle)
+
+    def writerow(self, row: list) -> None:
+        self._writer.writerow([safe_cell(v) for v in row])
+
+
 def export_csv(table: list[dict], gaps: list[GapGroup], folder: Path) -> tuple[Path, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     coverage_path, gaps_path = folder / "coverage.csv", folder / "gaps.csv"
     with coverage_path.open("w", encoding="utf-8-sig", newline="") as handle:  # BOM so Excel reads Chinese
-        writer = csv.writer(handle)
+        writer = _SafeWriter(handle)
         writer.writerow(["目录id", "模块", "小节", "页码", "教材原文", "补充资料", "话术模板", "学员提问落在此处", "从未被检索到", "没有资料"])
         for r in table:
             writer.writerow([r["toc_id"], r["module"], r["breadcrumb"], r["page"], r["textbook"], r["supplement"], r["template"],
                              r["questions"], "是" if r["never_retrieved"] else "", "是" if r["no_material"] else ""])
     with gaps_path.open("w", encoding="utf-8-sig", newline="") as handle:
-        writer = csv.writer(handle)
+        writer = _SafeWriter(handle)
         writer.writerow(["代表问题", "次数", "拒答次数", "低置信度次数", "所有问法"])
         for g in gaps:
             writer.writerow([g.example, g.count, g.refused, g.low_confidence, " | ".join(g.questions)])

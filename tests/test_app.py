@@ -125,3 +125,14 @@ def test_a_pasted_buyer_message_shows_its_scenario_chip_and_a_reply_to_copy(page
     # A learner's study question gets no chip.
     ask(page, "什么是网店客服？")
     assert "场景：" not in _last_message(page, "[1]")
+
+
+def test_teacher_view_shows_its_table_and_chart_on_the_page(page):
+    page.get_by_role("tab", name="教师看板").click()
+    # Opening the tab runs the view; without the password it says so instead of staying blank.
+    page.wait_for_function("document.querySelector('#km-teacher-summary').innerText.includes('密码')", timeout=30_000)
+    page.fill("#km-teacher-password input", "teacher-test")
+    page.click("#km-teacher-refresh")
+    page.wait_for_function("document.querySelector('#km-teacher-summary').innerText.includes('个小节')", timeout=60_000)
+    page.wait_for_selector("#km-teacher-chart img", timeout=30_000)
+    page.get_by_role("tab", name="问答").click()

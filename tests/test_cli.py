@@ -46,6 +46,23 @@ def test_json_lines_contract(real_settings):
     assert "UTF-8" in binary["error"]
 
 
+def test_every_input_line_gets_one_strict_json_line(real_settings):
+    stdin = b"\n".join([
+        b"",                                              # blank: an error line, not a gap
+        b'{"question": "\\ud800"}',                       # a lone surrogate is no text
+        b"[" * 100_000 + b"]" * 100_000,                 # nesting too deep for any parser
+        "{\"question\": \"能便宜点吗 便宜就拍\"}".encode(),
+    ]) + b"\n"
+    result = run_cli(real_settings, "ask", "--json", "-", "--sources", "template", stdin=stdin)
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    raw = result.stdout.decode().splitlines()
+    assert len(raw) == 4 and b"Traceback" not in result.stderr
+    blank, surrogate, deep, answered = [json.loads(line, parse_constant=pytest.fail) for line in raw]
+    assert "空" in blank["error"] and "字符" in surrogate["error"] and "嵌套" in deep["error"]
+    # --sources applies to every line of the batch.
+    assert answered["citations"] and {c["source"] for c in answered["citations"]} == {"template"}
+
+
 def test_readable_ask_shows_sources_and_pages(real_settings):
     result = run_cli(real_settings, "ask", "泄露他人信息会被扣几分？")
     out = result.stdout.decode()

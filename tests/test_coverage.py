@@ -64,3 +64,14 @@ def test_exports_are_readable_csv_and_png(mini_settings, tmp_path):
     assert "红烧肉怎么做" in gaps_path.read_text(encoding="utf-8-sig")
     png = coverage_chart(table, tmp_path / "coverage.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_question_that_looks_like_a_formula_is_exported_as_text(mini_settings, tmp_path):
+    attacks = ['=HYPERLINK("http://example.invalid","点我领取")', "+1+1", "-2+3", "@SUM(A1)", "\t=1"]
+    log = [_entry(i, q, True) for i, q in enumerate(attacks, 1)] + [_entry(9, "红烧肉怎么做", True)]
+    _, gaps_path = export_csv(coverage_table(mini_settings, log), group_gaps(log), tmp_path)
+    with gaps_path.open(encoding="utf-8-sig", newline="") as handle:
+        cells = [cell for row in list(csv.reader(handle))[1:] for cell in row]
+    assert cells and not any(cell.startswith(("=", "+", "-", "@", "\t", "\r")) for cell in cells)
+    assert any(cell.startswith("'=HYPERLINK") for cell in cells)  # kept, but shown as text
+    assert "红烧肉怎么做" in cells  # ordinary text is left alone

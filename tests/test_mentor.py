@@ -73,7 +73,13 @@ def test_out_of_scope_questions_are_refused(real_mentor, question):
     assert answer.abstained
     assert answer.citations == ()
     assert "没有找到" in answer.answer
-    assert answer.suggestions  # nearest sections offered instead of noise
+    # Nothing in the material is near these: no "nearby" sections that are only noise.
+    assert answer.suggestions == () and "相近" not in answer.answer
+
+
+def test_a_refused_question_near_the_material_suggests_where_to_look(real_mentor):
+    answer = real_mentor.ask("淘宝店铺怎么装修")
+    assert answer.abstained and answer.suggestions and "相近" in answer.answer
 
 
 @pytest.mark.parametrize("question", ["", "   ", "\n\t", "？？？！！", "😀😀"])
