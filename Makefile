@@ -1,5 +1,5 @@
 # Two commands do everything on a fresh machine:
-#   make run    set up, build the index if missing or stale, start the mentor
+#   make run    set up and start the mentor (the built index ships in index/; rebuilt only if stale)
 #   make test   set up (including test-only tools) and run the whole test suite
 PYTHON ?= python3
 VENV := .venv
@@ -33,6 +33,7 @@ run: setup
 	$(PY) app.py
 
 test: setup browser
+	$(VENV)/bin/kefu-mentor build --check
 	$(PY) -m pytest
 
 lint: setup

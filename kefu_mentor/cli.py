@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from .config import DEFAULT_EMBEDDER, Settings
-from .errors import MentorError, QuestionError
+from .errors import IndexUnavailable, MentorError, QuestionError
 from .schema import SOURCE_LABELS, SOURCE_TYPES, Answer
 
 
@@ -43,9 +43,21 @@ def _notify(message: str) -> None:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from .index import build_index
+    from .index import build_index, load_index
 
     settings = _settings(args)
+    if args.check:
+        # The index ships with the code (index/ is committed): CI fails when it no longer
+        # matches the corpus, the chunker or the embedder, or a file of it is damaged.
+        try:
+            store = load_index(settings)
+        except IndexUnavailable as exc:
+            print(f"{exc}\n提交的索引与语料不一致：请运行 `kefu-mentor build`，再把 {settings.index_dir}/ 一起提交。",
+                  file=sys.stderr)
+            return 1
+        print(f"索引与语料一致：{settings.index_dir}（{len(store.chunks)} 个文本块，语料摘要 "
+              f"{store.manifest['corpus']['digest'][:12]}）")
+        return 0
     started = time.perf_counter()
     manifest = build_index(settings, progress=None if args.quiet else _progress_bar())
     sources = "，".join(f"{SOURCE_LABELS[s]} {n}" for s, n in manifest["sources"].items() if n)
@@ -228,6 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     build = sub.add_parser("build", parents=[common], help="由语料建立索引")
     build.add_argument("--quiet", action="store_true", help="不显示进度条")
+    build.add_argument("--check", action="store_true", help="不重建，只检查现有索引是否与语料一致（CI 用），不一致时退出码 1")
     build.set_defaults(func=cmd_build)
 
     ask = sub.add_parser("ask", parents=[common], help="提问；用 - 从标准输入读 JSON Lines")

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from kefu_mentor import Mentor, Settings, build_index
+from kefu_mentor.errors import IndexUnavailable
+from kefu_mentor.index import load_index
 
 ROOT = Path(__file__).resolve().parents[1]
 MINI_CORPUS = ROOT / "tests" / "data" / "mini_corpus"
@@ -53,7 +55,14 @@ def mini_copy(tmp_path, mini_settings) -> Settings:
 def real_settings(tmp_path_factory) -> Settings:
     base = tmp_path_factory.mktemp("real")
     settings = Settings(corpus_dir=REAL_CORPUS, index_dir=base / "index", cache_dir=CACHE)
-    build_index(settings)
+    # The index ships with the code: start from it when it matches the corpus (CI checks that
+    # with `kefu-mentor build --check`), and build only when it does not.
+    shipped = settings.with_(index_dir=ROOT / "index")
+    try:
+        load_index(shipped)
+        shutil.copytree(shipped.index_dir, settings.index_dir)
+    except IndexUnavailable:
+        build_index(settings)
     return settings
 
 

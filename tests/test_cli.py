@@ -90,3 +90,24 @@ def test_broken_corpus_gives_file_line_and_fix(mini_copy):
 def test_bad_option_value_is_explained(real_settings, bad):
     result = run_cli(real_settings, "ask", "客服分为哪几类", bad)
     assert result.returncode == 2 and "未知的资料类型" in result.stderr.decode()
+
+
+def test_build_check_fails_when_the_committed_index_no_longer_matches_the_corpus(mini_copy):
+    fresh = run_cli(mini_copy, "build", "--check")
+    assert fresh.returncode == 0 and "一致" in fresh.stdout.decode()
+    page = next((mini_copy.corpus_dir / "textbook").glob("*.md"))
+    page.write_text(page.read_text(encoding="utf-8") + "\n补充一句新的正文。\n", encoding="utf-8")
+    stale = run_cli(mini_copy, "build", "--check")
+    assert stale.returncode == 1
+    assert "过期" in stale.stderr.decode() and "kefu-mentor build" in stale.stderr.decode()
+    assert not list(mini_copy.index_dir.parent.glob(".index.*"))  # a check builds nothing
+
+
+def test_the_shipped_index_matches_the_shipped_corpus():
+    from kefu_mentor import Settings
+    from kefu_mentor.index import load_index
+
+    from .conftest import REAL_CORPUS, ROOT
+
+    # index/ is committed so the first `make run` serves at once; it must be current.
+    load_index(Settings(corpus_dir=REAL_CORPUS, index_dir=ROOT / "index"))
