@@ -36,3 +36,7 @@ class QuestionError(MentorError):
 
 class BuildLockedError(MentorError):
     """Another build holds the lock."""
+
+
+class IndexTargetError(MentorError):
+    """The index location holds something that is not our index: we never replace it."""

@@ -27,7 +27,7 @@ from .chunking import chunk_sections
 from .config import Settings
 from .corpus import corpus_digest, load_corpus
 from .embedding import Embedder, EmbeddingCache, load_embedder
-from .errors import BuildLockedError, IndexUnavailable
+from .errors import BuildLockedError, IndexTargetError, IndexUnavailable
 from .scenario import ScenarioModel, training_set
 from .schema import Chunk
 from .text import Tokenizer
@@ -85,6 +85,36 @@ def bm25_document(chunk: Chunk) -> str:
     return " ".join(chunk.breadcrumb[-2:]) + "\n" + chunk.text
 
 
+# What a directory may hold for a build to replace it: our manifest, or only our own files
+# (an index whose manifest was damaged is still ours to rebuild).
+_INDEX_FILES = {MANIFEST, CHUNKS, DENSE, ROWS, BM25_DIR, SCENARIO}
+
+
+def check_index_target(index_dir: Path) -> None:
+    """Refuse to build into a place that holds anything but our index.
+
+    `kefu-mentor build --index corpus` must never swap the corpus away, nor `--index docs` the
+    docs, nor `--index notes.txt` the file.
+
+    Raises:
+        IndexTargetError: naming the folder and what to do.
+    """
+    index_dir = Path(index_dir)
+    if index_dir.is_symlink() or (index_dir.exists() and not index_dir.is_dir()):
+        raise IndexTargetError(
+            f"索引位置 {index_dir} 不是一个目录（是文件或链接），不会覆盖它。请用 --index 指向一个空目录或已有的索引目录，例如 index/。"
+        )
+    if not index_dir.is_dir():
+        return
+    entries = {p.name for p in index_dir.iterdir()}
+    if entries and MANIFEST not in entries and not entries <= _INDEX_FILES:
+        shown = "、".join(sorted(entries)[:5]) + ("……" if len(entries) > 5 else "")
+        raise IndexTargetError(
+            f"目录 {index_dir} 里有别的文件（{shown}），不是 kefu-mentor 的索引（没有 {MANIFEST}）。"
+            f"为免删掉这些文件，不会在这里建索引。请用 --index 指向一个空目录或已有的索引目录，例如 index/。"
+        )
+
+
 def _lock(settings: Settings):
     from filelock import FileLock, Timeout
 
@@ -114,10 +144,12 @@ def build_index(settings: Settings, progress: Progress | None = None, embedder: 
     Raises:
         CorpusError: the corpus is invalid (the old index is left as it was).
         BuildLockedError: another build is running.
+        IndexTargetError: `settings.index_dir` holds something that is not our index.
     """
     import bm25s
     import faiss
 
+    check_index_target(settings.index_dir)
     lock = _lock(settings)
     tmp = settings.index_dir.parent / f".{settings.index_dir.name}.tmp-{os.getpid()}"
     # Holding the lock, any other temporary directory is left over from a killed build.

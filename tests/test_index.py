@@ -141,3 +141,35 @@ def test_killed_build_leaves_old_index_usable(mini_copy):
     worker.join(10)
     assert load_index(mini_copy).manifest["built_at"] == before
     Mentor.load(mini_copy.index_dir, mini_copy)  # and it still answers
+
+
+@pytest.mark.parametrize("kind", ["corpus", "docs", "file"])
+def test_a_build_never_replaces_what_is_not_our_index(mini_copy, tmp_path, kind):
+    from kefu_mentor.errors import IndexTargetError
+
+    if kind == "corpus":  # kefu-mentor build --index corpus
+        target = mini_copy.corpus_dir
+    elif kind == "docs":  # kefu-mentor ask --index docs "…"
+        target = tmp_path / "docs"
+        target.mkdir()
+        (target / "notes.md").write_text("老师的笔记", encoding="utf-8")
+    else:  # --index pointed at a file
+        target = tmp_path / "notes.txt"
+        target.write_text("别删我", encoding="utf-8")
+    before = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*"))
+    settings = mini_copy.with_(index_dir=target)
+    for attempt in (lambda: build_index(settings), lambda: ensure_index(settings)):
+        with pytest.raises(IndexTargetError) as error:
+            attempt()
+        assert str(target) in str(error.value) and "--index" in str(error.value)
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")
+                  if not p.name.endswith(".lock")) == [b for b in before if not b.endswith(".lock")]
+
+
+def test_a_damaged_index_and_an_empty_folder_are_still_built_into(mini_copy, tmp_path):
+    (mini_copy.index_dir / "manifest.json").write_text("{broken", encoding="utf-8")
+    build_index(mini_copy)  # our own files, manifest damaged: ours to rebuild
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    build_index(mini_copy.with_(index_dir=empty))
+    assert (empty / "manifest.json").exists()
