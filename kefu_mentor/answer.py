@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 from .retrieval import Hit, HybridRetriever, Query
-from .schema import SOURCE_LABELS, Chunk, Citation
+from .schema import Chunk, Citation
 from .text import split_sentences
 
 MAX_SENTENCES = 4
@@ -183,7 +183,3 @@ def retriever_toc_path(chunk: Chunk) -> tuple[str, ...]:
     if chunk.source == "template":
         return crumbs[:-1]
     return crumbs
-
-
-def source_label(source: str) -> str:
-    return SOURCE_LABELS.get(source, source)

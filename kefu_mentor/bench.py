@@ -25,7 +25,7 @@ from .config import Settings
 from .corpus import load_corpus
 from .errors import QuestionError
 from .evaluation import DefaultRecipe, default_golden_paths, load_golden
-from .index import IndexStore, build_index, make_dense_index
+from .index import BM25_PARAMS, IndexStore, bm25_document, build_index, make_dense_index
 from .mentor import Mentor, check_question
 from .schema import Chunk
 from .text import Tokenizer, split_sentences
@@ -154,8 +154,8 @@ def synthetic_store(store: IndexStore, factor: int, settings: Settings, tokenize
         chunks.append(replace(parent, chunk_id=f"syn-{n}", text=text, buyer_says=(), reply=None))
     matrix = np.stack(vectors).astype(np.float32)
     dense = make_dense_index(matrix, settings)
-    bm25 = bm25s.BM25()
-    bm25.index([tokenizer.tokenize(" ".join(c.breadcrumb[-2:]) + "\n" + c.text) for c in chunks], show_progress=False)
+    bm25 = bm25s.BM25(**BM25_PARAMS)  # the index's own parameters and document text
+    bm25.index([tokenizer.tokenize(bm25_document(c)) for c in chunks], show_progress=False)
     manifest = dict(store.manifest, chunk_count=len(chunks), vector_count=len(matrix))
     return IndexStore(store.path, manifest, chunks, dense, np.arange(len(chunks), dtype=np.int32), bm25)
 

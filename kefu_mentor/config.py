@@ -16,7 +16,6 @@ class ChunkerSettings:
     min_chars: int = 60
     # Book text under one TOC node is cited as one passage up to this size (small-to-big).
     unit_chars: int = 1200
-    overlap_sentences: int = 0
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -80,8 +79,6 @@ class Settings:
     hnsw_ef_search: int = 256  # recall@10 0.95 at 128 on the 100x corpus, 0.98 at 256 for +0.15 ms
     # Questions longer than this are answered on their first max_question_chars characters.
     max_question_chars: int = 2000
-    # Which source types to search: any of "textbook", "supplement", "template".
-    sources: tuple[str, ...] = ("textbook", "supplement", "template")
 
     def with_(self, **changes) -> Settings:
         """Return a copy with some fields changed (paths are coerced to Path)."""

@@ -127,6 +127,3 @@ class TableOfContents:
     def leaves(self) -> list[TocNode]:
         """The subsections coverage is reported on: nodes with no children."""
         return [n for n in self._ordered if not n.children]
-
-    def module_of(self, node_id: str) -> TocNode:
-        return self.path(node_id)[0]

@@ -12,7 +12,6 @@ import os
 import re
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import gradio as gr
 
@@ -112,16 +111,6 @@ def sources_html(answer: Answer | None) -> str:
             f"<div class='km-note'>{note}</div><div class='km-text'>{text}</div></details>"
         )
     return "".join(blocks)
-
-
-@dataclass
-class Turn:
-    """What one answer produces for the page."""
-
-    chat: list[dict]
-    history: list[str]
-    sources: str
-    reply: str
 
 
 class MentorUI:
