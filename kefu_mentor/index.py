@@ -16,7 +16,7 @@ import platform
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -27,7 +27,7 @@ from .chunking import chunk_sections
 from .config import Settings
 from .corpus import corpus_digest, load_corpus
 from .embedding import Embedder, EmbeddingCache, load_embedder
-from .errors import BuildLockedError, IndexTargetError, IndexUnavailable
+from .errors import BuildLockedError, IndexTargetError, IndexUnavailable, MentorError
 from .scenario import ScenarioModel, training_set
 from .schema import Chunk
 from .text import Tokenizer
@@ -56,6 +56,9 @@ class IndexStore:
     rows: np.ndarray
     bm25: object  # bm25s.BM25
     scenario: ScenarioModel | None = None  # recognises a buyer message's scenario family
+    # Set when the corpus changed but could not be indexed: this is the last good index, and
+    # the message says what went wrong and what to fix (every answer carries it).
+    stale_reason: str | None = None
 
     @property
     def embedder_id(self) -> str:
@@ -350,5 +353,19 @@ def ensure_index(settings: Settings, progress: Progress | None = None,
             raise
         if notify:
             notify(f"{problem.reason}，正在重新建立索引……")
-        build_index(settings, progress=progress)
+        try:
+            build_index(settings, progress=progress)
+        except Exception as failure:  # a corpus error, a held lock, a failing embedder, a full disk
+            # Keep serving the last good index when there is one; refuse only when there is none.
+            try:
+                store = load_index(settings, check_corpus=False)
+            except IndexUnavailable:
+                raise failure from None
+            reason = str(failure) if isinstance(failure, MentorError) else f"{type(failure).__name__}：{failure}"
+            message = (f"资料有改动，但没能重新建立索引，现在用的是上一次建好的索引（新改动还查不到）。原因：{reason}"
+                       "。改好后运行 `kefu-mentor build`，或在“索引状态”里重建。")
+            if notify:
+                notify(message)
+            log.warning("rebuild failed, serving the last good index: %s", reason)
+            return replace(store, stale_reason=message)
         return load_index(settings)

@@ -96,6 +96,8 @@ class Mentor:
             QuestionError: the question is empty or has no text, or `sources` is invalid.
         """
         text, notices = check_question(question, self.settings.max_question_chars)
+        if self.store.stale_reason:
+            notices = (self.store.stale_reason, *notices)
         k = max(1, int(k or self.settings.top_k))
         if sources is not None:
             unknown = [s for s in sources if s not in SOURCE_TYPES]

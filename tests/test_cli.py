@@ -115,3 +115,15 @@ def test_the_shipped_index_matches_the_shipped_corpus():
 
     # index/ is committed so the first `make run` serves at once; it must be current.
     load_index(Settings(corpus_dir=REAL_CORPUS, index_dir=ROOT / "index"))
+
+
+def test_a_broken_corpus_file_does_not_stop_the_batch(mini_copy):
+    page = mini_copy.corpus_dir / "textbook" / "m1-t2.md"
+    page.write_text(page.read_text(encoding="utf-8").replace("source: textbook", "source: blog"), encoding="utf-8")
+    stdin = "\n".join(json.dumps({"question": q}, ensure_ascii=False) for q in ("泄露他人信息会被扣几分？", "   ")).encode()
+    result = run_cli(mini_copy, "ask", "--json", "-", stdin=stdin + b"\n")
+    assert result.returncode == 0, result.stderr.decode()
+    lines = [json.loads(line) for line in result.stdout.decode().splitlines()]
+    assert len(lines) == 2 and not lines[0]["abstained"] and "error" in lines[1]
+    assert "m1-t2.md 第 2 行" in lines[0]["notices"][0] and "上一次建好的索引" in lines[0]["notices"][0]
+    assert "m1-t2.md 第 2 行" in result.stderr.decode() and "Traceback" not in result.stderr.decode()

@@ -173,3 +173,48 @@ def test_a_damaged_index_and_an_empty_folder_are_still_built_into(mini_copy, tmp
     empty.mkdir()
     build_index(mini_copy.with_(index_dir=empty))
     assert (empty / "manifest.json").exists()
+
+
+def _break_front_matter(settings):
+    page = settings.corpus_dir / "textbook" / "m1-t2.md"
+    original = page.read_text(encoding="utf-8")
+    page.write_text(original.replace("source: textbook", "source: blog"), encoding="utf-8")
+    return page, original
+
+
+def test_a_broken_corpus_keeps_the_last_good_index_serving(mini_copy):
+    page, original = _break_front_matter(mini_copy)
+    told = []
+    store = ensure_index(mini_copy, notify=told.append)
+    assert store.stale_reason and "m1-t2.md 第 2 行" in store.stale_reason and "修改方法" in store.stale_reason
+    assert any("上一次建好的索引" in t for t in told)
+    answer = Mentor(store, _embedder(store), mini_copy).ask("泄露他人信息会被扣几分？")
+    assert not answer.abstained and answer.notices and "上一次建好的索引" in answer.notices[0]
+    # Fixed: the next load rebuilds and the notice is gone.
+    page.write_text(original + "\n补充一句新的正文。\n", encoding="utf-8")
+    fresh = ensure_index(mini_copy)
+    assert fresh.stale_reason is None
+    assert any("补充一句新的正文" in c.text for c in fresh.chunks)
+
+
+def _embedder(store):
+    from kefu_mentor.embedding import load_embedder
+
+    return load_embedder(store.embedder_id)
+
+
+def test_a_held_lock_also_serves_the_last_good_index(mini_copy):
+    from filelock import FileLock
+
+    _break_front_matter(mini_copy)  # stale, and another build is "running"
+    lock = FileLock(str(mini_copy.index_dir.parent / f".{mini_copy.index_dir.name}.lock"))
+    with lock:
+        store = ensure_index(mini_copy)
+    assert store.stale_reason and "另一个构建" in store.stale_reason
+
+
+def test_with_no_usable_index_a_broken_corpus_is_refused_with_its_fix(mini_copy, tmp_path):
+    _break_front_matter(mini_copy)
+    with pytest.raises(CorpusError) as error:
+        ensure_index(mini_copy.with_(index_dir=tmp_path / "fresh"))
+    assert "m1-t2.md 第 2 行" in str(error.value)
