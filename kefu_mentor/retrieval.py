@@ -82,6 +82,7 @@ class HybridRetriever:
         # A word no chunk contains is as informative as the rarest word.
         self._unknown_idf = math.log(1 + (n_docs + 0.5) / 0.5)
         self._sources = np.array([c.source for c in store.chunks])
+        self._text_keys = [re.sub(r"\s+", "", c.text) for c in store.chunks]
         self._is_template = self._sources == "template"
         self._families = np.array([c.family or "" for c in store.chunks])
         # Vector rows that are a buyer's phrasing of a template: only a buyer's own message
@@ -224,7 +225,14 @@ class HybridRetriever:
             if in_family.any():
                 fused[in_family] *= self.settings.scenario_boost
                 fused[self._is_template & ~in_family] *= self.settings.scenario_other
-        order = [i for i in np.argsort(-fused) if fused[i] > 0][:k]
+        # The same passage twice in the corpus (a copied file, a card repeating the book) is cited once.
+        order, seen = [], set()
+        for i in np.argsort(-fused):
+            if fused[i] <= 0 or len(order) == k:
+                break
+            if self._text_keys[i] not in seen:
+                seen.add(self._text_keys[i])
+                order.append(i)
         return [
             Hit(int(i), float(fused[i]), float(dense[i]), float(bm25[i]), self.coverage(query.tokens, int(i)))
             for i in order

@@ -179,8 +179,14 @@ class MentorUI:
     def api_ask(self, question: str, history: list[str] | None = None, top_k: int = 5,
                 sources: list[str] | None = None) -> dict:
         """The same answer as the chat, as the CLI's JSON object (for gradio_client)."""
+        # The same size limit as the chat: a 10 MB question must not tie up a worker.
+        history = list(history or [])
+        size = len(question) if isinstance(question, str) else 0
+        size += sum(len(h) for h in history if isinstance(h, str))
+        if size > MAX_INPUT_CHARS * 5:
+            return {"question": None, "error": f"提交的内容太长（{size} 个字符，上限 {MAX_INPUT_CHARS * 5}）。请只提交买家的问题或你想问的一两句话。"}
         try:
-            answer = self.ask(question, list(history or []), int(top_k), list(sources or ["textbook", "supplement", "template"]))
+            answer = self.ask(question, history, int(top_k), list(sources or ["textbook", "supplement", "template"]))
         except MentorError as exc:
             return {"question": question, "error": str(exc)}
         return answer.to_json()

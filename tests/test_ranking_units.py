@@ -190,3 +190,28 @@ def test_bm25_votes_only_when_its_passages_hold_the_question_s_words(retriever):
     # Wording taken from the material: BM25 keeps its vote.
     exam = "泄露他人信息的商家扣几分"
     assert scores(exam, lexical_trust=0.3) == scores(exam, lexical_trust=0.0) != scores(exam, bm25_weight=0.0)
+
+
+def test_a_passage_present_twice_in_the_corpus_is_cited_once(mini_copy):
+    # A copied file: every passage of it now exists twice.
+    page = mini_copy.corpus_dir / "textbook" / "m1-t2.md"
+    (mini_copy.corpus_dir / "textbook" / "m1-t2-copy.md").write_text(page.read_text(encoding="utf-8"), encoding="utf-8")
+    from kefu_mentor import build_index
+
+    build_index(mini_copy)
+    mentor = Mentor.load(mini_copy.index_dir, mini_copy)
+    texts = [c.text for c in mentor.store.chunks]
+    assert len(texts) > len(set(texts))  # the duplicates are in the index
+    answer = mentor.ask("泄露他人信息会被扣几分？", top_k=5)
+    cited = ["".join(c.text.split()) for c in answer.citations]
+    assert cited and len(cited) == len(set(cited))
+
+
+def test_the_api_refuses_an_oversized_question_with_a_kind_message(mini_settings):
+    from kefu_mentor.ui import MAX_INPUT_CHARS, MentorUI
+
+    ui = MentorUI(mini_settings)
+    result = ui.api_ask("客服" * (MAX_INPUT_CHARS * 3))
+    assert "太长" in result["error"] and result["question"] is None
+    result = ui.api_ask("客服分几类", ["啊" * (MAX_INPUT_CHARS * 5)])
+    assert "太长" in result["error"]
