@@ -6,11 +6,13 @@
 from __future__ import annotations
 
 import argparse
+import hmac
 import html
 import logging
 import os
 import re
 import threading
+import time
 from collections.abc import Callable
 
 import gradio as gr
@@ -113,6 +115,42 @@ def sources_html(answer: Answer | None) -> str:
     return "".join(blocks)
 
 
+class PasswordGate:
+    """The one instructor password check (teacher view and rebuild), throttled.
+
+    After `max_failures` wrong passwords within `window` seconds, every attempt is refused for
+    `lockout` seconds with a message saying how long to wait: guessing at ~45 tries a second
+    becomes 5 a minute.
+    """
+
+    def __init__(self, password: str | None, max_failures: int = 5, window: float = 60.0, lockout: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic):
+        self.password = password
+        self.max_failures, self.window, self.lockout = max_failures, window, lockout
+        self._clock = clock
+        self._failures: list[float] = []
+        self._locked_until = 0.0
+        self._guard = threading.Lock()
+
+    def denied(self, attempt: str | None) -> str | None:
+        """None when `attempt` opens the gate (or no password is set), else the reason in Chinese."""
+        if not self.password:
+            return None
+        with self._guard:
+            now = self._clock()
+            if now < self._locked_until:
+                return f"密码错误次数太多，请 {int(self._locked_until - now) + 1} 秒后再试。"
+            if hmac.compare_digest(str(attempt or "").encode(), self.password.encode()):
+                self._failures.clear()
+                return None
+            self._failures = [t for t in self._failures if now - t < self.window] + [now]
+            if len(self._failures) >= self.max_failures:
+                self._locked_until = now + self.lockout
+                self._failures.clear()
+                return f"密码错误次数太多，请 {int(self.lockout)} 秒后再试。"
+            return "教师密码不对。"
+
+
 class MentorUI:
     """Owns the shared `Mentor` (loaded once per process) and builds the Blocks app."""
 
@@ -121,6 +159,7 @@ class MentorUI:
         self.settings = settings
         self.question_log = question_log
         self.instructor_password = instructor_password
+        self.gate = PasswordGate(instructor_password)
         self.network = network
         self._mentor: Mentor | None = None
         self._lock = threading.Lock()
@@ -207,8 +246,9 @@ class MentorUI:
     def rebuild(self, password: str, progress: gr.Progress | None = None) -> str:
         if self.network and not self.instructor_password:
             return "应用在网络上提供服务，但没有设置教师密码，重建功能已关闭。请设置环境变量 KEFU_MENTOR_INSTRUCTOR_PASSWORD。"
-        if self.instructor_password and password != self.instructor_password:
-            return "教师密码不对，索引没有改动。"
+        denied = self.gate.denied(password)
+        if denied:
+            return f"{denied}索引没有改动。"
         from .index import build_index
 
         def tick(stage: str, done: int, total: int) -> None:

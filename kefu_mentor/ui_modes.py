@@ -130,8 +130,7 @@ class ModeTabs:
     def instructor_allowed(self, password: str) -> str | None:
         if self.ui.network and not self.ui.instructor_password:
             return "应用在网络上提供服务，但没有设置教师密码，教师看板已关闭。请设置 KEFU_MENTOR_INSTRUCTOR_PASSWORD。"
-        if self.ui.instructor_password and password != self.ui.instructor_password:
-            return "教师密码不对。"
+        return self.ui.gate.denied(password)
         return None
 
     def instructor_refresh(self, password: str):

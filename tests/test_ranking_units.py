@@ -215,3 +215,19 @@ def test_the_api_refuses_an_oversized_question_with_a_kind_message(mini_settings
     assert "太长" in result["error"] and result["question"] is None
     result = ui.api_ask("客服分几类", ["啊" * (MAX_INPUT_CHARS * 5)])
     assert "太长" in result["error"]
+
+
+def test_password_guessing_is_throttled_with_a_clear_wait():
+    from kefu_mentor.ui import PasswordGate
+
+    now = [0.0]
+    gate = PasswordGate("secret", max_failures=5, window=60, lockout=60, clock=lambda: now[0])
+    assert gate.denied("secret") is None
+    for _ in range(4):
+        assert gate.denied("guess") == "教师密码不对。"
+    assert "60 秒后再试" in gate.denied("guess")  # the fifth wrong one locks
+    now[0] = 30.0
+    assert "秒后再试" in gate.denied("secret")  # even the right one waits out the lock
+    now[0] = 61.0
+    assert gate.denied("secret") is None
+    assert PasswordGate(None).denied("anything") is None  # no password set: open
