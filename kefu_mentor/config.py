@@ -63,10 +63,10 @@ class Settings:
     scenario_min: float = 0.3
     scenario_keep: float = 0.5
     scenario_boost: float = 2.0
+    scenario_other: float = 0.5
     # A message with no study cue is still a learner's when the recogniser gives the learner
     # class at least this probability.
     learner_min: float = 0.3
-    scenario_other: float = 0.5
     # A refusal suggests a section only when its passage holds at least this IDF-weighted share
     # of the question's words.
     suggest_min_coverage: float = 0.3

@@ -91,6 +91,7 @@ def bm25_document(chunk: Chunk) -> str:
 # What a directory may hold for a build to replace it: our manifest, or only our own files
 # (an index whose manifest was damaged is still ours to rebuild).
 _INDEX_FILES = {MANIFEST, CHUNKS, DENSE, ROWS, BM25_DIR, SCENARIO}
+_TARGET_FIX = "请用 --index 指向一个空目录或已有的索引目录，例如 index/。"
 
 
 def check_index_target(index_dir: Path) -> None:
@@ -105,7 +106,7 @@ def check_index_target(index_dir: Path) -> None:
     index_dir = Path(index_dir)
     if index_dir.is_symlink() or (index_dir.exists() and not index_dir.is_dir()):
         raise IndexTargetError(
-            f"索引位置 {index_dir} 不是一个目录（是文件或链接），不会覆盖它。请用 --index 指向一个空目录或已有的索引目录，例如 index/。"
+            f"索引位置 {index_dir} 不是一个目录（是文件或链接），不会覆盖它。{_TARGET_FIX}"
         )
     if not index_dir.is_dir():
         return
@@ -114,7 +115,7 @@ def check_index_target(index_dir: Path) -> None:
         shown = "、".join(sorted(entries)[:5]) + ("……" if len(entries) > 5 else "")
         raise IndexTargetError(
             f"目录 {index_dir} 里有别的文件（{shown}），不是 kefu-mentor 的索引（没有 {MANIFEST}）。"
-            f"为免删掉这些文件，不会在这里建索引。请用 --index 指向一个空目录或已有的索引目录，例如 index/。"
+            f"为免删掉这些文件，不会在这里建索引。{_TARGET_FIX}"
         )
 
 

@@ -28,14 +28,14 @@ LEARNER = "learner"
 FAMILY_LABELS = {NONE: "无具体诉求（致谢、应答、闲聊）", OTHER: "话术库之外的诉求"}
 # The template family that answers `none` (a thanks, an OK): its buyer phrasings train `none`.
 CLOSING_FAMILY = "结束语"
+NGRAM_BUCKETS = 2048
+NGRAM_WEIGHT = 0.5  # how much the character n-grams count next to the embedding
+_KEEP = re.compile(r"[\w\u4e00-\u9fff]")
 
 
 def template_family(family: str) -> str:
     """The template family a recognised class routes to (`none` → the closing templates)."""
     return CLOSING_FAMILY if family == NONE else family
-NGRAM_BUCKETS = 2048
-NGRAM_WEIGHT = 0.5  # how much the character n-grams count next to the embedding
-_KEEP = re.compile(r"[\w\u4e00-\u9fff]")
 
 
 @dataclass(frozen=True)

@@ -58,7 +58,8 @@ def _marker_escape(line: str) -> str:
 
 
 def scenario_chip(answer: Answer, scenario_min: float) -> str:
-    """"场景：议价 · 把握 0.82" when the answer was routed by a recognised buyer scenario."""
+    """"场景：议价 · 把握 0.82" when the recogniser is at least `scenario_min` sure of the buyer's scenario
+    (routing then applies to every class but `other`, which is shown so the learner sees why no template leads)."""
     scenario = answer.scenario
     if scenario is None or scenario.confidence < scenario_min:
         return ""
@@ -136,11 +137,14 @@ class PasswordGate:
         """None when `attempt` opens the gate (or no password is set), else the reason in Chinese."""
         if not self.password:
             return None
+        if not attempt:
+            # Not a guess (the teacher tab runs the view as it opens): never counted, never a lock.
+            return "请输入教师密码。"
         with self._guard:
             now = self._clock()
             if now < self._locked_until:
                 return f"密码错误次数太多，请 {int(self._locked_until - now) + 1} 秒后再试。"
-            if hmac.compare_digest(str(attempt or "").encode(), self.password.encode()):
+            if hmac.compare_digest(str(attempt).encode(), self.password.encode()):
                 self._failures.clear()
                 return None
             self._failures = [t for t in self._failures if now - t < self.window] + [now]

@@ -131,7 +131,6 @@ class ModeTabs:
         if self.ui.network and not self.ui.instructor_password:
             return "应用在网络上提供服务，但没有设置教师密码，教师看板已关闭。请设置 KEFU_MENTOR_INSTRUCTOR_PASSWORD。"
         return self.ui.gate.denied(password)
-        return None
 
     def instructor_refresh(self, password: str):
         denied = self.instructor_allowed(password)

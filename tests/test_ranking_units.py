@@ -230,4 +230,8 @@ def test_password_guessing_is_throttled_with_a_clear_wait():
     assert "秒后再试" in gate.denied("secret")  # even the right one waits out the lock
     now[0] = 61.0
     assert gate.denied("secret") is None
+    # An empty attempt (the teacher tab opening) is not a guess: it never counts towards a lock.
+    for _ in range(10):
+        assert gate.denied("") == "请输入教师密码。"
+    assert gate.denied("secret") is None
     assert PasswordGate(None).denied("anything") is None  # no password set: open
