@@ -13,8 +13,8 @@ import logging
 
 from .config import ChunkerSettings, Settings
 from .errors import CorpusError, IndexUnavailable, MentorError, QuestionError
-from .index import build_index, load_index
-from .mentor import Mentor
+from .pipeline.index import build_index, load_index
+from .pipeline.mentor import Mentor
 from .schema import Answer, Chunk, Citation
 
 __all__ = [

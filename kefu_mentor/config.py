@@ -34,6 +34,8 @@ class Settings:
     cache_dir: Path = Path(".cache/kefu-mentor")
     # Local data: the redacted question log for the instructor view.
     data_dir: Path = Path(".data")
+    # The abstention rule per embedder, calibrated on the dev split (`kefu-mentor eval --calibrate`).
+    calibration_path: Path = Path("calibration.json")
     embedder: str = DEFAULT_EMBEDDER
     chunker: ChunkerSettings = field(default_factory=ChunkerSettings)
     top_k: int = 5
@@ -82,7 +84,7 @@ class Settings:
 
     def with_(self, **changes) -> Settings:
         """Return a copy with some fields changed (paths are coerced to Path)."""
-        for key in ("corpus_dir", "index_dir", "cache_dir", "data_dir"):
+        for key in ("corpus_dir", "index_dir", "cache_dir", "data_dir", "calibration_path"):
             if key in changes and changes[key] is not None:
                 changes[key] = Path(changes[key])
         return replace(self, **{k: v for k, v in changes.items() if v is not None})

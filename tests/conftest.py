@@ -15,7 +15,7 @@ import pytest
 
 from kefu_mentor import Mentor, Settings, build_index
 from kefu_mentor.errors import IndexUnavailable
-from kefu_mentor.index import load_index
+from kefu_mentor.pipeline.index import load_index
 
 ROOT = Path(__file__).resolve().parents[1]
 MINI_CORPUS = ROOT / "tests" / "data" / "mini_corpus"

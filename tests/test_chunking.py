@@ -7,9 +7,9 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kefu_mentor.chunking import chunk_sections
 from kefu_mentor.config import ChunkerSettings
-from kefu_mentor.corpus import load_corpus
+from kefu_mentor.pipeline.chunking import chunk_sections
+from kefu_mentor.pipeline.corpus import load_corpus
 from kefu_mentor.schema import Section
 
 from .conftest import MINI_CORPUS, REAL_CORPUS

@@ -17,7 +17,7 @@ CITATION_KEYS = {"rank", "chunk_id", "source", "breadcrumb", "page", "text", "sc
 
 
 def run_cli(settings, *args, stdin: bytes | None = None) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "kefu_mentor.cli", *args, "--corpus", str(settings.corpus_dir),
+    command = [sys.executable, "-m", "kefu_mentor.tools.cli", *args, "--corpus", str(settings.corpus_dir),
                "--index", str(settings.index_dir), "--cache", str(settings.cache_dir)]
     return subprocess.run(command, input=stdin, capture_output=True, timeout=300)
 
@@ -109,7 +109,7 @@ def test_build_check_fails_when_the_committed_index_no_longer_matches_the_corpus
 
 def test_the_shipped_index_matches_the_shipped_corpus():
     from kefu_mentor import Settings
-    from kefu_mentor.index import load_index
+    from kefu_mentor.pipeline.index import load_index
 
     from .conftest import REAL_CORPUS, ROOT
 

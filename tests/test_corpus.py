@@ -7,8 +7,8 @@ import shutil
 
 import pytest
 
-from kefu_mentor.corpus import load_corpus
 from kefu_mentor.errors import CorpusError
+from kefu_mentor.pipeline.corpus import load_corpus
 
 from .conftest import MINI_CORPUS, REAL_CORPUS, SEED
 

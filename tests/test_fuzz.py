@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kefu_mentor.corpus import load_corpus, parse_markdown
 from kefu_mentor.errors import CorpusError, QuestionError
+from kefu_mentor.pipeline.corpus import load_corpus, parse_markdown
 
 from .conftest import MINI_CORPUS
 

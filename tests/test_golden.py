@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kefu_mentor.corpus import load_corpus
-from kefu_mentor.evaluation import (
+from kefu_mentor.pipeline.corpus import load_corpus
+from kefu_mentor.tools.evaluation import (
     GoldenItem,
     ItemResult,
     Passage,

@@ -10,10 +10,10 @@ import time
 import pytest
 
 from kefu_mentor import Mentor, build_index, load_index
-from kefu_mentor.chunking import chunk_sections
-from kefu_mentor.corpus import load_corpus
 from kefu_mentor.errors import BuildLockedError, CorpusError, IndexUnavailable
-from kefu_mentor.index import FORMAT_VERSION, ensure_index
+from kefu_mentor.pipeline.chunking import chunk_sections
+from kefu_mentor.pipeline.corpus import load_corpus
+from kefu_mentor.pipeline.index import FORMAT_VERSION, ensure_index
 
 
 def test_manifest_records_how_the_index_was_built(mini_settings):
@@ -96,7 +96,7 @@ def test_failed_build_keeps_the_previous_index(mini_copy):
 
 
 def _build_slowly(settings, started):
-    from kefu_mentor import index as index_module
+    from kefu_mentor.pipeline import index as index_module
 
     original = index_module.load_corpus
 
@@ -198,7 +198,7 @@ def test_a_broken_corpus_keeps_the_last_good_index_serving(mini_copy):
 
 
 def _embedder(store):
-    from kefu_mentor.embedding import load_embedder
+    from kefu_mentor.pipeline.embedding import load_embedder
 
     return load_embedder(store.embedder_id)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kefu_mentor.quiz import build_quiz, check
+from kefu_mentor.modes.quiz import build_quiz, check
 
 from .conftest import REAL_CORPUS
 

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 
 from kefu_mentor import Mentor
-from kefu_mentor.answer import question_type
-from kefu_mentor.chunking import chunk_sections
 from kefu_mentor.config import ChunkerSettings
-from kefu_mentor.corpus import attach_situations
 from kefu_mentor.errors import CorpusError
-from kefu_mentor.evaluation import GoldenItem, calibrate
+from kefu_mentor.pipeline.answer import question_type
+from kefu_mentor.pipeline.chunking import chunk_sections
+from kefu_mentor.pipeline.corpus import attach_situations
 from kefu_mentor.schema import Section
+from kefu_mentor.tools.evaluation import GoldenItem, calibrate
 
 TOPIC = ("模块一", "任务一", "知识储备", "二、网店客服的重要性")
 
@@ -108,7 +108,7 @@ def test_calibration_never_refuses_a_safety_question():
 
 
 def test_the_scenario_recogniser_learns_families_from_examples():
-    from kefu_mentor.scenario import ScenarioModel, char_ngrams
+    from kefu_mentor.pipeline.scenario import ScenarioModel, char_ngrams
 
     texts = ["能便宜点吗", "少点呗老板", "便宜点我就拍", "快递到哪了", "啥时候发货", "物流怎么不动", "谢谢", "好的"]
     labels = ["议价"] * 3 + ["物流跟踪"] * 3 + ["none"] * 2
@@ -129,15 +129,15 @@ def test_the_scenario_recogniser_learns_families_from_examples():
     ("能便宜点吗", None),  # the buyer's own words, not a question about them
 ])
 def test_the_buyer_words_a_learner_quotes(question, words):
-    from kefu_mentor.retrieval import quoted_buyer_words
+    from kefu_mentor.pipeline.retrieval import quoted_buyer_words
 
     assert quoted_buyer_words(question) == words
 
 
 def test_the_scenario_chip_shows_only_a_routed_scenario():
-    from kefu_mentor.scenario import Scenario
+    from kefu_mentor.app.render import answer_markdown
+    from kefu_mentor.pipeline.scenario import Scenario
     from kefu_mentor.schema import Answer
-    from kefu_mentor.ui import answer_markdown
 
     def answer(scenario):
         return Answer("能便宜点吗", "亲，……[1]\n- 亲，……[1]", (), False, 1.0, "能便宜点吗", (), (), 0.9, scenario)
@@ -208,9 +208,10 @@ def test_a_passage_present_twice_in_the_corpus_is_cited_once(mini_copy):
 
 
 def test_the_api_refuses_an_oversized_question_with_a_kind_message(mini_settings):
-    from kefu_mentor.ui import MAX_INPUT_CHARS, MentorUI
+    from kefu_mentor.app.chat_tab import MAX_INPUT_CHARS, ChatTab
+    from kefu_mentor.app.context import AppContext
 
-    ui = MentorUI(mini_settings)
+    ui = ChatTab(AppContext(mini_settings))
     result = ui.api_ask("客服" * (MAX_INPUT_CHARS * 3))
     assert "太长" in result["error"] and result["question"] is None
     result = ui.api_ask("客服分几类", ["啊" * (MAX_INPUT_CHARS * 5)])
@@ -218,7 +219,7 @@ def test_the_api_refuses_an_oversized_question_with_a_kind_message(mini_settings
 
 
 def test_password_guessing_is_throttled_with_a_clear_wait():
-    from kefu_mentor.ui import PasswordGate
+    from kefu_mentor.app.context import PasswordGate
 
     now = [0.0]
     gate = PasswordGate("secret", max_failures=5, window=60, lockout=60, clock=lambda: now[0])

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from kefu_mentor.qlog import QuestionLog
-from kefu_mentor.redact import redact
+from kefu_mentor.modes.qlog import QuestionLog
+from kefu_mentor.modes.redact import redact
 from kefu_mentor.schema import Answer
 
 SAMPLES = [
@@ -67,7 +67,7 @@ def test_log_survives_a_crashed_writer(tmp_path):
     code = (
         "import os, sys\n"
         "sys.path.insert(0, '.')\n"
-        "from kefu_mentor.qlog import QuestionLog\n"
+        "from kefu_mentor.modes.qlog import QuestionLog\n"
         "from kefu_mentor.schema import Answer\n"
         f"log = QuestionLog({str(path)!r})\n"
         "log.record(Answer('另一个进程的问题', '', (), True, 0.1))\n"

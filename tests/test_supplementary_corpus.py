@@ -8,11 +8,11 @@ from pathlib import Path
 
 import yaml
 
-from kefu_mentor.chunking import chunk_sections
 from kefu_mentor.config import Settings
-from kefu_mentor.corpus import load_corpus
-from kefu_mentor.coverage import coverage_rows
-from kefu_mentor.evaluation import ablated, ask_all, load_golden, metrics
+from kefu_mentor.modes.coverage import coverage_rows
+from kefu_mentor.pipeline.chunking import chunk_sections
+from kefu_mentor.pipeline.corpus import load_corpus
+from kefu_mentor.tools.evaluation import ablated, ask_all, load_golden, metrics
 
 from .conftest import REAL_CORPUS
 

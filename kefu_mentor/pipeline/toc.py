@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from .errors import CorpusError
+from ..errors import CorpusError
 
 _SPACE = re.compile(r"\s+")
 

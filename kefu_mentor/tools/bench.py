@@ -21,14 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import Settings
-from .corpus import load_corpus
-from .errors import QuestionError
+from ..config import Settings
+from ..errors import QuestionError
+from ..pipeline.corpus import load_corpus
+from ..pipeline.index import BM25_PARAMS, IndexStore, bm25_document, build_index, make_dense_index
+from ..pipeline.mentor import Mentor, check_question
+from ..pipeline.text import Tokenizer, split_sentences
+from ..schema import Chunk
 from .evaluation import DefaultRecipe, default_golden_paths, load_golden
-from .index import BM25_PARAMS, IndexStore, bm25_document, build_index, make_dense_index
-from .mentor import Mentor, check_question
-from .schema import Chunk
-from .text import Tokenizer, split_sentences
 
 TARGETS = {
     "warm_p95_ms": 50.0,
@@ -201,7 +201,7 @@ def run_bench(settings: Settings, cold_build: bool = True, factors: tuple[int, .
         # 3. Warm latency, ours versus the default recipe, same questions, same run.
         mentor = Mentor.load(work / "index", bench_settings)
         ours = _latencies(mentor, questions, repeat=2)
-        recipe = DefaultRecipe(bench_settings, mentor.store.chunks)
+        recipe = DefaultRecipe(bench_settings, mentor.chunks)
         baseline = _baseline_latencies(recipe, plain * 2)
         results["warm_ms"] = percentiles(ours)
         results["default_recipe_ms"] = percentiles(baseline)
@@ -267,7 +267,7 @@ def format_results(r: dict) -> str:
 
 
 def plot(results: dict, path: Path) -> None:
-    from .plotting import pyplot
+    from ..modes.plotting import pyplot
 
     plt = pyplot()
     sizes = [row["chunks"] for row in results["scale"]]

@@ -23,13 +23,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ..config import Settings
+from ..errors import BuildLockedError, IndexTargetError, IndexUnavailable, MentorError
+from ..schema import Chunk
 from .chunking import chunk_sections
-from .config import Settings
 from .corpus import corpus_digest, load_corpus
 from .embedding import Embedder, EmbeddingCache, load_embedder
-from .errors import BuildLockedError, IndexTargetError, IndexUnavailable, MentorError
 from .scenario import ScenarioModel, training_set
-from .schema import Chunk
 from .text import Tokenizer
 
 log = logging.getLogger(__name__)

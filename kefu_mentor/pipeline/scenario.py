@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from .errors import CorpusError
-from .schema import Chunk
+from ..errors import CorpusError
+from ..schema import Chunk
 
 NONE = "none"
 OTHER = "other"

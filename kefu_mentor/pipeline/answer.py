@@ -6,14 +6,17 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from importlib import resources
+from pathlib import Path
 
-from .retrieval import Hit, HybridRetriever, Query
-from .schema import Chunk, Citation
+from ..schema import Chunk, Citation
+from .retrieval import Hit, Lexicon, Query
 from .text import split_sentences
 
 MAX_SENTENCES = 4
 MIN_SENTENCES = 2
+# The refusal's words, said once: the answer text carries them for plain-text surfaces (CLI,
+# JSON); the app renders `REFUSAL` and `Answer.suggestions` as fields.
+SUGGESTIONS_LEAD = "如果你想了解相近的内容，可以看看这些章节："
 REFUSAL = "抱歉，教材和补充资料中没有找到与这个问题相关的内容。本导师只根据《网店客服》教材及其补充资料回答网店客服的学习和工作问题。"
 
 
@@ -50,11 +53,11 @@ class AbstentionRule:
 LEXICAL_ONLY = AbstentionRule(slope=1.0, threshold=0.5 + 1.0)
 
 
-def load_calibration(embedder_id: str) -> AbstentionRule:
-    """The calibrated rule for this embedder, or a lexical-only rule when there is none."""
+def load_calibration(path: Path, embedder_id: str) -> AbstentionRule:
+    """The rule calibrated for this embedder in the table at `path`, or a lexical-only rule when there is none."""
     try:
-        table = json.loads(resources.files("kefu_mentor").joinpath("calibration.json").read_text(encoding="utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError):
+        table = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
         table = {}
     entry = table.get(embedder_id)
     if not entry:
@@ -88,7 +91,7 @@ def question_type(text: str) -> str:
     return "other"
 
 
-def select_sentences(retriever: HybridRetriever, query: Query, hits: list[Hit]) -> list[tuple[int, str]]:
+def select_sentences(lexicon: Lexicon, query: Query, hits: list[Hit]) -> list[tuple[int, str]]:
     """The sentences that best answer the query, as (hit position, sentence) in reading order.
 
     A list question gets the top passage's item headings, a definition its defining sentence,
@@ -96,15 +99,15 @@ def select_sentences(retriever: HybridRetriever, query: Query, hits: list[Hit]) 
     the question is a buyer's message or asks what to reply, so a learner who asks 怎么办 gets
     the passage's steps first and a sample reply after.
     """
-    words = set(retriever.tokenizer.expand(list(query.tokens)))
-    weight = sum(retriever.idf(w) for w in words) or 1.0
+    words = set(lexicon.expand(list(query.tokens)))
+    weight = sum(lexicon.idf(w) for w in words) or 1.0
     kind = question_type(query.text)
     limit = MAX_SENTENCES + 2 if kind == "list" else MAX_SENTENCES
     scored: list[tuple[float, int, int, str]] = []
     for position, hit in enumerate(hits[:3]):
-        chunk = retriever.store.chunks[hit.index]
-        for order, (sentence, tokens) in enumerate(retriever.sentences(hit.index, _candidate_sentences)):
-            overlap = sum(retriever.idf(w) for w in words if w in tokens) / weight
+        chunk = hit.chunk
+        for order, (sentence, tokens) in enumerate(lexicon.sentences(hit, _candidate_sentences)):
+            overlap = sum(lexicon.idf(w) for w in words if w in tokens) / weight
             # Prefer the best-ranked passage, and its opening sentence (often the definition).
             prior = 0.25 / (position + 1) + (0.08 if order == 0 else 0.0) - 0.01 * order
             if chunk.source == "template" and sentence.startswith("推荐回复"):
@@ -131,15 +134,15 @@ def select_sentences(retriever: HybridRetriever, query: Query, hits: list[Hit]) 
     return [(position, sentence) for _, position, _, sentence in chosen]
 
 
-def compose(retriever: HybridRetriever, query: Query, hits: list[Hit]) -> tuple[str, list[Citation]]:
+def compose(lexicon: Lexicon, query: Query, hits: list[Hit]) -> tuple[str, list[Citation]]:
     """The extractive answer text and its citations (rank 1 = best passage)."""
-    picked = select_sentences(retriever, query, hits)
+    picked = select_sentences(lexicon, query, hits)
     quoted: dict[int, list[str]] = {}
     for position, sentence in picked:
         quoted.setdefault(position, []).append(sentence)
     citations = []
     for rank, hit in enumerate(hits, 1):
-        chunk = retriever.store.chunks[hit.index]
+        chunk = hit.chunk
         citations.append(
             Citation(
                 rank=rank, chunk_id=chunk.chunk_id, source=chunk.source, breadcrumb=chunk.title,
@@ -154,30 +157,29 @@ def compose(retriever: HybridRetriever, query: Query, hits: list[Hit]) -> tuple[
     return "\n".join(line for line in lines if line), citations
 
 
-def refusal(retriever: HybridRetriever, hits: list[Hit]) -> tuple[str, tuple[str, ...]]:
+def refusal(hits: list[Hit], min_coverage: float) -> tuple[str, tuple[str, ...]]:
     """The honest "not covered" answer and, when something is actually near, sections to look at.
 
     A section is offered only when its passage shares a real part of the question's words
-    (`Settings.suggest_min_coverage`): "红烧肉怎么做" is near nothing, and the nearest vectors of
-    a far-off question are noise.
+    (`min_coverage`, from `Settings.suggest_min_coverage`): "红烧肉怎么做" is near nothing, and the
+    nearest vectors of a far-off question are noise.
     """
     suggestions: list[str] = []
     for hit in hits:
-        if hit.coverage < retriever.settings.suggest_min_coverage:
+        if hit.coverage < min_coverage:
             continue
-        chunk = retriever.store.chunks[hit.index]
-        place = " › ".join(retriever_toc_path(chunk))
+        place = " › ".join(toc_path(hit.chunk))
         if place not in suggestions:
             suggestions.append(place)
         if len(suggestions) == 3:
             break
     text = REFUSAL
     if suggestions:
-        text += "\n如果你想了解相近的内容，可以看看这些章节：\n" + "\n".join(f"- {s}" for s in suggestions)
+        text += f"\n{SUGGESTIONS_LEAD}\n" + "\n".join(f"- {s}" for s in suggestions)
     return text, tuple(suggestions)
 
 
-def retriever_toc_path(chunk: Chunk) -> tuple[str, ...]:
+def toc_path(chunk: Chunk) -> tuple[str, ...]:
     """The chunk's breadcrumb cut to its TOC part (drops card and template titles)."""
     crumbs = chunk.breadcrumb
     if chunk.source == "template":

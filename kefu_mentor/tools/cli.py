@@ -9,9 +9,9 @@ import sys
 import time
 from pathlib import Path
 
-from .config import DEFAULT_EMBEDDER, Settings
-from .errors import IndexUnavailable, MentorError, QuestionError
-from .schema import SOURCE_LABELS, SOURCE_TYPES, Answer
+from ..config import DEFAULT_EMBEDDER, Settings
+from ..errors import IndexUnavailable, MentorError, QuestionError
+from ..schema import SOURCE_LABELS, SOURCE_TYPES, Answer
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -43,7 +43,7 @@ def _notify(message: str) -> None:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from .index import build_index, load_index
+    from ..pipeline.index import build_index, load_index
 
     settings = _settings(args)
     if args.check:
@@ -142,7 +142,7 @@ def _answer_line(mentor, raw: bytes, top_k: int, sources: tuple[str, ...] | None
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from .mentor import Mentor
+    from ..pipeline.mentor import Mentor
 
     settings = _settings(args)
     mentor = Mentor.load(settings.index_dir, settings, rebuild=True, notify=_notify,
@@ -180,7 +180,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_check_corpus(args: argparse.Namespace) -> int:
-    from .coverage import check_corpus_report
+    from ..modes.coverage import check_corpus_report
 
     report, ok = check_corpus_report(_settings(args), as_json=args.json)
     print(report)
@@ -188,8 +188,8 @@ def cmd_check_corpus(args: argparse.Namespace) -> int:
 
 
 def cmd_coverage(args: argparse.Namespace) -> int:
-    from .instructor import coverage_json, coverage_table, coverage_text, group_gaps
-    from .qlog import QuestionLog
+    from ..modes.instructor import coverage_json, coverage_table, coverage_text, group_gaps
+    from ..modes.qlog import QuestionLog
 
     settings = _settings(args)
     log_path = args.log or Path(".data/questions.sqlite")
@@ -198,7 +198,7 @@ def cmd_coverage(args: argparse.Namespace) -> int:
     gaps = group_gaps(entries)
     print(coverage_json(table, gaps) if args.json else coverage_text(table))
     if args.export:
-        from .instructor import coverage_chart, export_csv
+        from ..modes.instructor import coverage_chart, export_csv
 
         paths = [*export_csv(table, gaps, args.export), coverage_chart(table, args.export / "coverage.png")]
         print("已导出：" + "、".join(str(p) for p in paths), file=sys.stderr)
@@ -215,7 +215,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from .index import check_manifest, read_manifest
+    from ..pipeline.index import check_manifest, read_manifest
 
     settings = _settings(args)
     manifest = read_manifest(settings.index_dir)

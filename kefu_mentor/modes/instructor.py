@@ -8,13 +8,13 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from .chunking import chunk_sections
-from .config import Settings
-from .corpus import load_corpus
+from ..config import Settings
+from ..pipeline.chunking import chunk_sections
+from ..pipeline.corpus import load_corpus
+from ..pipeline.text import Tokenizer
+from ..schema import SOURCE_LABELS, SOURCE_TYPES
 from .coverage import CoverageRow, coverage_rows
 from .qlog import LoggedQuestion
-from .schema import SOURCE_LABELS, SOURCE_TYPES
-from .text import Tokenizer
 
 LOW_CONFIDENCE = 0.6
 

@@ -11,8 +11,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..schema import Answer
 from .redact import redact
-from .schema import Answer
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS questions (

@@ -7,11 +7,11 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
-from .chunking import chunk_sections
-from .config import Settings
-from .corpus import Corpus, load_corpus
-from .errors import CorpusError
-from .schema import SOURCE_LABELS, SOURCE_TYPES, Chunk
+from ..config import Settings
+from ..errors import CorpusError
+from ..pipeline.chunking import chunk_sections
+from ..pipeline.corpus import Corpus, load_corpus
+from ..schema import SOURCE_LABELS, SOURCE_TYPES, Chunk
 
 _NON_WORD = re.compile(r"[^\w\u4e00-\u9fff]+")
 

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import yaml
 
-from .chunking import find_passage
+from ..errors import CorpusError
+from ..pipeline.chunking import find_passage
+from ..pipeline.text import DOMAIN_WORDS, split_sentences, to_simplified
+from ..schema import SOURCE_LABELS, Chunk
 from .drills import Basis
-from .errors import CorpusError
-from .schema import SOURCE_LABELS, Chunk
-from .text import DOMAIN_WORDS, split_sentences, to_simplified
 
 _SQUASH = re.compile(r"[\s\u3000，,。.、；;：:！!？?“”\"'（）()【】\[\]_-]+")
 KINDS = ("fill", "single", "multiple", "short", "cloze", "template")

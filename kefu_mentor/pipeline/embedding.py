@@ -15,8 +15,8 @@ from typing import Protocol
 
 import numpy as np
 
-from .config import DEFAULT_EMBEDDER
-from .errors import MentorError
+from ..config import DEFAULT_EMBEDDER
+from ..errors import MentorError
 
 log = logging.getLogger(__name__)
 

@@ -31,14 +31,14 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from .answer import AbstentionRule
-from .config import Settings
-from .corpus import load_corpus
-from .embedding import EmbeddingCache, load_embedder
-from .errors import QuestionError
-from .mentor import Mentor
-from .schema import Chunk
-from .toc import TableOfContents
+from ..config import Settings
+from ..errors import QuestionError
+from ..pipeline.answer import AbstentionRule, load_calibration
+from ..pipeline.corpus import load_corpus
+from ..pipeline.embedding import EmbeddingCache, load_embedder
+from ..pipeline.mentor import Mentor
+from ..pipeline.toc import TableOfContents
+from ..schema import Chunk
 
 PERSONAS = ("student", "agent", "instructor")
 NONE_FAMILY = "none"  # thanks, fragments, chit-chat
@@ -314,8 +314,7 @@ ABLATIONS: dict[str, dict] = {
 def ablated(mentor: Mentor, change: dict) -> Mentor:
     change = dict(change)
     rule = NO_ABSTENTION if change.pop("abstention", True) is False else mentor.rule
-    return Mentor(mentor.store, mentor.embedder, replace(mentor.settings, **change), rule=rule,
-                  tokenizer=mentor.retriever.tokenizer)
+    return mentor.with_settings(replace(mentor.settings, **change), rule=rule)
 
 
 # ---------------------------------------------------------------- metrics
@@ -405,7 +404,7 @@ def evaluate(mentor: Mentor, items: Sequence[GoldenItem], toc: TableOfContents, 
             runs[name] = ask_all(ablated(mentor, change), items)
     systems = {name: {s: metrics(rows, toc) for s, rows in slices(results).items()} for name, results in runs.items()}
     split = ",".join(sorted({i.split for i in items}))
-    report = Report(split, len(items), len(mentor.store.chunks), mentor.embedder.id, systems, tuple(skipped))
+    report = Report(split, len(items), len(mentor.chunks), mentor.embedder.id, systems, tuple(skipped))
     return report, runs
 
 
@@ -421,17 +420,18 @@ def calibrate(mentor: Mentor, items: Sequence[GoldenItem]) -> dict[str, float]:
     that, the rule maximises the mean of "answerable answered" and "out-of-scope refused",
     then prefers fewer false refusals.
     """
-    features: list[tuple[list[tuple[float, float]], bool, bool]] = []
+    features: list[tuple[list, bool, bool]] = []
     for item in items:
         try:
             _, hits, _ = mentor.search(item.question, list(item.history), k=3)
         except QuestionError:
             continue
-        features.append(([(h.dense, h.coverage) for h in hits[:3]] or [(-1.0, 0.0)], not item.out_of_scope,
-                         item.set == "safety"))
+        features.append((hits, not item.out_of_scope, item.set == "safety"))
     best: tuple[float, float, float, float] | None = None
     for slope in np.arange(0.0, 0.81, 0.02):
-        score = np.array([max(d + slope * c for d, c in f) for f, _, _ in features])
+        # The rule's own formula at threshold 0: its margin is the score to cut.
+        rule = AbstentionRule(float(slope), 0.0)
+        score = np.array([max(rule.margin(h), -1.0) for h, _, _ in features])
         answerable = np.array([a for _, a, _ in features])
         safety = np.array([s for _, _, s in features])
         ceiling = score[safety].min() if safety.any() else np.inf
@@ -450,8 +450,8 @@ def calibrate(mentor: Mentor, items: Sequence[GoldenItem]) -> dict[str, float]:
             "dev_answered": round(best[1], 4), "dev_items": len(features)}
 
 
-def save_calibration(embedder_id: str, entry: dict) -> Path:
-    path = Path(__file__).with_name("calibration.json")
+def save_calibration(path: Path, embedder_id: str, entry: dict) -> Path:
+    """Write `entry` for `embedder_id` into the calibration table at `path` (`Settings.calibration_path`)."""
     table = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     table[embedder_id] = entry
     path.write_text(json.dumps(table, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
@@ -512,7 +512,7 @@ def confusion(results: Sequence[ItemResult], top: int = 8) -> list[tuple[str, st
 
 
 def write_chart(report: Report, path: Path) -> None:
-    from .plotting import pyplot
+    from ..modes.plotting import pyplot
 
     plt = pyplot()
     ours = report.systems["本系统"]
@@ -561,10 +561,10 @@ def run_eval(settings: Settings, args: argparse.Namespace) -> int:
     if args.calibrate:
         dev = [i for i in items if i.split == "dev" and i.set != "legacy" and i.set != "own_buyer"]
         entry = calibrate(mentor, dev)
-        path = save_calibration(mentor.embedder.id, entry)
+        path = save_calibration(settings.calibration_path, mentor.embedder.id, entry)
         print(f"已在 dev 集（{entry['dev_items']} 题）上校准拒答规则：{entry}，写入 {path}", file=sys.stderr)
-        mentor = Mentor(mentor.store, mentor.embedder, settings)
-    baseline = None if args.no_baseline else DefaultRecipe(settings, mentor.store.chunks)
+        mentor = mentor.with_settings(settings, rule=load_calibration(settings.calibration_path, mentor.embedder.id))
+    baseline = None if args.no_baseline else DefaultRecipe(settings, mentor.chunks)
     report, runs = evaluate(mentor, chosen, corpus.toc, baseline=baseline, ablations=not args.no_ablations,
                             skipped=skipped)
     for message in skipped:

@@ -9,11 +9,11 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .config import Settings
+from ..config import Settings
+from ..schema import Chunk
 from .embedding import Embedder
 from .index import IndexStore, bm25_document
 from .scenario import OTHER, Scenario, template_family
-from .schema import Chunk
 from .text import Tokenizer
 
 # A pasted buyer message talks to the shop ("你们…", "我的快递…"); a learner's question talks
@@ -45,7 +45,8 @@ _SHORT_NE = re.compile(r"^.{1,14}呢[？?！!。]*$")
 class Hit:
     """One retrieved chunk with the evidence behind its rank."""
 
-    index: int
+    index: int  # position in the index (for caches keyed by chunk)
+    chunk: Chunk
     score: float  # fused (RRF) score
     dense: float  # best cosine over the chunk's vectors
     bm25: float
@@ -64,6 +65,50 @@ class Query:
     scenario: Scenario | None = None  # a buyer message's recognised scenario family
 
 
+class Lexicon:
+    """The word statistics of one index: IDF, synonym expansion and each chunk's sentences.
+
+    What composition needs from the index, without the retriever. Read-only after build,
+    except a per-chunk sentence cache (filled once per chunk; a race only recomputes).
+    """
+
+    def __init__(self, chunks: list[Chunk], tokenizer: Tokenizer):
+        self.tokenizer = tokenizer
+        self.doc_tokens = [set(tokenizer.tokenize(bm25_document(c))) for c in chunks]
+        n_docs = len(chunks)
+        doc_freq: dict[str, int] = {}
+        for tokens in self.doc_tokens:
+            for token in tokens:
+                doc_freq[token] = doc_freq.get(token, 0) + 1
+        self._idf = {t: math.log(1 + (n_docs - df + 0.5) / (df + 0.5)) for t, df in doc_freq.items()}
+        # A word no chunk contains is as informative as the rarest word.
+        self._unknown_idf = math.log(1 + (n_docs + 0.5) / 0.5)
+        self._sentences: dict[int, tuple[tuple[str, frozenset[str]], ...]] = {}
+
+    def idf(self, token: str) -> float:
+        return self._idf.get(token, self._unknown_idf)
+
+    def expand(self, tokens: list[str]) -> list[str]:
+        return self.tokenizer.expand(tokens)
+
+    def coverage(self, query_tokens: tuple[str, ...], index: int) -> float:
+        """IDF-weighted share of the query's words that chunk `index` contains (0 to 1)."""
+        words = set(query_tokens)
+        if not words:
+            return 0.0
+        total = sum(self.idf(t) for t in words)
+        found = sum(self.idf(t) for t in words if t in self.doc_tokens[index])
+        return found / total if total else 0.0
+
+    def sentences(self, hit: Hit, split: Callable[[Chunk], list[str]]) -> tuple[tuple[str, frozenset[str]], ...]:
+        """The hit's candidate sentences (as `split` cuts them) with their tokens, cached."""
+        cached = self._sentences.get(hit.index)
+        if cached is None:
+            cached = tuple((s, frozenset(self.tokenizer.tokenize(s))) for s in split(hit.chunk))
+            self._sentences[hit.index] = cached
+        return cached
+
+
 class HybridRetriever:
     """Searches one loaded index. Safe to share across threads (read-only state)."""
 
@@ -72,15 +117,7 @@ class HybridRetriever:
         self.embedder = embedder
         self.tokenizer = tokenizer
         self.settings = settings
-        self._doc_tokens = [set(tokenizer.tokenize(bm25_document(c))) for c in store.chunks]
-        n_docs = len(store.chunks)
-        doc_freq: dict[str, int] = {}
-        for tokens in self._doc_tokens:
-            for token in tokens:
-                doc_freq[token] = doc_freq.get(token, 0) + 1
-        self._idf = {t: math.log(1 + (n_docs - df + 0.5) / (df + 0.5)) for t, df in doc_freq.items()}
-        # A word no chunk contains is as informative as the rarest word.
-        self._unknown_idf = math.log(1 + (n_docs + 0.5) / 0.5)
+        self.lexicon = Lexicon(store.chunks, tokenizer)
         self._sources = np.array([c.source for c in store.chunks])
         self._text_keys = [re.sub(r"\s+", "", c.text) for c in store.chunks]
         self._is_template = self._sources == "template"
@@ -97,19 +134,6 @@ class HybridRetriever:
         # Only the book's own: our exercise and discussion cards carry 答题要点 (their answers).
         self._is_prompt = np.array([c.source == "textbook" and c.toc_id.endswith(("-exercises", "-discuss"))
                                     for c in store.chunks], dtype=bool)
-        # Sentence tokens per chunk, computed once on first use (composition reads them per answer).
-        self._sentences: dict[int, tuple[tuple[str, frozenset[str]], ...]] = {}
-
-    def sentences(self, index: int, split: Callable[[Chunk], list[str]]) -> tuple[tuple[str, frozenset[str]], ...]:
-        """The chunk's candidate sentences (as `split` cuts them) with their tokens, cached."""
-        cached = self._sentences.get(index)
-        if cached is None:
-            cached = tuple((s, frozenset(self.tokenizer.tokenize(s))) for s in split(self.store.chunks[index]))
-            self._sentences[index] = cached
-        return cached
-
-    def idf(self, token: str) -> float:
-        return self._idf.get(token, self._unknown_idf)
 
     def prepare(self, question: str, history: list[str] | None = None) -> Query:
         """Resolve a follow-up against the previous turn, then tokenise."""
@@ -129,13 +153,7 @@ class HybridRetriever:
         return Query(question, tuple(tokens), False, is_buyer_voice(question), bool(_WANTS_REPLY.search(question)))
 
     def coverage(self, query_tokens: tuple[str, ...], index: int) -> float:
-        """IDF-weighted share of the query's words that the chunk contains (0 to 1)."""
-        words = set(query_tokens)
-        if not words:
-            return 0.0
-        total = sum(self.idf(t) for t in words)
-        found = sum(self.idf(t) for t in words if t in self._doc_tokens[index])
-        return found / total if total else 0.0
+        return self.lexicon.coverage(query_tokens, index)
 
     def embed(self, query: Query) -> np.ndarray:
         return self.embedder.embed_queries([query.text])
@@ -234,7 +252,7 @@ class HybridRetriever:
                 seen.add(self._text_keys[i])
                 order.append(i)
         return [
-            Hit(int(i), float(fused[i]), float(dense[i]), float(bm25[i]), self.coverage(query.tokens, int(i)))
+            Hit(int(i), chunks[i], float(fused[i]), float(dense[i]), float(bm25[i]), self.coverage(query.tokens, int(i)))
             for i in order
         ]
 

@@ -7,14 +7,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from ..config import Settings
+from ..errors import QuestionError
+from ..schema import SOURCE_TYPES, Answer, Chunk
 from .answer import AbstentionRule, compose, load_calibration, refusal
-from .config import Settings
 from .embedding import Embedder, load_embedder
-from .errors import QuestionError
 from .index import IndexStore, ensure_index, load_index
 from .retrieval import Hit, HybridRetriever, Query
 from .scenario import OTHER
-from .schema import SOURCE_TYPES, Answer
 from .text import Tokenizer, clean_text, has_meaningful_text, strip_markup, to_simplified
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,21 @@ class Mentor:
         self.store = store
         self.embedder = embedder
         self.retriever = HybridRetriever(store, embedder, tokenizer or Tokenizer(), settings)
-        self.rule = rule or load_calibration(embedder.id)
+        self.rule = rule or load_calibration(settings.calibration_path, embedder.id)
+
+    @property
+    def chunks(self) -> list[Chunk]:
+        """Every indexed passage, in index order."""
+        return self.store.chunks
+
+    @property
+    def manifest(self) -> dict:
+        """The index manifest: corpus digest, embedder, chunker settings, counts, build time."""
+        return self.store.manifest
+
+    def with_settings(self, settings: Settings, rule: AbstentionRule | None = None) -> Mentor:
+        """The same index and embedder under other settings (ablations, benchmarks)."""
+        return Mentor(self.store, self.embedder, settings, rule=rule or self.rule, tokenizer=self.retriever.tokenizer)
 
     @classmethod
     def load(cls, index_dir: str | Path = "index", settings: Settings | None = None, *,
@@ -133,10 +147,10 @@ class Mentor:
         # (`none`, a thanks or an OK, gets a closing one).
         known = bool(scenario and scenario.family != OTHER and scenario.confidence >= self.settings.scenario_keep)
         if self.rule.abstains(hits) and not known:
-            answer_text, suggestions = refusal(self.retriever, hits)
+            answer_text, suggestions = refusal(hits, self.settings.suggest_min_coverage)
             return Answer(question, answer_text, (), True, _ms(started), query.text, suggestions, notices, confidence,
                           scenario)
-        answer_text, citations = compose(self.retriever, query, hits)
+        answer_text, citations = compose(self.retriever.lexicon, query, hits)
         return Answer(question, answer_text, tuple(citations), False, _ms(started), query.text, (), notices,
                       confidence, scenario)
 

@@ -8,8 +8,8 @@ from collections.abc import Iterable
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from .config import ChunkerSettings
-from .schema import Chunk, Section
+from ..config import ChunkerSettings
+from ..schema import Chunk, Section
 
 # Order matters: paragraphs first, then lines, then sentence ends. No "" separator, so a
 # sentence is never cut in half even when it is longer than the limit.

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import yaml
 
-from .errors import CorpusError
-from .schema import Section
+from ..errors import CorpusError
+from ..schema import Section
 from .toc import TableOfContents, normalize_title
 
 MARKDOWN_SOURCES = ("textbook", "supplement")

@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from .chunking import find_passage
-from .embedding import Embedder
-from .errors import CorpusError
-from .schema import SOURCE_LABELS, Chunk
+from ..errors import CorpusError
+from ..pipeline.chunking import find_passage
+from ..pipeline.embedding import Embedder
+from ..schema import SOURCE_LABELS, Chunk
 
 _NEGATION = re.compile(r"(不要|别|不能|请勿|切勿|不会|不用|无需|不必|不得|禁止)[^，。！？,.!?]{0,6}$")
 

@@ -1,0 +1,1 @@
+"""The Gradio app: pure rendering, one shared context, one module per tab, and a shell."""

@@ -1,0 +1,152 @@
+"""The 问答 tab: a cited chat with filters, examples, index status and rebuild; and the /ask API."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import gradio as gr
+
+from ..errors import BuildLockedError, CorpusError, MentorError, QuestionError
+from ..pipeline.index import build_index
+from ..pipeline.mentor import Mentor
+from ..schema import SOURCE_LABELS, SOURCE_TYPES, Answer
+from .context import AppContext
+from .render import answer_markdown, md_escape, sources_html
+
+log = logging.getLogger(__name__)
+
+SOURCE_CHOICES = [(SOURCE_LABELS[s], s) for s in SOURCE_TYPES]
+EXAMPLES = {
+    "学生": ["网店客服分为哪几类？", "泄露他人信息会被扣几分？", "简述网店客服与运营岗位的关系"],
+    "新客服": ["顾客让我把别人的收货地址发给他，能发吗", "买家说图片和实物颜色不一样咋回", "有人发链接让我登录后台，点不点"],
+    "教师": ["教材哪一节讲了钓鱼网站？", "模块一的素养目标有哪些", "任务二的任务实践要学生做什么"],
+}
+MAX_INPUT_CHARS = 20_000
+
+
+class ChatTab:
+    """The chat's handlers (they never raise: every failure becomes a kind message) and layout."""
+
+    def __init__(self, ctx: AppContext):
+        self.ctx = ctx
+
+    def ask(self, question: str, history: list[str], top_k: int, sources: list[str]) -> Answer:
+        return self.ctx.mentor().ask(question, history=history, top_k=int(top_k), sources=tuple(sources))
+
+    def respond(self, message: str, chat: list[dict] | None, history: list[str] | None,
+                sources: list[str] | None, top_k: float) -> tuple:
+        chat = list(chat or [])
+        history = list(history or [])
+        message = message or ""
+        shown = message if len(message) <= 300 else message[:300] + f"……（共 {len(message)} 字）"
+        unchanged = (gr.update(), gr.update(value="", visible=False), "")
+        try:
+            if len(message) > MAX_INPUT_CHARS * 5:
+                raise QuestionError(f"粘贴的内容太长（{len(message)} 个字符）。请只粘贴买家的问题或你想问的一两句话。")
+            answer = self.ask(message, history, int(top_k or 5), list(sources or []))
+        except QuestionError as exc:
+            chat += [{"role": "user", "content": md_escape(shown) or "（空）"},
+                     {"role": "assistant", "content": md_escape(str(exc))}]
+            return chat, history, *unchanged
+        except MentorError as exc:
+            chat += [{"role": "user", "content": md_escape(shown)},
+                     {"role": "assistant", "content": md_escape(str(exc)) + "\n\n请老师在“索引状态”里重建索引，或在命令行运行 kefu-mentor build。"}]
+            return chat, history, *unchanged
+        except Exception:  # the page must never show a traceback
+            log.exception("answering failed")
+            chat += [{"role": "user", "content": md_escape(shown)},
+                     {"role": "assistant", "content": "抱歉，回答时出了点问题（已记录日志）。请换个说法再问一次；如果一直出现，请联系老师检查索引。"}]
+            return chat, history, *unchanged
+        chat += [{"role": "user", "content": md_escape(shown)},
+                 {"role": "assistant", "content": answer_markdown(answer, self.ctx.settings.scenario_min)}]
+        history.append(message)
+        self.ctx.record(answer)
+        reply = next((c.reply for c in answer.citations[:1] if c.reply), "")
+        return chat, history[-6:], sources_html(answer), gr.update(value=reply, visible=bool(reply)), ""
+
+    def api_ask(self, question: str, history: list[str] | None = None, top_k: int = 5,
+                sources: list[str] | None = None) -> dict:
+        """The same answer as the chat, as the CLI's JSON object (for gradio_client)."""
+        # The same size limit as the chat: a 10 MB question must not tie up a worker.
+        history = list(history or [])
+        size = len(question) if isinstance(question, str) else 0
+        size += sum(len(h) for h in history if isinstance(h, str))
+        if size > MAX_INPUT_CHARS * 5:
+            return {"question": None, "error": f"提交的内容太长（{size} 个字符，上限 {MAX_INPUT_CHARS * 5}）。请只提交买家的问题或你想问的一两句话。"}
+        try:
+            answer = self.ask(question, history, int(top_k), list(sources or SOURCE_TYPES))
+        except MentorError as exc:
+            return {"question": question, "error": str(exc)}
+        return answer.to_json()
+
+    def rebuild(self, password: str, progress: gr.Progress | None = None) -> str:
+        denied = self.ctx.instructor_denied(password)
+        if denied:
+            return f"{denied}索引没有改动。"
+
+        def tick(stage: str, done: int, total: int) -> None:
+            if progress is not None:
+                progress((done, total), desc="正在向量化语料")
+
+        try:
+            build_index(self.ctx.settings, progress=tick)
+            fresh = Mentor.load(self.ctx.settings.index_dir, self.ctx.settings)
+        except (CorpusError, BuildLockedError) as exc:
+            return f"重建失败，原来的索引仍在使用：{md_escape(str(exc))}"
+        except MentorError as exc:
+            return f"重建失败：{md_escape(str(exc))}"
+        self.ctx.replace_mentor(fresh)
+        return "重建完成。\n\n" + self.ctx.status()
+
+    def build(self, demo: gr.Blocks) -> None:
+        history = gr.State([])
+        with gr.Tab("问答"), gr.Row():
+            with gr.Column(scale=3):
+                chat = gr.Chatbot(label="对话", height=480, latex_delimiters=[], elem_id="km-chat")
+                with gr.Row():
+                    question = gr.Textbox(placeholder="输入问题，例如：买家催发货怎么回复？", show_label=False,
+                                          scale=5, lines=1, max_lines=6, elem_id="km-question")
+                    send = gr.Button("发送", variant="primary", scale=1, elem_id="km-send")
+                reply = gr.Textbox(label="推荐回复（点右上角按钮一键复制）", visible=False, interactive=False,
+                                   buttons=["copy"], elem_id="km-reply", lines=3)
+                new_chat = gr.Button("新对话", size="sm", elem_id="km-new")
+                example_buttons = []
+                with gr.Accordion("不知道问什么？点一个例子", open=True):
+                    for persona, questions in EXAMPLES.items():
+                        with gr.Row():
+                            gr.Markdown(f"**{persona}**", elem_classes=["km-persona"])
+                            for text in questions:
+                                example_buttons.append((gr.Button(text, size="sm"), text))
+            with gr.Column(scale=2):
+                sources_view = gr.HTML(sources_html(None), label="出处", elem_id="km-sources")
+                with gr.Accordion("检索设置", open=False):
+                    source_filter = gr.CheckboxGroup(SOURCE_CHOICES, value=list(SOURCE_TYPES),
+                                                     label="检索哪些资料", elem_id="km-filter")
+                    top_k = gr.Slider(1, 10, value=self.ctx.settings.top_k, step=1, label="引用段落数（top-k）")
+                with gr.Accordion("索引状态（教师）", open=False):
+                    status = gr.Markdown(elem_id="km-status")
+                    password = gr.Textbox(label="教师密码", type="password",
+                                          visible=bool(self.ctx.instructor_password))
+                    rebuild = gr.Button("重建索引（修改语料后使用）", size="sm")
+                    rebuild_result = gr.Markdown()
+
+        outputs = [chat, history, sources_view, reply, question]
+        for trigger in (question.submit, send.click):
+            trigger(self.respond, [question, chat, history, source_filter, top_k], outputs, api_visibility="private")
+        for button, text in example_buttons:
+            button.click(_fixed(self.respond, text), [chat, history, source_filter, top_k], outputs,
+                         api_visibility="private")
+        new_chat.click(lambda: ([], [], sources_html(None), gr.update(value="", visible=False), ""), None, outputs,
+                       api_visibility="private")
+        demo.load(self.ctx.status, None, status, api_visibility="private")
+        rebuild.click(self.rebuild, [password], rebuild_result, api_visibility="private").then(
+            self.ctx.status, None, status, api_visibility="private")
+        gr.api(self.api_ask, api_name="ask")
+
+
+def _fixed(respond: Callable, text: str) -> Callable:
+    def ask_example(chat, history, sources, top_k):
+        return respond(text, chat, history, sources, top_k)
+
+    return ask_example

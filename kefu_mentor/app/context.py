@@ -1,0 +1,119 @@
+"""What every tab shares: settings, the one `Mentor` per process, the question log and one access check."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from ..config import Settings
+from ..errors import MentorError
+from ..modes.qlog import QuestionLog
+from ..pipeline.mentor import Mentor
+from ..schema import SOURCE_LABELS, Answer
+from .render import md_escape
+
+log = logging.getLogger(__name__)
+
+
+class PasswordGate:
+    """The one instructor password check (teacher view and rebuild), throttled.
+
+    After `max_failures` wrong passwords within `window` seconds, every attempt is refused for
+    `lockout` seconds with a message saying how long to wait: guessing at ~45 tries a second
+    becomes 5 a minute.
+    """
+
+    def __init__(self, password: str | None, max_failures: int = 5, window: float = 60.0, lockout: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic):
+        self.password = password
+        self.max_failures, self.window, self.lockout = max_failures, window, lockout
+        self._clock = clock
+        self._failures: list[float] = []
+        self._locked_until = 0.0
+        self._guard = threading.Lock()
+
+    def denied(self, attempt: str | None) -> str | None:
+        """None when `attempt` opens the gate (or no password is set), else the reason in Chinese."""
+        if not self.password:
+            return None
+        if not attempt:
+            # Not a guess (the teacher tab runs the view as it opens): never counted, never a lock.
+            return "请输入教师密码。"
+        with self._guard:
+            now = self._clock()
+            if now < self._locked_until:
+                return f"密码错误次数太多，请 {int(self._locked_until - now) + 1} 秒后再试。"
+            if hmac.compare_digest(str(attempt).encode(), self.password.encode()):
+                self._failures.clear()
+                return None
+            self._failures = [t for t in self._failures if now - t < self.window] + [now]
+            if len(self._failures) >= self.max_failures:
+                self._locked_until = now + self.lockout
+                self._failures.clear()
+                return f"密码错误次数太多，请 {int(self.lockout)} 秒后再试。"
+            return "教师密码不对。"
+
+
+class AppContext:
+    """One per process: loads the `Mentor` once, swaps it after a rebuild, guards instructor actions."""
+
+    def __init__(self, settings: Settings, instructor_password: str | None = None, network: bool = False,
+                 question_log: QuestionLog | None = None):
+        self.settings = settings
+        self.question_log = question_log
+        self.instructor_password = instructor_password
+        self.gate = PasswordGate(instructor_password)
+        self.network = network
+        self._mentor: Mentor | None = None
+        self._lock = threading.Lock()
+        self.startup_notice = ""
+
+    def mentor(self) -> Mentor:
+        """The shared mentor, loaded (or rebuilt when stale) on first use."""
+        with self._lock:
+            if self._mentor is None:
+                notices = []
+                self._mentor = Mentor.load(self.settings.index_dir, self.settings, rebuild=True, notify=notices.append)
+                self.startup_notice = "；".join(notices)
+            return self._mentor
+
+    def replace_mentor(self, fresh: Mentor) -> None:
+        """Serve `fresh` from the next question on (after a rebuild)."""
+        with self._lock:
+            self._mentor = fresh
+            self.startup_notice = ""
+
+    def instructor_denied(self, password: str | None) -> str | None:
+        """The one access check for instructor actions: None when allowed, else why not (in Chinese).
+
+        On a network address without a password, instructor actions are closed altogether.
+        """
+        if self.network and not self.instructor_password:
+            return "应用在网络上提供服务，但没有设置教师密码，教师功能已关闭。请设置环境变量 KEFU_MENTOR_INSTRUCTOR_PASSWORD。"
+        return self.gate.denied(password)
+
+    def record(self, answer: Answer) -> None:
+        """Log a question (redacted before writing); a full disk must not cost the learner their answer."""
+        if self.question_log is None:
+            return
+        try:
+            self.question_log.record(answer)
+        except Exception:
+            log.exception("could not log the question")
+
+    def status(self) -> str:
+        """The index status line for the page."""
+        try:
+            mentor = self.mentor()
+        except MentorError as exc:
+            return f"**索引不可用**：{md_escape(str(exc))}"
+        m = mentor.manifest
+        sources = "，".join(f"{SOURCE_LABELS[s]} {n}" for s, n in m.get("sources", {}).items() if n)
+        notice = f"\n\n{md_escape(self.startup_notice)}" if self.startup_notice else ""
+        return (
+            f"**索引状态**：{m['chunk_count']} 个文本块（{sources}）· 向量模型 `{m['embedder']['id']}`（{m['embedder']['dim']} 维）"
+            f" · 语料指纹 `{m['corpus']['digest'][:10]}` · 建立于 {m['built_at']}{notice}"
+        )

@@ -1,0 +1,82 @@
+"""The 情景演练 tab: the mentor plays a buyer, the trainee replies, the reply is graded item by item."""
+
+from __future__ import annotations
+
+import logging
+
+import gradio as gr
+
+from ..errors import MentorError
+from ..modes.drills import DrillCoach, DrillSummary, Rubric, Scenario, load_scenarios
+from .context import AppContext
+from .render import grade_markdown, md_escape, summary_markdown
+
+log = logging.getLogger(__name__)
+ALL = "全部类别"
+
+
+class DrillTab:
+    def __init__(self, ctx: AppContext):
+        self.ctx = ctx
+        self._coach: DrillCoach | None = None
+
+    def coach(self) -> DrillCoach:
+        """The grader, built once from the shared mentor's embedder and passages."""
+        if self._coach is None:
+            mentor = self.ctx.mentor()
+            corpus = self.ctx.settings.corpus_dir
+            self._coach = DrillCoach(load_scenarios(corpus), Rubric.load(corpus / "drills" / "rubric.yaml"),
+                                     mentor.embedder, mentor.chunks)
+        return self._coach
+
+    def families(self) -> list[str]:
+        try:
+            return self.coach().families()
+        except MentorError as exc:
+            log.warning("drills unavailable: %s", exc)
+            return []
+
+    def next(self, family: str, current: dict | None):
+        try:
+            scenario = self.coach().next_scenario(None if family in (None, "", ALL) else family,
+                                                  exclude=(current or {}).get("template_id"))
+        except MentorError as exc:
+            return {}, md_escape(str(exc)), "", "", gr.update(value="", visible=False)
+        opening = (f"**场景**：{md_escape(scenario.scenario)}（{md_escape(scenario.family)} · {md_escape(scenario.stage)}）\n\n"
+                   f"🧑 **买家**：{md_escape(scenario.buyer_line)}")
+        return scenario.__dict__, opening, "", "", gr.update(value="", visible=False)
+
+    def submit(self, reply: str, current: dict | None, summary: dict | None):
+        unchanged = (gr.update(), summary, summary_markdown(DrillSummary(summary or {})))
+        if not current:
+            return "请先点“下一题”开始演练。", *unchanged
+        if not (reply or "").strip():
+            return "请先写下你的回复，再提交。", *unchanged
+        try:
+            grade = self.coach().grade(Scenario(**current), reply[:2000])
+        except Exception:  # the page must never show a traceback
+            log.exception("grading failed")
+            return "评分时出了点问题，请再提交一次。", *unchanged
+        totals = DrillSummary({k: list(v) for k, v in (summary or {}).items()})
+        totals.add(grade)
+        return (grade_markdown(grade), gr.update(value=grade.scenario.reply, visible=True), totals.scores,
+                summary_markdown(totals))
+
+    def build(self) -> None:
+        with gr.Tab("情景演练"):
+            gr.Markdown("导师扮演买家，你来回复。评分逐项列出要素、禁止内容和与推荐回复的接近程度，每一项都注明依据的章节。")
+            with gr.Row():
+                family = gr.Dropdown([ALL, *self.families()], value=ALL, label="场景类别", scale=2)
+                next_button = gr.Button("下一题", variant="primary", scale=1, elem_id="km-drill-next")
+            current = gr.State({})
+            summary_state = gr.State({})
+            opening = gr.Markdown("点“下一题”开始。", elem_id="km-drill-opening")
+            reply = gr.Textbox(label="你的回复", lines=3, elem_id="km-drill-reply")
+            submit = gr.Button("提交", elem_id="km-drill-submit")
+            result = gr.Markdown(elem_id="km-drill-result")
+            recommended = gr.Textbox(label="推荐回复（可一键复制）", visible=False, interactive=False, buttons=["copy"])
+            summary_md = gr.Markdown(summary_markdown(DrillSummary()), elem_id="km-drill-summary")
+            next_button.click(self.next, [family, current], [current, opening, reply, result, recommended],
+                              api_visibility="private")
+            submit.click(self.submit, [reply, current, summary_state], [result, recommended, summary_state, summary_md],
+                         api_visibility="private")

@@ -1,0 +1,154 @@
+"""Pure rendering: answers, sources, drill grades and quiz questions as Markdown or HTML.
+
+Nothing here touches Gradio or the mentor; every function takes data and returns text, so
+the tabs and the tests share one way of showing things. All user text is escaped.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+from ..modes.drills import DrillSummary, Grade
+from ..modes.quiz import QuizQuestion
+from ..pipeline.answer import REFUSAL
+from ..schema import Answer
+
+CSS = """
+.km-source {border:1px solid var(--border-color-primary); border-radius:8px; padding:6px 10px; margin:6px 0;}
+.km-source summary {cursor:pointer; font-weight:600;}
+.km-label {display:inline-block; padding:0 6px; border-radius:4px; font-size:12px; margin-right:4px; color:#fff;}
+.km-textbook {background:#2563eb;} .km-supplement {background:#7c3aed;} .km-template {background:#059669;}
+.km-text {white-space:pre-wrap; line-height:1.7; margin-top:6px;}
+.km-text mark {background:#fde68a; padding:0 1px;}
+.km-refusal {border-left:4px solid #f59e0b; padding:6px 10px;}
+"""
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-!|~>$])")
+
+
+def md_escape(text: str) -> str:
+    """Show text literally inside the Markdown chat: no HTML, no Markdown syntax."""
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
+
+
+def _marker_escape(line: str) -> str:
+    """Escape a cited line but keep its trailing [n] marker readable."""
+    match = re.search(r"\[(\d+)\]$", line)
+    if not match:
+        return md_escape(line)
+    return md_escape(line[: match.start()]) + f"[{match.group(1)}]"
+
+
+def scenario_chip(answer: Answer, scenario_min: float) -> str:
+    """"场景：议价 · 把握 0.82" when the recogniser is at least `scenario_min` sure of the buyer's scenario
+    (routing then applies to every class but `other`, which is shown so the learner sees why no template leads)."""
+    scenario = answer.scenario
+    if scenario is None or scenario.confidence < scenario_min:
+        return ""
+    return f"`场景：{scenario.label} · 把握 {scenario.confidence:.2f}`"
+
+
+def answer_markdown(answer: Answer, scenario_min: float = 1.0) -> str:
+    """The assistant's chat message: scenario chip, notices, the cited sentences, a source list."""
+    chip = scenario_chip(answer, scenario_min)
+    parts = ([chip] if chip else []) + [f"> {md_escape(n)}" for n in answer.notices]
+    if answer.abstained:
+        parts.append("**教材中没有找到相关内容**")
+        parts.append(md_escape(REFUSAL))
+        if answer.suggestions:
+            parts.append("可以看看这些相近的章节：\n" + "\n".join(f"- {md_escape(s)}" for s in answer.suggestions))
+        return "\n\n".join(parts)
+    lines = answer.answer.split("\n")
+    parts.append(md_escape(lines[0]))
+    parts.append("\n".join(f"- {_marker_escape(line)}" for line in lines[1:]))
+    sources = []
+    for c in answer.citations[:3]:
+        page = f" · 第 {c.page} 页" if c.page else ""
+        sources.append(f"[{c.rank}] {c.label} · {md_escape(c.breadcrumb)}{page}")
+    parts.append("**来源**（全文见右侧）：  \n" + "  \n".join(sources))
+    return "\n\n".join(parts)
+
+
+def sources_html(answer: Answer | None) -> str:
+    """Every cited passage, expandable, with the quoted sentences highlighted. All text escaped."""
+    if answer is None:
+        return "<p>提问后，这里会列出每条引用的出处和原文。</p>"
+    if answer.abstained:
+        items = "".join(f"<li>{html.escape(s)}</li>" for s in answer.suggestions)
+        return (
+            "<div class='km-refusal'><b>教材中没有找到相关内容</b>，所以这次没有引用任何段落。"
+            + (f"<p>相近的章节：</p><ul>{items}</ul>" if items else "")
+            + "</div>"
+        )
+    blocks = []
+    for c in answer.citations:
+        text = html.escape(c.text)
+        for sentence in c.quoted:
+            escaped = html.escape(sentence)
+            text = text.replace(escaped, f"<mark>{escaped}</mark>", 1)
+        page = f" · 第 {c.page} 页" if c.page else ""
+        note = "（本工具编写的补充内容，不是教材原文）" if c.source != "textbook" else ""
+        blocks.append(
+            f"<details class='km-source' data-rank='{c.rank}'{' open' if c.rank == 1 else ''}>"
+            f"<summary>[{c.rank}] <span class='km-label km-{html.escape(c.source)}'>{html.escape(c.label)}</span>"
+            f"{html.escape(c.breadcrumb)}{page}</summary>"
+            f"<div class='km-note'>{note}</div><div class='km-text'>{text}</div></details>"
+        )
+    return "".join(blocks)
+
+
+def basis_markdown(basis) -> str:
+    """"依据：教材原文 · 模块一 › … · 第 3 页" for a drill item's or quiz answer's passage."""
+    if basis is None:
+        return ""
+    page = f" · 第 {basis.page} 页" if basis.page else ""
+    return f"依据：{basis.label} · {md_escape(basis.breadcrumb)}{page}"
+
+
+def grade_markdown(grade: Grade) -> str:
+    """A drill reply's score, item by item, each with its basis."""
+    lines = [f"### 得分：{grade.score:.0f} / 100", "", "| 评分项 | 结果 | 说明 | 依据 |", "|---|---|---|---|"]
+    for item in grade.items:
+        if item.kind == "forbidden" and item.passed:
+            continue  # only violations are worth a line
+        mark = "✅" if item.passed else ("⛔" if item.kind == "forbidden" else "❌")
+        kind = {"required": "应包含", "forbidden": "不应出现", "similarity": "接近推荐回复"}[item.kind]
+        lines.append(f"| {kind}：{md_escape(item.label)} | {mark} {item.points:+.0f} | {md_escape(item.evidence)} | {basis_markdown(item.basis)} |")
+    clean = [i.label for i in grade.items if i.kind == "forbidden" and i.passed]
+    lines.append("")
+    lines.append(f"没有出现禁止的内容（{md_escape('、'.join(clean))}）。" if len(clean) == sum(i.kind == "forbidden" for i in grade.items)
+                 else "⛔ 标出的内容会让买家不满或违反平台规则，请避免。")
+    lines += ["", f"**为什么推荐这样回**：{md_escape(grade.scenario.why)}", "", f"**不要这样说**：{md_escape(grade.scenario.avoid)}"]
+    return "\n".join(lines)
+
+
+def summary_markdown(summary: DrillSummary) -> str:
+    """This session's drill scores by family."""
+    rows = summary.rows()
+    if not rows:
+        return "完成一题后，这里会按类别汇总你的得分。"
+    lines = ["| 类别 | 练习次数 | 平均分 | 最高分 |", "|---|---|---|---|"]
+    lines += [f"| {md_escape(f)} | {n} | {avg:.0f} | {best:.0f} |" for f, n, avg, best in rows]
+    return "\n".join(lines)
+
+
+_QUIZ_KINDS = {"fill": "填空题", "cloze": "填空题", "single": "单选题", "multiple": "多选题", "short": "简答题",
+               "template": "话术选择题"}
+_QUIZ_HINTS = {"fill": "多个空用顿号或空格隔开", "cloze": "", "single": "填字母", "multiple": "填所有正确的字母",
+               "short": "写出要点", "template": "填字母"}
+
+
+def question_markdown(q: QuizQuestion, n: int, total: int) -> str:
+    """A quiz question as shown: number, kind, origin, prompt, options and how to answer."""
+    options = "\n".join(f"- {md_escape(o)}" for o in q.options)
+    hint = _QUIZ_HINTS[q.kind]
+    return (f"**第 {n}/{total} 题 · {_QUIZ_KINDS[q.kind]}**（{md_escape(q.origin)}）\n\n{md_escape(q.prompt)}\n\n{options}\n\n"
+            + (f"*{hint}*" if hint else ""))
+
+
+def quiz_feedback_markdown(result) -> str:
+    """The verdict on one quiz answer, with the key and the passage it comes from."""
+    q = result.question
+    verdict = "✅ 正确" if result.correct else "❌ 不对"
+    return (f"{verdict}（得分 {result.score:.0%}）。{md_escape(result.feedback)}\n\n**答案**：{md_escape(q.key)}\n\n"
+            f"{basis_markdown(q.basis)}\n\n> {md_escape(q.basis.excerpt) if q.basis else ''}")

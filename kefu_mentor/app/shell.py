@@ -1,0 +1,62 @@
+"""The app's shell: builds the tabs around one `AppContext` and serves them. Nothing imports it
+but `app.py`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+
+import gradio as gr
+
+from ..config import Settings
+from ..errors import MentorError
+from ..modes.qlog import QuestionLog
+from .chat_tab import ChatTab
+from .context import AppContext
+from .drill_tab import DrillTab
+from .quiz_tab import QuizTab
+from .render import CSS
+from .teacher_tab import TeacherTab
+
+
+def build_app(ctx: AppContext) -> gr.Blocks:
+    with gr.Blocks(title="网店客服 AI 导师") as demo:
+        gr.Markdown(
+            "# 网店客服 AI 导师\n"
+            "回答全部摘自《网店客服》（北京邮电大学出版社，2024）**教材原文**，或我们编写的**补充资料**与**话术模板**，"
+            "每句话后面的 [n] 对应右侧的出处。没有相关内容时会直接说明，不会乱编。"
+        )
+        ChatTab(ctx).build(demo)
+        DrillTab(ctx).build()
+        QuizTab(ctx).build()
+        TeacherTab(ctx).build()
+    return demo
+
+
+def launch(argv: list[str] | None = None) -> None:
+    """Start the app on 127.0.0.1 (unless told otherwise), building the index if needed."""
+    parser = argparse.ArgumentParser(description="网店客服 AI 导师（Gradio 应用）")
+    parser.add_argument("--host", default=os.environ.get("KEFU_MENTOR_HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("KEFU_MENTOR_PORT", "7860")))
+    parser.add_argument("--index", default=None)
+    parser.add_argument("--corpus", default=None)
+    parser.add_argument("--data", default=None, help="本地数据目录（提问日志），默认 .data/")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    settings = Settings().with_(index_dir=args.index, corpus_dir=args.corpus, data_dir=args.data)
+    network = args.host not in ("127.0.0.1", "localhost", "::1")
+    ctx = AppContext(settings, os.environ.get("KEFU_MENTOR_INSTRUCTOR_PASSWORD") or None, network,
+                     QuestionLog(settings.data_dir / "questions.sqlite"))
+    print("正在加载索引（缺失或过期时会自动重建，并显示进度）……", flush=True)
+    try:
+        ctx.mentor()
+    except MentorError as exc:
+        print(exc, flush=True)
+    if ctx.startup_notice:
+        print(ctx.startup_notice, flush=True)
+    demo = build_app(ctx)
+    # Two cores: two answers at a time keeps latency flat; the rest wait in the queue.
+    demo.queue(default_concurrency_limit=2, max_size=64)
+    demo.launch(server_name=args.host, server_port=args.port, css=CSS, show_error=False,
+                footer_links=["api"])
