@@ -87,7 +87,7 @@ class Citation:
     rank: int
     chunk_id: str
     source: str
-    breadcrumb: str
+    title: str  # the passage's breadcrumb as one string ("模块一 … › 三、交易安全")
     page: int | None
     text: str
     score: float
@@ -107,7 +107,7 @@ class Citation:
             "rank": self.rank,
             "chunk_id": self.chunk_id,
             "source": self.source,
-            "breadcrumb": self.breadcrumb,
+            "breadcrumb": self.title,
             "page": self.page,
             "text": self.text,
             "score": round(float(self.score), 6),

@@ -43,7 +43,7 @@ def test_forbidden_content_is_caught_and_cited(coach, reply, violation):
     grade = coach.grade(_scenario("议价"), reply)
     item = next(i for i in grade.items if i.key == violation)
     assert not item.passed and item.points < 0
-    assert item.basis is not None and item.basis.breadcrumb  # every rule cites its passage
+    assert item.basis is not None and item.basis.title  # every rule cites its passage
     assert grade.score < 50
 
 

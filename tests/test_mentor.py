@@ -15,7 +15,7 @@ def test_known_question_finds_the_rule_with_its_penalties(real_mentor):
     top = answer.citations[0]
     assert isinstance(top, Citation)
     # The rule is cited with its whole topic (二、平台规则), the rule's own heading in the text.
-    assert top.breadcrumb.endswith("二、平台规则") and "3. 不能泄露他人信息" in top.text
+    assert top.title.endswith("二、平台规则") and "3. 不能泄露他人信息" in top.text
     assert top.source == "textbook" and top.label == "教材原文" and top.page == 13
     assert "扣6分" in top.text and "48分" in top.text
     assert "[1]" in answer.answer and "教材原文" in answer.answer
@@ -51,7 +51,7 @@ def test_colloquial_and_exam_questions_find_their_section(real_mentor, question,
     answer = real_mentor.ask(question)
     assert not answer.abstained
     # A book topic is cited whole: the place is its breadcrumb or one of its sub-headings.
-    assert any(place in f"{c.breadcrumb}\n{c.text}" for c in answer.citations[:3]), [c.breadcrumb for c in answer.citations]
+    assert any(place in f"{c.title}\n{c.text}" for c in answer.citations[:3]), [c.title for c in answer.citations]
 
 
 def test_follow_up_is_resolved_against_history(real_mentor):
@@ -97,7 +97,7 @@ def test_very_long_question_is_truncated_with_notice(real_mentor):
 def test_traditional_characters_are_understood(real_mentor):
     answer = real_mentor.ask("洩露他人資訊會被扣幾分？")
     assert not answer.abstained
-    assert any("不能泄露他人信息" in f"{c.breadcrumb}\n{c.text}" for c in answer.citations[:3])
+    assert any("不能泄露他人信息" in f"{c.title}\n{c.text}" for c in answer.citations[:3])
 
 
 def test_source_filter_and_top_k(real_mentor):

@@ -22,7 +22,7 @@ def test_every_answer_key_cites_a_passage_with_page(quiz):
         assert question.basis.label == "教材原文"
     basis = quiz["m1-single-3"].basis
     # Cited with its topic; the excerpt starts at the rule's own heading.
-    assert basis.breadcrumb.endswith("二、平台规则") and basis.excerpt.startswith("3. 不能泄露他人信息") and basis.page == 13
+    assert basis.title.endswith("二、平台规则") and basis.excerpt.startswith("3. 不能泄露他人信息") and basis.page == 13
 
 
 @pytest.mark.parametrize(("qid", "response", "correct"), [
@@ -54,6 +54,6 @@ def test_generated_questions_are_answerable_from_their_passage(quiz, real_mentor
         assert check(q, q.blanks[0][0]).correct
         # The sentence, blank filled, stands in the very passage the question cites.
         filled = q.prompt.replace("_____", q.blanks[0][0], 1)
-        assert any(filled in text for text in passages[q.basis.breadcrumb]), q.id
+        assert any(filled in text for text in passages[q.basis.title]), q.id
     templates = [q for q in quiz.values() if q.kind == "template"]
     assert templates and all(len(q.options) == 4 and check(q, q.answer).correct for q in templates)

@@ -64,7 +64,7 @@ def answer_markdown(answer: Answer, scenario_min: float = 1.0) -> str:
     sources = []
     for c in answer.citations[:3]:
         page = f" · 第 {c.page} 页" if c.page else ""
-        sources.append(f"[{c.rank}] {c.label} · {md_escape(c.breadcrumb)}{page}")
+        sources.append(f"[{c.rank}] {c.label} · {md_escape(c.title)}{page}")
     parts.append("**来源**（全文见右侧）：  \n" + "  \n".join(sources))
     return "\n\n".join(parts)
 
@@ -91,7 +91,7 @@ def sources_html(answer: Answer | None) -> str:
         blocks.append(
             f"<details class='km-source' data-rank='{c.rank}'{' open' if c.rank == 1 else ''}>"
             f"<summary>[{c.rank}] <span class='km-label km-{html.escape(c.source)}'>{html.escape(c.label)}</span>"
-            f"{html.escape(c.breadcrumb)}{page}</summary>"
+            f"{html.escape(c.title)}{page}</summary>"
             f"<div class='km-note'>{note}</div><div class='km-text'>{text}</div></details>"
         )
     return "".join(blocks)
@@ -102,7 +102,7 @@ def basis_markdown(basis) -> str:
     if basis is None:
         return ""
     page = f" · 第 {basis.page} 页" if basis.page else ""
-    return f"依据：{basis.label} · {md_escape(basis.breadcrumb)}{page}"
+    return f"依据：{basis.label} · {md_escape(basis.title)}{page}"
 
 
 def grade_markdown(grade: Grade) -> str:

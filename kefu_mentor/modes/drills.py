@@ -16,6 +16,7 @@ import yaml
 
 from ..errors import CorpusError
 from ..pipeline.chunking import find_passage
+from ..pipeline.corpus import load_templates
 from ..pipeline.embedding import Embedder
 from ..schema import SOURCE_LABELS, Chunk
 
@@ -42,7 +43,7 @@ class Basis:
     """Where a rubric item comes from in the material."""
 
     label: str  # 教材原文 / 补充资料
-    breadcrumb: str
+    title: str  # the passage's breadcrumb as one string
     page: int | None
     excerpt: str
 
@@ -98,15 +99,20 @@ class Rubric:
 
 
 def load_scenarios(corpus_dir: Path) -> list[Scenario]:
-    """Every buyer line of every template is a possible drill opening."""
-    scenarios = []
-    for path in sorted((Path(corpus_dir) / "templates").glob("*.yaml")):
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        for item in data.get("templates", []):
-            for line in item["buyer_says"]:
-                scenarios.append(Scenario(item["id"], data["family"], data["stage"], item["scenario"], line,
-                                          item["reply"].strip(), item["why"], item["avoid"], item["toc"]))
-    return scenarios
+    """Every buyer line of every template is a possible drill opening (templates validated as the index reads them)."""
+    return [Scenario(t.id, t.family, t.stage, t.scenario, line, t.reply, t.why, t.avoid, t.toc)
+            for t in load_templates(corpus_dir) for line in t.buyer_says]
+
+
+def find_basis(chunks: list[Chunk], spec: dict | None, sources: tuple[str, ...], excerpt_chars: int) -> Basis | None:
+    """The passage a rubric item or a quiz answer rests on (`spec`: toc and heading), first source first."""
+    if not spec:
+        return None
+    found = find_passage(chunks, spec.get("toc", ""), spec.get("heading", ""), sources)
+    if not found:
+        return None
+    chunk, excerpt = found
+    return Basis(SOURCE_LABELS[chunk.source], chunk.title, chunk.page, excerpt[:excerpt_chars])
 
 
 def _matches(text: str, spec: dict) -> str | None:
@@ -151,10 +157,7 @@ class DrillCoach:
             return None
         key = (spec.get("toc", ""), spec.get("heading", ""))
         if key not in self._basis_cache:
-            found = find_passage(self.chunks, key[0], key[1], ("textbook", "supplement"))
-            self._basis_cache[key] = (
-                Basis(SOURCE_LABELS[found[0].source], found[0].title, found[0].page, found[1][:160]) if found else None
-            )
+            self._basis_cache[key] = find_basis(self.chunks, spec, ("textbook", "supplement"), 160)
         return self._basis_cache[key]
 
     def grade(self, scenario: Scenario, reply: str) -> Grade:

@@ -65,7 +65,7 @@ class QuestionLog:
             self._db.execute(
                 "INSERT INTO questions (asked_at, question, abstained, confidence, toc_id, breadcrumb) VALUES (?, ?, ?, ?, ?, ?)",
                 (time.time(), redact(answer.question)[:2000], int(answer.abstained), float(answer.confidence),
-                 top.toc_id if top else None, top.breadcrumb if top else None),
+                 top.toc_id if top else None, top.title if top else None),
             )
             self._prune()
 

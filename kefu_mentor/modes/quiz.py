@@ -14,10 +14,9 @@ from pathlib import Path
 import yaml
 
 from ..errors import CorpusError
-from ..pipeline.chunking import find_passage
 from ..pipeline.text import DOMAIN_WORDS, split_sentences, to_simplified
-from ..schema import SOURCE_LABELS, Chunk
-from .drills import Basis
+from ..schema import SOURCE_LABELS, SOURCE_TYPES, Chunk
+from .drills import Basis, find_basis
 
 _SQUASH = re.compile(r"[\s\u3000，,。.、；;：:！!？?“”\"'（）()【】\[\]_-]+")
 KINDS = ("fill", "single", "multiple", "short", "cloze", "template")
@@ -97,16 +96,6 @@ def check(question: QuizQuestion, response: str) -> QuizResult:
     return QuizResult(question, response, share >= SHORT_PASS, share, feedback)
 
 
-def _basis(chunks: list[Chunk], spec: dict | None) -> Basis | None:
-    if not spec:
-        return None
-    found = find_passage(chunks, spec.get("toc", ""), spec.get("heading", ""), ("textbook", "supplement", "template"))
-    if not found:
-        return None
-    chunk, excerpt = found
-    return Basis(SOURCE_LABELS[chunk.source], chunk.title, chunk.page, excerpt[:200])
-
-
 def load_book_questions(path: Path, chunks: list[Chunk]) -> list[QuizQuestion]:
     """The textbook's 思考与练习 with our answer keys (`corpus/quiz/*.yaml`)."""
     try:
@@ -118,7 +107,7 @@ def load_book_questions(path: Path, chunks: list[Chunk]) -> list[QuizQuestion]:
         kind = item.get("kind")
         if kind not in KINDS:
             raise CorpusError(path, None, f"题目 {item.get('id')} 的 kind“{kind}”未知", f"kind 只能是 {'/'.join(KINDS[:4])}")
-        basis = _basis(chunks, item.get("basis"))
+        basis = find_basis(chunks, item.get("basis"), SOURCE_TYPES, 200)
         if basis is None:
             raise CorpusError(path, None, f"题目 {item['id']} 的依据 {item.get('basis')} 在语料中找不到", "改成语料中存在的 toc 和标题")
         out.append(QuizQuestion(

@@ -49,19 +49,20 @@ class AbstentionRule:
         return self.margin(hits) < 0
 
 
-# With no calibration for an embedder, trust words alone: half the question's weight must match.
-LEXICAL_ONLY = AbstentionRule(slope=1.0, threshold=0.5 + 1.0)
+# With no calibration for an embedder: dense + coverage ≥ 1.5. A cosine is at most 1, so at
+# least half of the question's IDF-weighted words must be in a top passage.
+UNCALIBRATED = AbstentionRule(slope=1.0, threshold=0.5 + 1.0)
 
 
 def load_calibration(path: Path, embedder_id: str) -> AbstentionRule:
-    """The rule calibrated for this embedder in the table at `path`, or a lexical-only rule when there is none."""
+    """The rule calibrated for this embedder in the table at `path`, or `UNCALIBRATED` when there is none."""
     try:
         table = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         table = {}
     entry = table.get(embedder_id)
     if not entry:
-        return LEXICAL_ONLY
+        return UNCALIBRATED
     return AbstentionRule(float(entry["slope"]), float(entry["threshold"]))
 
 
@@ -145,7 +146,7 @@ def compose(lexicon: Lexicon, query: Query, hits: list[Hit]) -> tuple[str, list[
         chunk = hit.chunk
         citations.append(
             Citation(
-                rank=rank, chunk_id=chunk.chunk_id, source=chunk.source, breadcrumb=chunk.title,
+                rank=rank, chunk_id=chunk.chunk_id, source=chunk.source, title=chunk.title,
                 page=chunk.page, text=chunk.text, score=hit.score, toc_id=chunk.toc_id,
                 reply=chunk.reply, family=chunk.family, quoted=tuple(quoted.get(rank - 1, ())),
             )

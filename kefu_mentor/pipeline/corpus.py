@@ -258,20 +258,41 @@ def parse_markdown(text: str, rel: str, toc: TableOfContents, expected_source: s
     return sections
 
 
-def render_template(item: dict) -> str:
+def render_template(template: Template) -> str:
     """The passage shown for a reply template, in the order an agent reads it."""
-    said = "；".join(f"“{s}”" for s in item["buyer_says"])
+    said = "；".join(f"“{s}”" for s in template.buyer_says)
     return (
-        f"场景：{item['scenario']}\n"
+        f"场景：{template.scenario}\n"
         f"买家可能这样说：{said}\n"
-        f"推荐回复：{item['reply']}\n"
-        f"为什么这样回：{item['why']}\n"
-        f"不要这样说：{item['avoid']}"
+        f"推荐回复：{template.reply}\n"
+        f"为什么这样回：{template.why}\n"
+        f"不要这样说：{template.avoid}"
     )
 
 
-def parse_templates(text: str, rel: str, toc: TableOfContents, seen_ids: set[str] | None = None) -> list[Section]:
-    """Read one YAML file of reply templates into sections (one per template)."""
+@dataclass(frozen=True)
+class Template:
+    """One validated reply template, as written in `corpus/templates/*.yaml`."""
+
+    id: str
+    family: str
+    stage: str
+    toc: str
+    scenario: str
+    buyer_says: tuple[str, ...]
+    reply: str
+    why: str
+    avoid: str
+    file: str
+    line: int
+
+
+def read_templates(text: str, rel: str, toc: TableOfContents, seen_ids: set[str] | None = None) -> list[Template]:
+    """Read and validate one YAML file of reply templates.
+
+    Raises:
+        CorpusError: the first problem, with file, line and fix.
+    """
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -286,7 +307,7 @@ def parse_templates(text: str, rel: str, toc: TableOfContents, seen_ids: set[str
     if not isinstance(items, list) or not items:
         raise CorpusError(rel, 1, "templates 列表为空", "至少写一条话术")
     lines = text.split("\n")
-    sections = []
+    templates = []
     for item in items:
         line = _line_of(lines, f"id: {item.get('id')}") if isinstance(item, dict) else None
         if not isinstance(item, dict):
@@ -308,14 +329,31 @@ def parse_templates(text: str, rel: str, toc: TableOfContents, seen_ids: set[str
         for key in ("scenario", "reply", "why", "avoid"):
             if not isinstance(item[key], str):
                 raise CorpusError(rel, line, f"话术 {item['id']} 的 {key} 应为文字", "写成一段文字")
-        crumbs = toc.breadcrumb(item["toc"]) + (f"话术：{item['scenario']}",)
-        sections.append(
-            Section(
-                "template", item["toc"], crumbs, None, render_template(item), rel, line or 1,
-                buyer_says=tuple(s.strip() for s in said), reply=item["reply"].strip(), family=family,
-            )
-        )
-    return sections
+        templates.append(Template(str(item["id"]), family, stage, item["toc"], item["scenario"],
+                                  tuple(s.strip() for s in said), item["reply"].strip(), item["why"], item["avoid"],
+                                  rel, line or 1))
+    return templates
+
+
+def parse_templates(text: str, rel: str, toc: TableOfContents, seen_ids: set[str] | None = None) -> list[Section]:
+    """Read one YAML file of reply templates into sections (one per template)."""
+    return [
+        Section("template", t.toc, toc.breadcrumb(t.toc) + (f"话术：{t.scenario}",), None, render_template(t),
+                t.file, t.line, buyer_says=t.buyer_says, reply=t.reply, family=t.family)
+        for t in read_templates(text, rel, toc, seen_ids)
+    ]
+
+
+def load_templates(corpus_dir: Path) -> list[Template]:
+    """Every reply template of the corpus, validated as `load_corpus` does."""
+    corpus_dir = Path(corpus_dir)
+    toc = TableOfContents.load(corpus_dir / "toc.yaml")
+    seen: set[str] = set()
+    templates = []
+    for path in sorted((corpus_dir / "templates").glob("*.yaml")):
+        rel = path.relative_to(corpus_dir.parent).as_posix()
+        templates.extend(read_templates(_read_utf8(path, rel), rel, toc, seen))
+    return templates
 
 
 def _line_of(lines: list[str], needle: str) -> int | None:

@@ -77,7 +77,7 @@ def format_answer(answer: Answer) -> str:
         lines.append("\n来源：")
         for c in answer.citations:
             page = f" · 第 {c.page} 页" if c.page else ""
-            lines.append(f"[{c.rank}] {c.label} · {c.breadcrumb}{page}")
+            lines.append(f"[{c.rank}] {c.label} · {c.title}{page}")
             lines.append("    " + c.text.replace("\n", "\n    "))
     return "\n".join(lines)
 

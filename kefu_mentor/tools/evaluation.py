@@ -250,7 +250,7 @@ def ask_all(mentor: Mentor, items: Sequence[GoldenItem], depth: int = 10) -> lis
             results.append(ItemResult(item, (), True, str(exc)))
             continue
         passages = tuple(
-            Passage(f"{c.breadcrumb}\n{c.text}", c.toc_id, c.source, c.family) for c in answer.citations
+            Passage(f"{c.title}\n{c.text}", c.toc_id, c.source, c.family) for c in answer.citations
         )
         scenario = answer.scenario.family if answer.scenario is not None else None
         results.append(ItemResult(item, passages, answer.abstained, answer.answer, scenario))
