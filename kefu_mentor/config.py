@@ -79,6 +79,9 @@ class Settings:
     faiss_type: str = "auto"
     hnsw_min_vectors: int = 20_000
     hnsw_ef_search: int = 256  # recall@10 0.95 at 128 on the 100x corpus, 0.98 at 256 for +0.15 ms
+    # While the app loads its index in the background, a question waits this many seconds for
+    # it before being told to come back (a load takes ~2 s; a rebuild minutes).
+    load_wait: float = 30.0
     # Questions longer than this are answered on their first max_question_chars characters.
     max_question_chars: int = 2000
 

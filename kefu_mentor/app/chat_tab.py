@@ -41,6 +41,10 @@ class ChatTab:
         message = message or ""
         shown = message if len(message) <= 300 else message[:300] + f"……（共 {len(message)} 字）"
         unchanged = (gr.update(), gr.update(value="", visible=False), "")
+        busy = self.ctx.busy(wait=self.ctx.settings.load_wait)
+        if busy:  # the page is served while the index loads; the question stays in the box
+            chat += [{"role": "user", "content": md_escape(shown) or "（空）"}, {"role": "assistant", "content": md_escape(busy)}]
+            return chat, history, gr.update(), gr.update(value="", visible=False), message
         try:
             if len(message) > MAX_INPUT_CHARS * 5:
                 raise QuestionError(f"粘贴的内容太长（{len(message)} 个字符）。请只粘贴买家的问题或你想问的一两句话。")
@@ -74,6 +78,9 @@ class ChatTab:
         size += sum(len(h) for h in history if isinstance(h, str))
         if size > MAX_INPUT_CHARS * 5:
             return {"question": None, "error": f"提交的内容太长（{size} 个字符，上限 {MAX_INPUT_CHARS * 5}）。请只提交买家的问题或你想问的一两句话。"}
+        busy = self.ctx.busy(wait=self.ctx.settings.load_wait)
+        if busy:
+            return {"question": question, "error": busy}
         try:
             answer = self.ask(question, history, int(top_k), list(sources or SOURCE_TYPES))
         except MentorError as exc:
@@ -139,10 +146,18 @@ class ChatTab:
                          api_visibility="private")
         new_chat.click(lambda: ([], [], sources_html(None), gr.update(value="", visible=False), ""), None, outputs,
                        api_visibility="private")
+        # While the index loads in the background, the status refreshes itself until it is ready.
+        timer = gr.Timer(2.0)
+        timer.tick(self._status_tick, None, [status, timer], api_visibility="private")
         demo.load(self.ctx.status, None, status, api_visibility="private")
         rebuild.click(self.rebuild, [password], rebuild_result, api_visibility="private").then(
             self.ctx.status, None, status, api_visibility="private")
         gr.api(self.api_ask, api_name="ask")
+
+
+    def _status_tick(self):
+        busy = self.ctx.busy()
+        return self.ctx.status(), gr.Timer(active=bool(busy))
 
 
 def _fixed(respond: Callable, text: str) -> Callable:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from ..config import Settings
 from ..errors import MentorError
 from ..modes.qlog import QuestionLog
+from ..pipeline.index import console_progress
 from ..pipeline.mentor import Mentor
 from ..schema import SOURCE_LABELS, Answer
 from .render import md_escape
@@ -70,15 +71,54 @@ class AppContext:
         self._mentor: Mentor | None = None
         self._lock = threading.Lock()
         self.startup_notice = ""
+        # Set while `load_in_background` runs; (done, total) passages embedded by a rebuild.
+        self._loading = threading.Event()
+        self._progress = (0, 0)
+        self._console = console_progress()
 
     def mentor(self) -> Mentor:
         """The shared mentor, loaded (or rebuilt when stale) on first use."""
         with self._lock:
             if self._mentor is None:
                 notices = []
-                self._mentor = Mentor.load(self.settings.index_dir, self.settings, rebuild=True, notify=notices.append)
+                self._mentor = Mentor.load(self.settings.index_dir, self.settings, rebuild=True, notify=notices.append,
+                                           progress=self._on_progress)
                 self.startup_notice = "；".join(notices)
             return self._mentor
+
+    def _on_progress(self, stage: str, done: int, total: int) -> None:
+        self._progress = (done, total)
+        self._console(stage, done, total)
+
+    def load_in_background(self) -> None:
+        """Load (or rebuild) the mentor while the page is already served."""
+        self._loading.set()
+
+        def load() -> None:
+            try:
+                self.mentor()
+                if self.startup_notice:
+                    print(self.startup_notice, flush=True)
+            except MentorError as exc:  # each answer and the status say it again
+                print(exc, flush=True)
+                log.warning("index unavailable: %s", exc)
+            finally:
+                self._loading.clear()
+
+        threading.Thread(target=load, name="load-index", daemon=True).start()
+
+    def busy(self, wait: float = 0.0) -> str | None:
+        """None when the mentor can answer now; while a background load runs (after waiting up
+        to `wait` seconds for it), what to tell the user."""
+        deadline = time.monotonic() + wait
+        while self._loading.is_set() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if not self._loading.is_set():
+            return None
+        done, total = self._progress
+        if total:
+            return f"正在建立索引（已向量化 {done}/{total} 段），完成后即可提问，请稍候……"
+        return "正在加载索引，请稍候几秒再问……"
 
     def replace_mentor(self, fresh: Mentor) -> None:
         """Serve `fresh` from the next question on (after a rebuild)."""
@@ -106,6 +146,9 @@ class AppContext:
 
     def status(self) -> str:
         """The index status line for the page."""
+        busy = self.busy()
+        if busy:
+            return f"**{busy}**"
         try:
             mentor = self.mentor()
         except MentorError as exc:

@@ -30,13 +30,17 @@ class DrillTab:
         return self._coach
 
     def families(self) -> list[str]:
+        """The scenario families, read from the templates (no index needed: the page is built while it loads)."""
         try:
-            return self.coach().families()
+            return sorted({s.family for s in load_scenarios(self.ctx.settings.corpus_dir)})
         except MentorError as exc:
             log.warning("drills unavailable: %s", exc)
             return []
 
     def next(self, family: str, current: dict | None):
+        busy = self.ctx.busy(wait=self.ctx.settings.load_wait)
+        if busy:
+            return {}, md_escape(busy), "", "", gr.update(value="", visible=False)
         try:
             scenario = self.coach().next_scenario(None if family in (None, "", ALL) else family,
                                                   exclude=(current or {}).get("template_id"))

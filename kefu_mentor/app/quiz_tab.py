@@ -15,6 +15,9 @@ class QuizTab:
         self.ctx = ctx
 
     def start(self, module: str):
+        busy = self.ctx.busy(wait=self.ctx.settings.load_wait)
+        if busy:
+            return [], 0, md_escape(busy), ""
         try:
             questions = build_quiz(self.ctx.settings.corpus_dir, self.ctx.mentor().chunks, module or "m1")
         except MentorError as exc:

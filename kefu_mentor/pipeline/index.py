@@ -14,6 +14,7 @@ import logging
 import os
 import platform
 import shutil
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -340,11 +341,33 @@ def load_index(settings: Settings, check_corpus: bool = True) -> IndexStore:
     return IndexStore(index_dir, manifest, chunks, dense, rows, bm25, scenario)
 
 
+def console_progress() -> Progress:
+    """A progress callback that draws a bar with counts, rate and time left on stderr."""
+    from tqdm import tqdm
+
+    bar = None
+
+    def progress(stage: str, done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, desc="向量化", unit="段", file=sys.stderr, leave=True)
+        if bar.disable:  # already closed
+            return
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+            bar.disable = True
+
+    return progress
+
+
 def ensure_index(settings: Settings, progress: Progress | None = None,
                  notify: Callable[[str], None] | None = None) -> IndexStore:
     """Load the index, rebuilding it first when it is missing, stale, foreign or damaged.
 
     Args:
+        progress: told how far the embedding has got; by default a bar on the console, so a
+            rebuild started from the app, the CLI or a notebook never waits in silence.
         notify: told, in Chinese, why a rebuild happens.
     """
     try:
@@ -355,7 +378,7 @@ def ensure_index(settings: Settings, progress: Progress | None = None,
         if notify:
             notify(f"{problem.reason}，正在重新建立索引……")
         try:
-            build_index(settings, progress=progress)
+            build_index(settings, progress=progress or console_progress())
         except Exception as failure:  # a corpus error, a held lock, a failing embedder, a full disk
             # Keep serving the last good index when there is one; refuse only when there is none.
             try:

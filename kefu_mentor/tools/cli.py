@@ -19,31 +19,12 @@ def _settings(args: argparse.Namespace) -> Settings:
                             embedder=args.embedder)
 
 
-def _progress_bar():
-    from tqdm import tqdm
-
-    bar = None
-
-    def progress(stage: str, done: int, total: int) -> None:
-        nonlocal bar
-        if bar is None:
-            bar = tqdm(total=total, desc="向量化", unit="段", file=sys.stderr, leave=True)
-        if bar.disable:  # already closed
-            return
-        bar.update(done - bar.n)
-        if done >= total:
-            bar.close()
-            bar.disable = True
-
-    return progress
-
-
 def _notify(message: str) -> None:
     print(message, file=sys.stderr)
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from ..pipeline.index import build_index, load_index
+    from ..pipeline.index import build_index, console_progress, load_index
 
     settings = _settings(args)
     if args.check:
@@ -59,7 +40,7 @@ def cmd_build(args: argparse.Namespace) -> int:
               f"{store.manifest['corpus']['digest'][:12]}）")
         return 0
     started = time.perf_counter()
-    manifest = build_index(settings, progress=None if args.quiet else _progress_bar())
+    manifest = build_index(settings, progress=None if args.quiet else console_progress())
     sources = "，".join(f"{SOURCE_LABELS[s]} {n}" for s, n in manifest["sources"].items() if n)
     cache = manifest["embedding_cache"]
     print(
@@ -145,8 +126,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from ..pipeline.mentor import Mentor
 
     settings = _settings(args)
-    mentor = Mentor.load(settings.index_dir, settings, rebuild=True, notify=_notify,
-                         progress=None if args.json else _progress_bar())
+    # A rebuild draws its progress bar on stderr (ensure_index's default); stdout stays the answers.
+    mentor = Mentor.load(settings.index_dir, settings, rebuild=True, notify=_notify)
     sources = tuple(args.sources.split(",")) if args.sources else None
     if args.question == "-":
         out = sys.stdout

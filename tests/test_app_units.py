@@ -1,0 +1,49 @@
+"""The app's handlers without a browser: the page is usable while the index loads."""
+
+from __future__ import annotations
+
+import threading
+
+from kefu_mentor.app.chat_tab import ChatTab
+from kefu_mentor.app.context import AppContext
+from kefu_mentor.app.drill_tab import DrillTab
+from kefu_mentor.pipeline import mentor as mentor_module
+
+
+def test_questions_wait_for_a_loading_index_and_are_kept(mini_settings, monkeypatch):
+    release = threading.Event()
+    real_load = mentor_module.Mentor.load.__func__
+
+    def slow_load(cls, *args, progress=None, **kwargs):
+        progress("embed", 3, 10)  # a rebuild on its way
+        release.wait(10)
+        return real_load(cls, *args, progress=progress, **kwargs)
+
+    monkeypatch.setattr(mentor_module.Mentor, "load", classmethod(slow_load))
+    ctx = AppContext(mini_settings.with_(load_wait=0.2))
+    chat = ChatTab(ctx)
+    ctx.load_in_background()
+
+    # While it loads: a clear message with the count, the question stays in the box, the status says so.
+    messages, history, _, _, box = chat.respond("客服分为哪几类", [], [], ["textbook"], 3)
+    assert "正在建立索引" in messages[-1]["content"] and "3/10" in messages[-1]["content"]
+    assert box == "客服分为哪几类" and history == []
+    assert "正在建立索引" in ctx.status()
+    assert "正在建立索引" in chat.api_ask("客服分为哪几类")["error"]
+    # The drill families come from the templates, so the page can be built before the index is ready.
+    assert DrillTab(ctx).families()
+
+    release.set()
+    assert ctx.busy(wait=10) is None
+    messages, history, sources, _, box = chat.respond("泄露他人信息会被扣几分？", [], [], ["textbook"], 3)
+    assert "[1]" in messages[-1]["content"] and history == ["泄露他人信息会被扣几分？"] and box == ""
+    assert "索引状态" in ctx.status()
+
+
+def test_instructor_actions_share_one_check(mini_settings):
+    open_ctx = AppContext(mini_settings, instructor_password=None, network=True)
+    assert "教师功能已关闭" in open_ctx.instructor_denied("anything")
+    guarded = AppContext(mini_settings, instructor_password="secret", network=True)
+    assert guarded.instructor_denied("secret") is None
+    assert guarded.instructor_denied("wrong") == "教师密码不对。"
+    assert "教师功能已关闭" in ChatTab(open_ctx).rebuild("anything")
