@@ -18,8 +18,18 @@ from .pipeline.mentor import Mentor
 from .schema import Answer, Chunk, Citation
 
 __all__ = [
-    "Answer", "Chunk", "ChunkerSettings", "Citation", "CorpusError", "IndexUnavailable", "Mentor",
-    "MentorError", "QuestionError", "Settings", "build_index", "load_index",
+    "Answer",
+    "Chunk",
+    "ChunkerSettings",
+    "Citation",
+    "CorpusError",
+    "IndexUnavailable",
+    "Mentor",
+    "MentorError",
+    "QuestionError",
+    "Settings",
+    "build_index",
+    "load_index",
 ]
 __version__ = "0.1.0"
 

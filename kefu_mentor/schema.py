@@ -141,6 +141,9 @@ class Answer:
             "latency_ms": round(self.latency_ms, 2),
             "suggestions": list(self.suggestions),
             "notices": list(self.notices),
-            "scenario": ({"family": self.scenario.family, "confidence": round(float(self.scenario.confidence), 3)}
-                         if self.scenario is not None else None),
+            "scenario": (
+                {"family": self.scenario.family, "confidence": round(float(self.scenario.confidence), 3)}
+                if self.scenario is not None
+                else None
+            ),
         }

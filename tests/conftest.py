@@ -83,9 +83,22 @@ def app_url(real_settings):
     env = {**os.environ, "KEFU_MENTOR_INSTRUCTOR_PASSWORD": "teacher-test"}
     log = open(real_settings.index_dir.parent / "app.log", "wb")
     process = subprocess.Popen(
-        [sys.executable, str(ROOT / "app.py"), "--port", str(port), "--index", str(real_settings.index_dir),
-         "--corpus", str(real_settings.corpus_dir), "--data", str(real_settings.index_dir.parent / "data")],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            str(ROOT / "app.py"),
+            "--port",
+            str(port),
+            "--index",
+            str(real_settings.index_dir),
+            "--corpus",
+            str(real_settings.corpus_dir),
+            "--data",
+            str(real_settings.index_dir.parent / "data"),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + 180
@@ -104,5 +117,3 @@ def app_url(real_settings):
     process.terminate()
     process.wait(20)
     log.close()
-
-

@@ -37,8 +37,15 @@ def page(app_url):
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
         )
         page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
         page.goto(app_url)
@@ -51,9 +58,7 @@ def ask(page, question: str) -> None:
     page.fill("#km-question textarea", question)
     before = page.locator("#km-chat .message").count()
     page.click("#km-send")
-    page.wait_for_function(
-        f"document.querySelectorAll('#km-chat .message').length >= {before + 2}", timeout=60_000
-    )
+    page.wait_for_function(f"document.querySelectorAll('#km-chat .message').length >= {before + 2}", timeout=60_000)
 
 
 def test_textbook_question_shows_breadcrumb_and_highlight(page):
@@ -73,7 +78,8 @@ def _last_message(page, expected: str) -> str:
     """The last chat bubble once it has rendered (Gradio shows "Loading content" first)."""
     page.wait_for_function(
         "(t) => { const m = document.querySelectorAll('#km-chat .message'); return m.length && m[m.length - 1].innerText.includes(t); }",
-        arg=expected, timeout=60_000,
+        arg=expected,
+        timeout=60_000,
     )
     return page.locator("#km-chat .message").last.inner_text()
 
@@ -87,9 +93,11 @@ def test_unrelated_question_is_refused(page):
 
 def test_markup_in_questions_is_shown_not_run(page):
     page.evaluate("window.__xss = 0")
-    ask(page, "<img src=x onerror=\"window.__xss=1\"><script>window.__xss=2</script>客服分为哪几类")
+    ask(page, '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>客服分为哪几类')
     assert page.evaluate("window.__xss") == 0
-    page.wait_for_function("document.querySelector('#km-chat').innerText.includes('<script>window.__xss=2</script>')", timeout=30_000)
+    page.wait_for_function(
+        "document.querySelector('#km-chat').innerText.includes('<script>window.__xss=2</script>')", timeout=30_000
+    )
     # The markup is shown as text and ignored for searching: the question itself is answered.
     last = _last_message(page, "[1]")
     assert "教材中没有找到相关内容" not in last
@@ -118,8 +126,10 @@ def test_a_pasted_buyer_message_shows_its_scenario_chip_and_a_reply_to_copy(page
     last = _last_message(page, "场景：议价")
     assert "把握 0." in last and "Traceback" not in last
     # The recognised family's template leads, and its reply is ready to copy.
-    page.wait_for_function("document.querySelector('#km-reply textarea') && document.querySelector('#km-reply textarea').value.length > 10",
-                           timeout=30_000)
+    page.wait_for_function(
+        "document.querySelector('#km-reply textarea') && document.querySelector('#km-reply textarea').value.length > 10",
+        timeout=30_000,
+    )
     assert "话术" in page.inner_text("#km-sources details[open]")
     page.screenshot(path=str(ARTIFACTS / "app-scenario-chip.png"), full_page=True)
     # A learner's study question gets no chip.

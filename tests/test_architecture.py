@@ -70,8 +70,9 @@ def upward_imports(edges: dict[str, set[str]]) -> list[str]:
         for target in targets:
             if target == "kefu_mentor":
                 upward.append(f"{module} → the package root")
-            elif layer(target) > layer(module) or (layer(target) == layer(module) == 3
-                                                   and target.split(".")[1] != module.split(".")[1]):
+            elif layer(target) > layer(module) or (
+                layer(target) == layer(module) == 3 and target.split(".")[1] != module.split(".")[1]
+            ):
                 upward.append(f"{module} → {target}")
     return sorted(upward)
 
@@ -86,7 +87,7 @@ def find_cycles(edges: dict[str, set[str]]) -> list[str]:
             if target == node or target not in edges:
                 continue
             if state.get(target) == 1:
-                cycles.append(" → ".join(path[path.index(target):] + [target]))
+                cycles.append(" → ".join(path[path.index(target) :] + [target]))
             elif state.get(target) is None:
                 visit(target, path + [target])
         state[node] = 2
@@ -121,6 +122,8 @@ def test_the_checks_can_fail():
         "kefu_mentor.tools.cli": {"kefu_mentor.app.chat_tab"},
     }
     assert find_cycles(edges) == ["kefu_mentor.app.ui → kefu_mentor.app.ui_modes → kefu_mentor.app.ui"]
-    assert upward_imports(edges) == ["kefu_mentor.pipeline.answer → kefu_mentor.modes.quiz",
-                                     "kefu_mentor.tools.cli → kefu_mentor.app.chat_tab"]
+    assert upward_imports(edges) == [
+        "kefu_mentor.pipeline.answer → kefu_mentor.modes.quiz",
+        "kefu_mentor.tools.cli → kefu_mentor.app.chat_tab",
+    ]
     assert "kefu_mentor.pipeline.text" in imports(PACKAGE / "pipeline" / "retrieval.py")

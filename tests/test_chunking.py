@@ -81,7 +81,13 @@ def test_template_has_one_vector_per_phrasing():
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.sampled_from(list("客服买家商品。！？；\n ，(1)（2）：|表图") + ["\n\n", "以下几点：", "(3) 标题。"]), min_size=1, max_size=300).map("".join))
+@given(
+    st.lists(
+        st.sampled_from(list("客服买家商品。！？；\n ，(1)（2）：|表图") + ["\n\n", "以下几点：", "(3) 标题。"]),
+        min_size=1,
+        max_size=300,
+    ).map("".join)
+)
 def test_chunker_never_loses_text(text):
     """Whatever the input, chunks hold every non-space character of the section, in order."""
     if not text.strip():

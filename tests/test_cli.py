@@ -17,8 +17,18 @@ CITATION_KEYS = {"rank", "chunk_id", "source", "breadcrumb", "page", "text", "sc
 
 
 def run_cli(settings, *args, stdin: bytes | None = None) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "kefu_mentor.tools.cli", *args, "--corpus", str(settings.corpus_dir),
-               "--index", str(settings.index_dir), "--cache", str(settings.cache_dir)]
+    command = [
+        sys.executable,
+        "-m",
+        "kefu_mentor.tools.cli",
+        *args,
+        "--corpus",
+        str(settings.corpus_dir),
+        "--index",
+        str(settings.index_dir),
+        "--cache",
+        str(settings.cache_dir),
+    ]
     return subprocess.run(command, input=stdin, capture_output=True, timeout=300)
 
 
@@ -51,12 +61,17 @@ def test_json_lines_contract(real_settings):
 
 
 def test_every_input_line_gets_one_strict_json_line(real_settings):
-    stdin = b"\n".join([
-        b"",                                              # blank: an error line, not a gap
-        b'{"question": "\\ud800"}',                       # a lone surrogate is no text
-        b"[" * 100_000 + b"]" * 100_000,                 # nesting too deep for any parser
-        "{\"question\": \"能便宜点吗 便宜就拍\"}".encode(),
-    ]) + b"\n"
+    stdin = (
+        b"\n".join(
+            [
+                b"",  # blank: an error line, not a gap
+                b'{"question": "\\ud800"}',  # a lone surrogate is no text
+                b"[" * 100_000 + b"]" * 100_000,  # nesting too deep for any parser
+                '{"question": "能便宜点吗 便宜就拍"}'.encode(),
+            ]
+        )
+        + b"\n"
+    )
     result = run_cli(real_settings, "ask", "--json", "-", "--sources", "template", stdin=stdin)
     assert result.returncode == 0, result.stderr.decode()[-2000:]
     raw = result.stdout.decode().splitlines()

@@ -107,7 +107,10 @@ def test_heading_level_skip(corpus_copy):
 
 def test_empty_section(corpus_copy):
     path = corpus_copy / "textbook" / "m1-t2.md"
-    text = path.read_text(encoding="utf-8").replace("#### 4. 不能违背承诺\n\n针对该规则，客服通过旺旺与客户交流时不要轻许承诺，一旦向客户做出承诺，就必须严格履行。\n", "#### 4. 不能违背承诺\n")
+    text = path.read_text(encoding="utf-8").replace(
+        "#### 4. 不能违背承诺\n\n针对该规则，客服通过旺旺与客户交流时不要轻许承诺，一旦向客户做出承诺，就必须严格履行。\n",
+        "#### 4. 不能违背承诺\n",
+    )
     path.write_text(text, encoding="utf-8")
     line = text.split("\n").index("#### 4. 不能违背承诺") + 1
     _expect_error(corpus_copy, "m1-t2.md", line, "没有正文")

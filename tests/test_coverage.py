@@ -26,7 +26,9 @@ def test_check_corpus_counts_chunks_per_subsection(mini_settings):
 
 def test_check_corpus_flags_gaps_and_duplicates(mini_copy):
     toc = mini_copy.corpus_dir / "toc.yaml"
-    toc.write_text(toc.read_text(encoding="utf-8") + "  - {id: m7, title: 模块七 网店客服团队管理, page: 235}\n", encoding="utf-8")
+    toc.write_text(
+        toc.read_text(encoding="utf-8") + "  - {id: m7, title: 模块七 网店客服团队管理, page: 235}\n", encoding="utf-8"
+    )
     card = mini_copy.corpus_dir / "supplement" / "m3-t2.md"
     text = card.read_text(encoding="utf-8")
     body = text.split("### 催付的时机\n", 1)[1]
@@ -38,16 +40,24 @@ def test_check_corpus_flags_gaps_and_duplicates(mini_copy):
 
 
 def test_coverage_counts_questions_and_never_retrieved(mini_settings):
-    log = [_entry(1, "泄露信息扣几分", False, "m1t2-k2"), _entry(2, "泄露信息严重扣几分", False, "m1t2-k2"),
-           _entry(3, "红烧肉怎么做", True)]
+    log = [
+        _entry(1, "泄露信息扣几分", False, "m1t2-k2"),
+        _entry(2, "泄露信息严重扣几分", False, "m1t2-k2"),
+        _entry(3, "红烧肉怎么做", True),
+    ]
     table = {r["toc_id"]: r for r in coverage_table(mini_settings, log)}
     assert table["m1t2-k2"]["questions"] == 2 and not table["m1t2-k2"]["never_retrieved"]
     assert table["m1t2-k4"]["questions"] == 0 and table["m1t2-k4"]["never_retrieved"]
 
 
 def test_gaps_are_grouped_by_similarity():
-    log = [_entry(1, "红烧肉怎么做", True), _entry(2, "红烧肉怎么做才好吃", True), _entry(3, "股票推荐", True),
-           _entry(4, "直通车怎么出价", False, "m1t2-k2", confidence=0.2), _entry(5, "客服分几类", False, "m1t1-k3")]
+    log = [
+        _entry(1, "红烧肉怎么做", True),
+        _entry(2, "红烧肉怎么做才好吃", True),
+        _entry(3, "股票推荐", True),
+        _entry(4, "直通车怎么出价", False, "m1t2-k2", confidence=0.2),
+        _entry(5, "客服分几类", False, "m1t1-k3"),
+    ]
     groups = group_gaps(log)
     assert groups[0].count == 2 and "红烧肉" in groups[0].example
     assert sum(g.count for g in groups) == 4  # the confident answer is not a gap

@@ -75,7 +75,10 @@ def test_summary_groups_by_family(coach):
 
 def test_rubric_errors_name_the_problem(tmp_path):
     bad = tmp_path / "rubric.yaml"
-    bad.write_text(RUBRIC.read_text(encoding="utf-8").replace("催付: [greeting, solution, next_step]", "催付: [greeting, telepathy]"), encoding="utf-8")
+    bad.write_text(
+        RUBRIC.read_text(encoding="utf-8").replace("催付: [greeting, solution, next_step]", "催付: [greeting, telepathy]"),
+        encoding="utf-8",
+    )
     with pytest.raises(Exception) as info:
         Rubric.load(bad)
     assert "telepathy" in str(info.value)

@@ -11,9 +11,26 @@ from kefu_mentor.pipeline.corpus import load_corpus, parse_markdown
 from .conftest import MINI_CORPUS
 
 TOC = load_corpus(MINI_CORPUS).toc
-HEADER = "---\nsource: textbook\ntoc: m1t2\ntitle: 任务二 储备网店客服知识\nbook: 网店客服\nmodule: 模块一\npages: [10, 21]\n---\n"
-PIECES = ["# 任务二 储备网店客服知识\n", "## 知识储备\n", "### 二、平台规则\n", "#### 1. 小节\n", "##### 深\n",
-          "正文一句。\n", "\n", "(1) 条目。\n", "| a | b |\n", "<!-- 注 -->\n", "---\n", "：\n", "\x00", "\ufeff", "#\n"]
+HEADER = (
+    "---\nsource: textbook\ntoc: m1t2\ntitle: 任务二 储备网店客服知识\nbook: 网店客服\nmodule: 模块一\npages: [10, 21]\n---\n"
+)
+PIECES = [
+    "# 任务二 储备网店客服知识\n",
+    "## 知识储备\n",
+    "### 二、平台规则\n",
+    "#### 1. 小节\n",
+    "##### 深\n",
+    "正文一句。\n",
+    "\n",
+    "(1) 条目。\n",
+    "| a | b |\n",
+    "<!-- 注 -->\n",
+    "---\n",
+    "：\n",
+    "\x00",
+    "\ufeff",
+    "#\n",
+]
 
 
 @settings(max_examples=150, deadline=None)

@@ -83,8 +83,11 @@ def test_no_golden_question_is_copied_from_our_material(corpus, blind):
     # Our cards, templates' buyer phrasings and situation phrasings were written apart from the questions.
     ours = [normalise(s.text) for s in corpus.sections if s.source != "textbook"]
     said = {normalise(x) for s in corpus.sections for x in s.buyer_says + s.asks}
-    copied = [i.id for i in blind if normalise(i.question) in said
-              or (len(normalise(i.question)) >= 8 and any(normalise(i.question) in t for t in ours))]
+    copied = [
+        i.id
+        for i in blind
+        if normalise(i.question) in said or (len(normalise(i.question)) >= 8 and any(normalise(i.question) in t for t in ours))
+    ]
     assert copied == []
 
 

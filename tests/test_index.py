@@ -162,8 +162,9 @@ def test_a_build_never_replaces_what_is_not_our_index(mini_copy, tmp_path, kind)
         with pytest.raises(IndexTargetError) as error:
             attempt()
         assert str(target) in str(error.value) and "--index" in str(error.value)
-    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")
-                  if not p.name.endswith(".lock")) == [b for b in before if not b.endswith(".lock")]
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if not p.name.endswith(".lock")) == [
+        b for b in before if not b.endswith(".lock")
+    ]
 
 
 def test_a_damaged_index_and_an_empty_folder_are_still_built_into(mini_copy, tmp_path):

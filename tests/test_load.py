@@ -17,9 +17,18 @@ pytestmark = pytest.mark.slow
 CLIENTS = 20
 PER_CLIENT = 50
 QUESTIONS = [
-    "泄露他人信息会被扣几分？", "网店客服分为哪几类？", "平邮一般多少天能到", "有人发链接让我登录后台，点不点",
-    "客服跟美工有什么关系", "买家说图片和实物颜色不一样咋回", "语言表达能力怎么提升", "什么是名片效应",
-    "铁路运输有什么特点", "客服的职责有哪些", "红烧肉怎么做才好吃？", "顾客让我把别人的地址发给他",
+    "泄露他人信息会被扣几分？",
+    "网店客服分为哪几类？",
+    "平邮一般多少天能到",
+    "有人发链接让我登录后台，点不点",
+    "客服跟美工有什么关系",
+    "买家说图片和实物颜色不一样咋回",
+    "语言表达能力怎么提升",
+    "什么是名片效应",
+    "铁路运输有什么特点",
+    "客服的职责有哪些",
+    "红烧肉怎么做才好吃？",
+    "顾客让我把别人的地址发给他",
 ]
 
 
@@ -67,7 +76,9 @@ def test_concurrent_clients_get_their_own_answers(app_url):
         thread.join(660)
     wall = time.perf_counter() - started
     p50, p95 = np.percentile(latencies, [50, 95]) if latencies else (float("nan"), float("nan"))
-    print(f"\nload: {len(latencies)} answers from {CLIENTS} clients in {wall:.1f} s; "
-          f"p50 {p50:.0f} ms, p95 {p95:.0f} ms (queued, 2 at a time); errors {len(errors)}")
+    print(
+        f"\nload: {len(latencies)} answers from {CLIENTS} clients in {wall:.1f} s; "
+        f"p50 {p50:.0f} ms, p95 {p95:.0f} ms (queued, 2 at a time); errors {len(errors)}"
+    )
     assert not errors, errors[:5]
     assert len(latencies) == CLIENTS * PER_CLIENT

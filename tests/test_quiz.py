@@ -25,12 +25,23 @@ def test_every_answer_key_cites_a_passage_with_page(quiz):
     assert basis.title.endswith("二、平台规则") and basis.excerpt.startswith("3. 不能泄露他人信息") and basis.page == 13
 
 
-@pytest.mark.parametrize(("qid", "response", "correct"), [
-    ("m1-single-3", "B", True), ("m1-single-3", "b", True), ("m1-single-3", "A", False),
-    ("m1-multi-2", "ABCD", True), ("m1-multi-2", "A,B,C,D", True), ("m1-multi-2", "ABC", False), ("m1-multi-2", "ABCDE", False),
-    ("m1-fill-1", "售前客服、售后客服", True), ("m1-fill-1", "售前 售后", True), ("m1-fill-1", "售后客服、售前客服", False),
-    ("m1-fill-3", "型号，功效", True), ("m1-fill-3", "型号", False),
-])
+@pytest.mark.parametrize(
+    ("qid", "response", "correct"),
+    [
+        ("m1-single-3", "B", True),
+        ("m1-single-3", "b", True),
+        ("m1-single-3", "A", False),
+        ("m1-multi-2", "ABCD", True),
+        ("m1-multi-2", "A,B,C,D", True),
+        ("m1-multi-2", "ABC", False),
+        ("m1-multi-2", "ABCDE", False),
+        ("m1-fill-1", "售前客服、售后客服", True),
+        ("m1-fill-1", "售前 售后", True),
+        ("m1-fill-1", "售后客服、售前客服", False),
+        ("m1-fill-3", "型号，功效", True),
+        ("m1-fill-3", "型号", False),
+    ],
+)
 def test_objective_answers(quiz, qid, response, correct):
     assert check(quiz[qid], response).correct is correct
 

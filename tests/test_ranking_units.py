@@ -59,12 +59,15 @@ def test_a_situation_for_an_unknown_section_names_file_and_line():
     assert "corpus/situations/m1.yaml 第 1 行" in str(error.value) and "面包屑" in str(error.value)
 
 
-@pytest.mark.parametrize(("question", "kind"), [
-    ("网店客服的重要性主要体现在哪些方面", "list"),
-    ("泄露他人信息扣几分", "number"),
-    ("什么是描述不符", "definition"),
-    ("买家说东西坏了怎么办", "other"),
-])
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("网店客服的重要性主要体现在哪些方面", "list"),
+        ("泄露他人信息扣几分", "number"),
+        ("什么是描述不符", "definition"),
+        ("买家说东西坏了怎么办", "other"),
+    ],
+)
 def test_question_type(question, kind):
     assert question_type(question) == kind
 
@@ -98,10 +101,12 @@ def test_calibration_never_refuses_a_safety_question():
 
     scores = {"in": 0.90, "safety": 0.80, "oos1": 0.85, "oos2": 0.70}
     mentor = SimpleNamespace(search=lambda q, h, k: (None, [hit(scores[q])], ()))
-    items = [GoldenItem("a", "m1", "student", "in", key=(("x",),)),
-             GoldenItem("b", "safety", "agent", "safety", key=(("x",),)),
-             GoldenItem("c", "oos", "agent", "oos1", out_of_scope=True),
-             GoldenItem("d", "oos", "agent", "oos2", out_of_scope=True)]
+    items = [
+        GoldenItem("a", "m1", "student", "in", key=(("x",),)),
+        GoldenItem("b", "safety", "agent", "safety", key=(("x",),)),
+        GoldenItem("c", "oos", "agent", "oos1", out_of_scope=True),
+        GoldenItem("d", "oos", "agent", "oos2", out_of_scope=True),
+    ]
     rule = calibrate(mentor, items)
     # The best cut for the others (0.875) would refuse the safety question; the rule stays below it.
     assert rule["threshold"] <= 0.80
@@ -121,13 +126,16 @@ def test_the_scenario_recogniser_learns_families_from_examples():
     assert char_ngrams(["便宜"]).shape == (1, 2048)
 
 
-@pytest.mark.parametrize(("question", "words"), [
-    ("买家说太贵了怎么回", "太贵了"),
-    ("顾客问能不能包邮，该怎么回复", "能不能包邮"),
-    ("买家发来“东西收到是坏的”我该怎么办", "东西收到是坏的"),
-    ("什么是客户关系管理", None),
-    ("能便宜点吗", None),  # the buyer's own words, not a question about them
-])
+@pytest.mark.parametrize(
+    ("question", "words"),
+    [
+        ("买家说太贵了怎么回", "太贵了"),
+        ("顾客问能不能包邮，该怎么回复", "能不能包邮"),
+        ("买家发来“东西收到是坏的”我该怎么办", "东西收到是坏的"),
+        ("什么是客户关系管理", None),
+        ("能便宜点吗", None),  # the buyer's own words, not a question about them
+    ],
+)
 def test_the_buyer_words_a_learner_quotes(question, words):
     from kefu_mentor.pipeline.retrieval import quoted_buyer_words
 

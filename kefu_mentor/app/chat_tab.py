@@ -34,8 +34,9 @@ class ChatTab:
     def ask(self, question: str, history: list[str], top_k: int, sources: list[str]) -> Answer:
         return self.ctx.mentor().ask(question, history=history, top_k=int(top_k), sources=tuple(sources))
 
-    def respond(self, message: str, chat: list[dict] | None, history: list[str] | None,
-                sources: list[str] | None, top_k: float) -> tuple:
+    def respond(
+        self, message: str, chat: list[dict] | None, history: list[str] | None, sources: list[str] | None, top_k: float
+    ) -> tuple:
         chat = list(chat or [])
         history = list(history or [])
         message = message or ""
@@ -50,34 +51,50 @@ class ChatTab:
                 raise QuestionError(f"粘贴的内容太长（{len(message)} 个字符）。请只粘贴买家的问题或你想问的一两句话。")
             answer = self.ask(message, history, int(top_k or 5), list(sources or []))
         except QuestionError as exc:
-            chat += [{"role": "user", "content": md_escape(shown) or "（空）"},
-                     {"role": "assistant", "content": md_escape(str(exc))}]
+            chat += [
+                {"role": "user", "content": md_escape(shown) or "（空）"},
+                {"role": "assistant", "content": md_escape(str(exc))},
+            ]
             return chat, history, *unchanged
         except MentorError as exc:
-            chat += [{"role": "user", "content": md_escape(shown)},
-                     {"role": "assistant", "content": md_escape(str(exc)) + "\n\n请老师在“索引状态”里重建索引，或在命令行运行 kefu-mentor build。"}]
+            chat += [
+                {"role": "user", "content": md_escape(shown)},
+                {
+                    "role": "assistant",
+                    "content": md_escape(str(exc)) + "\n\n请老师在“索引状态”里重建索引，或在命令行运行 kefu-mentor build。",
+                },
+            ]
             return chat, history, *unchanged
         except Exception:  # the page must never show a traceback
             log.exception("answering failed")
-            chat += [{"role": "user", "content": md_escape(shown)},
-                     {"role": "assistant", "content": "抱歉，回答时出了点问题（已记录日志）。请换个说法再问一次；如果一直出现，请联系老师检查索引。"}]
+            chat += [
+                {"role": "user", "content": md_escape(shown)},
+                {
+                    "role": "assistant",
+                    "content": "抱歉，回答时出了点问题（已记录日志）。请换个说法再问一次；如果一直出现，请联系老师检查索引。",
+                },
+            ]
             return chat, history, *unchanged
-        chat += [{"role": "user", "content": md_escape(shown)},
-                 {"role": "assistant", "content": answer_markdown(answer, self.ctx.settings.scenario_min)}]
+        chat += [
+            {"role": "user", "content": md_escape(shown)},
+            {"role": "assistant", "content": answer_markdown(answer, self.ctx.settings.scenario_min)},
+        ]
         history.append(message)
         self.ctx.record(answer)
         reply = next((c.reply for c in answer.citations[:1] if c.reply), "")
         return chat, history[-6:], sources_html(answer), gr.update(value=reply, visible=bool(reply)), ""
 
-    def api_ask(self, question: str, history: list[str] | None = None, top_k: int = 5,
-                sources: list[str] | None = None) -> dict:
+    def api_ask(self, question: str, history: list[str] | None = None, top_k: int = 5, sources: list[str] | None = None) -> dict:
         """The same answer as the chat, as the CLI's JSON object (for gradio_client)."""
         # The same size limit as the chat: a 10 MB question must not tie up a worker.
         history = list(history or [])
         size = len(question) if isinstance(question, str) else 0
         size += sum(len(h) for h in history if isinstance(h, str))
         if size > MAX_INPUT_CHARS * 5:
-            return {"question": None, "error": f"提交的内容太长（{size} 个字符，上限 {MAX_INPUT_CHARS * 5}）。请只提交买家的问题或你想问的一两句话。"}
+            return {
+                "question": None,
+                "error": f"提交的内容太长（{size} 个字符，上限 {MAX_INPUT_CHARS * 5}）。请只提交买家的问题或你想问的一两句话。",
+            }
         busy = self.ctx.busy(wait=self.ctx.settings.load_wait)
         if busy:
             return {"question": question, "error": busy}
@@ -112,11 +129,23 @@ class ChatTab:
             with gr.Column(scale=3):
                 chat = gr.Chatbot(label="对话", height=480, latex_delimiters=[], elem_id="km-chat")
                 with gr.Row():
-                    question = gr.Textbox(placeholder="输入问题，例如：买家催发货怎么回复？", show_label=False,
-                                          scale=5, lines=1, max_lines=6, elem_id="km-question")
+                    question = gr.Textbox(
+                        placeholder="输入问题，例如：买家催发货怎么回复？",
+                        show_label=False,
+                        scale=5,
+                        lines=1,
+                        max_lines=6,
+                        elem_id="km-question",
+                    )
                     send = gr.Button("发送", variant="primary", scale=1, elem_id="km-send")
-                reply = gr.Textbox(label="推荐回复（点右上角按钮一键复制）", visible=False, interactive=False,
-                                   buttons=["copy"], elem_id="km-reply", lines=3)
+                reply = gr.Textbox(
+                    label="推荐回复（点右上角按钮一键复制）",
+                    visible=False,
+                    interactive=False,
+                    buttons=["copy"],
+                    elem_id="km-reply",
+                    lines=3,
+                )
                 new_chat = gr.Button("新对话", size="sm", elem_id="km-new")
                 example_buttons = []
                 with gr.Accordion("不知道问什么？点一个例子", open=True):
@@ -128,13 +157,13 @@ class ChatTab:
             with gr.Column(scale=2):
                 sources_view = gr.HTML(sources_html(None), label="出处", elem_id="km-sources")
                 with gr.Accordion("检索设置", open=False):
-                    source_filter = gr.CheckboxGroup(SOURCE_CHOICES, value=list(SOURCE_TYPES),
-                                                     label="检索哪些资料", elem_id="km-filter")
+                    source_filter = gr.CheckboxGroup(
+                        SOURCE_CHOICES, value=list(SOURCE_TYPES), label="检索哪些资料", elem_id="km-filter"
+                    )
                     top_k = gr.Slider(1, 10, value=self.ctx.settings.top_k, step=1, label="引用段落数（top-k）")
                 with gr.Accordion("索引状态（教师）", open=False):
                     status = gr.Markdown(elem_id="km-status")
-                    password = gr.Textbox(label="教师密码", type="password",
-                                          visible=bool(self.ctx.instructor_password))
+                    password = gr.Textbox(label="教师密码", type="password", visible=bool(self.ctx.instructor_password))
                     rebuild = gr.Button("重建索引（修改语料后使用）", size="sm")
                     rebuild_result = gr.Markdown()
 
@@ -142,18 +171,18 @@ class ChatTab:
         for trigger in (question.submit, send.click):
             trigger(self.respond, [question, chat, history, source_filter, top_k], outputs, api_visibility="private")
         for button, text in example_buttons:
-            button.click(_fixed(self.respond, text), [chat, history, source_filter, top_k], outputs,
-                         api_visibility="private")
-        new_chat.click(lambda: ([], [], sources_html(None), gr.update(value="", visible=False), ""), None, outputs,
-                       api_visibility="private")
+            button.click(_fixed(self.respond, text), [chat, history, source_filter, top_k], outputs, api_visibility="private")
+        new_chat.click(
+            lambda: ([], [], sources_html(None), gr.update(value="", visible=False), ""), None, outputs, api_visibility="private"
+        )
         # While the index loads in the background, the status refreshes itself until it is ready.
         timer = gr.Timer(2.0)
         timer.tick(self._status_tick, None, [status, timer], api_visibility="private")
         demo.load(self.ctx.status, None, status, api_visibility="private")
         rebuild.click(self.rebuild, [password], rebuild_result, api_visibility="private").then(
-            self.ctx.status, None, status, api_visibility="private")
+            self.ctx.status, None, status, api_visibility="private"
+        )
         gr.api(self.api_ask, api_name="ask")
-
 
     def _status_tick(self):
         busy = self.ctx.busy()

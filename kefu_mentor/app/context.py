@@ -27,8 +27,14 @@ class PasswordGate:
     becomes 5 a minute.
     """
 
-    def __init__(self, password: str | None, max_failures: int = 5, window: float = 60.0, lockout: float = 60.0,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        password: str | None,
+        max_failures: int = 5,
+        window: float = 60.0,
+        lockout: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.password = password
         self.max_failures, self.window, self.lockout = max_failures, window, lockout
         self._clock = clock
@@ -61,8 +67,13 @@ class PasswordGate:
 class AppContext:
     """One per process: loads the `Mentor` once, swaps it after a rebuild, guards instructor actions."""
 
-    def __init__(self, settings: Settings, instructor_password: str | None = None, network: bool = False,
-                 question_log: QuestionLog | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        instructor_password: str | None = None,
+        network: bool = False,
+        question_log: QuestionLog | None = None,
+    ):
         self.settings = settings
         self.question_log = question_log
         self.instructor_password = instructor_password
@@ -81,8 +92,9 @@ class AppContext:
         with self._lock:
             if self._mentor is None:
                 notices = []
-                self._mentor = Mentor.load(self.settings.index_dir, self.settings, rebuild=True, notify=notices.append,
-                                           progress=self._on_progress)
+                self._mentor = Mentor.load(
+                    self.settings.index_dir, self.settings, rebuild=True, notify=notices.append, progress=self._on_progress
+                )
                 self.startup_notice = "；".join(notices)
             return self._mentor
 

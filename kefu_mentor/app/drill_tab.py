@@ -25,8 +25,9 @@ class DrillTab:
         if self._coach is None:
             mentor = self.ctx.mentor()
             corpus = self.ctx.settings.corpus_dir
-            self._coach = DrillCoach(load_scenarios(corpus), Rubric.load(corpus / "drills" / "rubric.yaml"),
-                                     mentor.embedder, mentor.chunks)
+            self._coach = DrillCoach(
+                load_scenarios(corpus), Rubric.load(corpus / "drills" / "rubric.yaml"), mentor.embedder, mentor.chunks
+            )
         return self._coach
 
     def families(self) -> list[str]:
@@ -42,12 +43,15 @@ class DrillTab:
         if busy:
             return {}, md_escape(busy), "", "", gr.update(value="", visible=False)
         try:
-            scenario = self.coach().next_scenario(None if family in (None, "", ALL) else family,
-                                                  exclude=(current or {}).get("template_id"))
+            scenario = self.coach().next_scenario(
+                None if family in (None, "", ALL) else family, exclude=(current or {}).get("template_id")
+            )
         except MentorError as exc:
             return {}, md_escape(str(exc)), "", "", gr.update(value="", visible=False)
-        opening = (f"**场景**：{md_escape(scenario.scenario)}（{md_escape(scenario.family)} · {md_escape(scenario.stage)}）\n\n"
-                   f"🧑 **买家**：{md_escape(scenario.buyer_line)}")
+        opening = (
+            f"**场景**：{md_escape(scenario.scenario)}（{md_escape(scenario.family)} · {md_escape(scenario.stage)}）\n\n"
+            f"🧑 **买家**：{md_escape(scenario.buyer_line)}"
+        )
         return scenario.__dict__, opening, "", "", gr.update(value="", visible=False)
 
     def submit(self, reply: str, current: dict | None, summary: dict | None):
@@ -63,8 +67,12 @@ class DrillTab:
             return "评分时出了点问题，请再提交一次。", *unchanged
         totals = DrillSummary({k: list(v) for k, v in (summary or {}).items()})
         totals.add(grade)
-        return (grade_markdown(grade), gr.update(value=grade.scenario.reply, visible=True), totals.scores,
-                summary_markdown(totals))
+        return (
+            grade_markdown(grade),
+            gr.update(value=grade.scenario.reply, visible=True),
+            totals.scores,
+            summary_markdown(totals),
+        )
 
     def build(self) -> None:
         with gr.Tab("情景演练"):
@@ -80,7 +88,12 @@ class DrillTab:
             result = gr.Markdown(elem_id="km-drill-result")
             recommended = gr.Textbox(label="推荐回复（可一键复制）", visible=False, interactive=False, buttons=["copy"])
             summary_md = gr.Markdown(summary_markdown(DrillSummary()), elem_id="km-drill-summary")
-            next_button.click(self.next, [family, current], [current, opening, reply, result, recommended],
-                              api_visibility="private")
-            submit.click(self.submit, [reply, current, summary_state], [result, recommended, summary_state, summary_md],
-                         api_visibility="private")
+            next_button.click(
+                self.next, [family, current], [current, opening, reply, result, recommended], api_visibility="private"
+            )
+            submit.click(
+                self.submit,
+                [reply, current, summary_state],
+                [result, recommended, summary_state, summary_md],
+                api_visibility="private",
+            )

@@ -54,4 +54,5 @@ class QuizTab:
             start.click(self.start, [module], [ids, position, question, feedback], api_visibility="private")
             check_button.click(self.answer, [answer, ids, position], [feedback], api_visibility="private")
             next_q.click(self.next, [ids, position], [position, question, feedback], api_visibility="private").then(
-                lambda: "", None, answer, api_visibility="private")
+                lambda: "", None, answer, api_visibility="private"
+            )

@@ -40,7 +40,7 @@ def _marker_escape(line: str) -> str:
 
 
 def scenario_chip(answer: Answer, scenario_min: float) -> str:
-    """"场景：议价 · 把握 0.82" when the recogniser is at least `scenario_min` sure of the buyer's scenario
+    """ "场景：议价 · 把握 0.82" when the recogniser is at least `scenario_min` sure of the buyer's scenario
     (routing then applies to every class but `other`, which is shown so the learner sees why no template leads)."""
     scenario = answer.scenario
     if scenario is None or scenario.confidence < scenario_min:
@@ -98,7 +98,7 @@ def sources_html(answer: Answer | None) -> str:
 
 
 def basis_markdown(basis) -> str:
-    """"依据：教材原文 · 模块一 › … · 第 3 页" for a drill item's or quiz answer's passage."""
+    """ "依据：教材原文 · 模块一 › … · 第 3 页" for a drill item's or quiz answer's passage."""
     if basis is None:
         return ""
     page = f" · 第 {basis.page} 页" if basis.page else ""
@@ -113,12 +113,22 @@ def grade_markdown(grade: Grade) -> str:
             continue  # only violations are worth a line
         mark = "✅" if item.passed else ("⛔" if item.kind == "forbidden" else "❌")
         kind = {"required": "应包含", "forbidden": "不应出现", "similarity": "接近推荐回复"}[item.kind]
-        lines.append(f"| {kind}：{md_escape(item.label)} | {mark} {item.points:+.0f} | {md_escape(item.evidence)} | {basis_markdown(item.basis)} |")
+        lines.append(
+            f"| {kind}：{md_escape(item.label)} | {mark} {item.points:+.0f} | {md_escape(item.evidence)} | {basis_markdown(item.basis)} |"
+        )
     clean = [i.label for i in grade.items if i.kind == "forbidden" and i.passed]
     lines.append("")
-    lines.append(f"没有出现禁止的内容（{md_escape('、'.join(clean))}）。" if len(clean) == sum(i.kind == "forbidden" for i in grade.items)
-                 else "⛔ 标出的内容会让买家不满或违反平台规则，请避免。")
-    lines += ["", f"**为什么推荐这样回**：{md_escape(grade.scenario.why)}", "", f"**不要这样说**：{md_escape(grade.scenario.avoid)}"]
+    lines.append(
+        f"没有出现禁止的内容（{md_escape('、'.join(clean))}）。"
+        if len(clean) == sum(i.kind == "forbidden" for i in grade.items)
+        else "⛔ 标出的内容会让买家不满或违反平台规则，请避免。"
+    )
+    lines += [
+        "",
+        f"**为什么推荐这样回**：{md_escape(grade.scenario.why)}",
+        "",
+        f"**不要这样说**：{md_escape(grade.scenario.avoid)}",
+    ]
     return "\n".join(lines)
 
 
@@ -132,23 +142,38 @@ def summary_markdown(summary: DrillSummary) -> str:
     return "\n".join(lines)
 
 
-_QUIZ_KINDS = {"fill": "填空题", "cloze": "填空题", "single": "单选题", "multiple": "多选题", "short": "简答题",
-               "template": "话术选择题"}
-_QUIZ_HINTS = {"fill": "多个空用顿号或空格隔开", "cloze": "", "single": "填字母", "multiple": "填所有正确的字母",
-               "short": "写出要点", "template": "填字母"}
+_QUIZ_KINDS = {
+    "fill": "填空题",
+    "cloze": "填空题",
+    "single": "单选题",
+    "multiple": "多选题",
+    "short": "简答题",
+    "template": "话术选择题",
+}
+_QUIZ_HINTS = {
+    "fill": "多个空用顿号或空格隔开",
+    "cloze": "",
+    "single": "填字母",
+    "multiple": "填所有正确的字母",
+    "short": "写出要点",
+    "template": "填字母",
+}
 
 
 def question_markdown(q: QuizQuestion, n: int, total: int) -> str:
     """A quiz question as shown: number, kind, origin, prompt, options and how to answer."""
     options = "\n".join(f"- {md_escape(o)}" for o in q.options)
     hint = _QUIZ_HINTS[q.kind]
-    return (f"**第 {n}/{total} 题 · {_QUIZ_KINDS[q.kind]}**（{md_escape(q.origin)}）\n\n{md_escape(q.prompt)}\n\n{options}\n\n"
-            + (f"*{hint}*" if hint else ""))
+    return f"**第 {n}/{total} 题 · {_QUIZ_KINDS[q.kind]}**（{md_escape(q.origin)}）\n\n{md_escape(q.prompt)}\n\n{options}\n\n" + (
+        f"*{hint}*" if hint else ""
+    )
 
 
 def quiz_feedback_markdown(result) -> str:
     """The verdict on one quiz answer, with the key and the passage it comes from."""
     q = result.question
     verdict = "✅ 正确" if result.correct else "❌ 不对"
-    return (f"{verdict}（得分 {result.score:.0%}）。{md_escape(result.feedback)}\n\n**答案**：{md_escape(q.key)}\n\n"
-            f"{basis_markdown(q.basis)}\n\n> {md_escape(q.basis.excerpt) if q.basis else ''}")
+    return (
+        f"{verdict}（得分 {result.score:.0%}）。{md_escape(result.feedback)}\n\n**答案**：{md_escape(q.key)}\n\n"
+        f"{basis_markdown(q.basis)}\n\n> {md_escape(q.basis.excerpt) if q.basis else ''}"
+    )

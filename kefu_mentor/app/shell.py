@@ -45,8 +45,12 @@ def launch(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     settings = Settings().with_(index_dir=args.index, corpus_dir=args.corpus, data_dir=args.data)
     network = args.host not in ("127.0.0.1", "localhost", "::1")
-    ctx = AppContext(settings, os.environ.get("KEFU_MENTOR_INSTRUCTOR_PASSWORD") or None, network,
-                     QuestionLog(settings.data_dir / "questions.sqlite"))
+    ctx = AppContext(
+        settings,
+        os.environ.get("KEFU_MENTOR_INSTRUCTOR_PASSWORD") or None,
+        network,
+        QuestionLog(settings.data_dir / "questions.sqlite"),
+    )
     # The page is served at once; the index loads (or, when stale, rebuilds with a progress bar
     # here and a count on the page) in the background.
     print("正在加载索引（缺失或过期时会自动重建，并显示进度）；页面已可打开……", flush=True)
@@ -54,5 +58,4 @@ def launch(argv: list[str] | None = None) -> None:
     demo = build_app(ctx)
     # Two cores: two answers at a time keeps latency flat; the rest wait in the queue.
     demo.queue(default_concurrency_limit=2, max_size=64)
-    demo.launch(server_name=args.host, server_port=args.port, css=CSS, show_error=False,
-                footer_links=["api"])
+    demo.launch(server_name=args.host, server_port=args.port, css=CSS, show_error=False, footer_links=["api"])

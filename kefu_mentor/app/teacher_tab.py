@@ -21,25 +21,48 @@ class TeacherTab:
         entries = self.ctx.question_log.entries() if self.ctx.question_log else []
         table = coverage_table(self.ctx.settings, entries)
         gaps = group_gaps(entries)
-        coverage_rows = [[r["breadcrumb"], r["page"], r["textbook"], r["supplement"], r["template"], r["questions"],
-                          "没有资料" if r["no_material"] else ("从未被检索到" if r["never_retrieved"] else "")] for r in table]
+        coverage_rows = [
+            [
+                r["breadcrumb"],
+                r["page"],
+                r["textbook"],
+                r["supplement"],
+                r["template"],
+                r["questions"],
+                "没有资料" if r["no_material"] else ("从未被检索到" if r["never_retrieved"] else ""),
+            ]
+            for r in table
+        ]
         gap_rows = [[g.example, g.count, g.refused, g.low_confidence, " | ".join(g.questions[:5])] for g in gaps]
         folder = Path(self.ctx.settings.data_dir) / "exports"
         files = [*export_csv(table, gaps, folder), coverage_chart(table, folder / "coverage.png")]
-        summary = (f"共 {len(table)} 个小节，{sum(not r['no_material'] for r in table)} 个有资料；"
-                   f"记录了 {len(entries)} 个提问，其中拒答 {sum(e.abstained for e in entries)} 个。")
+        summary = (
+            f"共 {len(table)} 个小节，{sum(not r['no_material'] for r in table)} 个有资料；"
+            f"记录了 {len(entries)} 个提问，其中拒答 {sum(e.abstained for e in entries)} 个。"
+        )
         return summary, coverage_rows, gap_rows, [str(f) for f in files], str(files[-1])
 
     def build(self) -> None:
         with gr.Tab("教师看板") as tab:
-            gr.Markdown("资料覆盖、学员提问落在哪里、哪些问题教材回答不了。提问日志只保存在本机，手机号、身份证号、地址、订单号和姓名在写入前已被替换。")
+            gr.Markdown(
+                "资料覆盖、学员提问落在哪里、哪些问题教材回答不了。提问日志只保存在本机，手机号、身份证号、地址、订单号和姓名在写入前已被替换。"
+            )
             with gr.Row():
-                password = gr.Textbox(label="教师密码", type="password", visible=bool(self.ctx.instructor_password), scale=2,
-                                      elem_id="km-teacher-password")
+                password = gr.Textbox(
+                    label="教师密码",
+                    type="password",
+                    visible=bool(self.ctx.instructor_password),
+                    scale=2,
+                    elem_id="km-teacher-password",
+                )
                 refresh = gr.Button("刷新看板", variant="primary", scale=1, elem_id="km-teacher-refresh")
             summary = gr.Markdown(elem_id="km-teacher-summary")
-            coverage = gr.Dataframe(headers=["小节", "页码", "教材", "补充", "话术", "提问数", "提示"], label="覆盖情况", wrap=True)
-            gaps = gr.Dataframe(headers=["代表问题", "次数", "拒答", "低置信度", "其他问法"], label="回答不了或把握不大的问题", wrap=True)
+            coverage = gr.Dataframe(
+                headers=["小节", "页码", "教材", "补充", "话术", "提问数", "提示"], label="覆盖情况", wrap=True
+            )
+            gaps = gr.Dataframe(
+                headers=["代表问题", "次数", "拒答", "低置信度", "其他问法"], label="回答不了或把握不大的问题", wrap=True
+            )
             chart = gr.Image(label="各模块资料覆盖", type="filepath", elem_id="km-teacher-chart")
             files = gr.File(label="导出（CSV 与覆盖图）", file_count="multiple")
             outputs = [summary, coverage, gaps, files, chart]

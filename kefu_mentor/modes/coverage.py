@@ -99,8 +99,12 @@ def check_corpus_report(settings: Settings, as_json: bool = False) -> tuple[str,
             "duplicate_phrasings": [{"text": t, "templates": n} for t, n in phrasings],
         }
         return json.dumps(payload, ensure_ascii=False, indent=2), ok
-    lines = [f"语料校验通过：{len(corpus.files)} 个文件，{len(chunks)} 个文本块（"
-             + "，".join(f"{SOURCE_LABELS[s]} {sum(c.source == s for c in chunks)}" for s in SOURCE_TYPES) + "）", ""]
+    lines = [
+        f"语料校验通过：{len(corpus.files)} 个文件，{len(chunks)} 个文本块（"
+        + "，".join(f"{SOURCE_LABELS[s]} {sum(c.source == s for c in chunks)}" for s in SOURCE_TYPES)
+        + "）",
+        "",
+    ]
     # Counts first and the breadcrumb last, whole: a cut breadcrumb loses the module name.
     lines.append(f"{'页码':>4}{'教材':>5}{'补充':>5}{'话术':>5}  目录小节")
     for r in rows:

@@ -84,14 +84,18 @@ class Rubric:
             raise CorpusError(path, None, "找不到评分规则文件", "在 corpus/drills/ 下放置 rubric.yaml") from None
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
-            raise CorpusError(path, None if mark is None else mark.line + 1, "评分规则不是合法的 YAML", "检查缩进和引号") from None
+            raise CorpusError(
+                path, None if mark is None else mark.line + 1, "评分规则不是合法的 YAML", "检查缩进和引号"
+            ) from None
         for key in ("elements", "forbidden", "families", "points", "similarity"):
             if not isinstance(data.get(key), dict):
                 raise CorpusError(path, None, f"评分规则缺少 {key}", f"补上 {key}: 部分（见文件开头的说明）")
         for family, keys in data["families"].items():
             unknown = [k for k in keys if k not in data["elements"]]
             if unknown:
-                raise CorpusError(path, None, f"类别“{family}”要求的要素 {unknown} 没有在 elements 中定义", "先在 elements 里定义它们")
+                raise CorpusError(
+                    path, None, f"类别“{family}”要求的要素 {unknown} 没有在 elements 中定义", "先在 elements 里定义它们"
+                )
         return cls(data["elements"], data["forbidden"], data["families"], data["points"], data["similarity"])
 
     def required_for(self, family: str) -> list[str]:
@@ -100,8 +104,11 @@ class Rubric:
 
 def load_scenarios(corpus_dir: Path) -> list[Scenario]:
     """Every buyer line of every template is a possible drill opening (templates validated as the index reads them)."""
-    return [Scenario(t.id, t.family, t.stage, t.scenario, line, t.reply, t.why, t.avoid, t.toc)
-            for t in load_templates(corpus_dir) for line in t.buyer_says]
+    return [
+        Scenario(t.id, t.family, t.stage, t.scenario, line, t.reply, t.why, t.avoid, t.toc)
+        for t in load_templates(corpus_dir)
+        for line in t.buyer_says
+    ]
 
 
 def find_basis(chunks: list[Chunk], spec: dict | None, sources: tuple[str, ...], excerpt_chars: int) -> Basis | None:
@@ -133,8 +140,9 @@ def _matches(text: str, spec: dict) -> str | None:
 class DrillCoach:
     """Picks scenarios and grades replies against the rubric and the recommended reply."""
 
-    def __init__(self, scenarios: list[Scenario], rubric: Rubric, embedder: Embedder, chunks: list[Chunk],
-                 seed: int | None = None):
+    def __init__(
+        self, scenarios: list[Scenario], rubric: Rubric, embedder: Embedder, chunks: list[Chunk], seed: int | None = None
+    ):
         if not scenarios:
             raise CorpusError("corpus/templates", None, "没有任何话术模板，无法进行情景演练", "先在 corpus/templates/ 中添加话术")
         self.scenarios = scenarios
@@ -168,20 +176,47 @@ class DrillCoach:
         for key in required:
             spec = self.rubric.elements[key]
             hit = _matches(reply, spec)
-            items.append(RubricItem(key, spec["label"], "required", hit is not None, share if hit else 0.0,
-                                    f"出现了“{hit}”" if hit else "回复中没有找到", self.basis(spec.get("basis"))))
+            items.append(
+                RubricItem(
+                    key,
+                    spec["label"],
+                    "required",
+                    hit is not None,
+                    share if hit else 0.0,
+                    f"出现了“{hit}”" if hit else "回复中没有找到",
+                    self.basis(spec.get("basis")),
+                )
+            )
         for key, spec in self.rubric.forbidden.items():
             hit = _matches(reply, spec)
             penalty = -float(self.rubric.points["forbidden"]) if hit else 0.0
-            items.append(RubricItem(key, spec["label"], "forbidden", hit is None, penalty,
-                                    f"出现了“{hit}”" if hit else "没有出现", self.basis(spec.get("basis"))))
+            items.append(
+                RubricItem(
+                    key,
+                    spec["label"],
+                    "forbidden",
+                    hit is None,
+                    penalty,
+                    f"出现了“{hit}”" if hit else "没有出现",
+                    self.basis(spec.get("basis")),
+                )
+            )
         vectors = self.embedder.embed_passages([reply or "（空）", scenario.reply])
         similarity = float(np.dot(vectors[0], vectors[1]))
         low, high = float(self.rubric.similarity["low"]), float(self.rubric.similarity["high"])
         ratio = min(1.0, max(0.0, (similarity - low) / (high - low)))
         sim_points = ratio * float(self.rubric.points["similarity"])
-        items.append(RubricItem("similarity", "与推荐回复的接近程度", "similarity", ratio >= 0.5, sim_points,
-                                f"语义相似度 {similarity:.2f}（{ratio:.0%}）", None))
+        items.append(
+            RubricItem(
+                "similarity",
+                "与推荐回复的接近程度",
+                "similarity",
+                ratio >= 0.5,
+                sim_points,
+                f"语义相似度 {similarity:.2f}（{ratio:.0%}）",
+                None,
+            )
+        )
         score = max(0.0, min(100.0, sum(i.points for i in items)))
         return Grade(scenario, reply, round(score, 1), tuple(items), similarity)
 

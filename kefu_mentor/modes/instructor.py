@@ -40,11 +40,18 @@ def coverage_table(settings: Settings, log: list[LoggedQuestion] | None = None) 
     landed = Counter(entry.toc_id for entry in (log or []) if entry.toc_id and not entry.abstained)
     table = []
     for row in rows:
-        table.append({
-            "toc_id": row.toc_id, "module": row.breadcrumb.split(" › ")[0], "breadcrumb": row.breadcrumb, "page": row.page,
-            **{s: row.counts[s] for s in SOURCE_TYPES}, "questions": landed.get(row.toc_id, 0),
-            "never_retrieved": landed.get(row.toc_id, 0) == 0, "no_material": row.total == 0,
-        })
+        table.append(
+            {
+                "toc_id": row.toc_id,
+                "module": row.breadcrumb.split(" › ")[0],
+                "breadcrumb": row.breadcrumb,
+                "page": row.page,
+                **{s: row.counts[s] for s in SOURCE_TYPES},
+                "questions": landed.get(row.toc_id, 0),
+                "never_retrieved": landed.get(row.toc_id, 0) == 0,
+                "no_material": row.total == 0,
+            }
+        )
     return table
 
 
@@ -63,8 +70,12 @@ def group_gaps(log: list[LoggedQuestion], tokenizer: Tokenizer | None = None, th
         else:
             groups.append((set(words), [entry]))
     out = [
-        GapGroup(members[0].question, tuple(m.question for m in members), sum(m.abstained for m in members),
-                 sum((not m.abstained) for m in members))
+        GapGroup(
+            members[0].question,
+            tuple(m.question for m in members),
+            sum(m.abstained for m in members),
+            sum((not m.abstained) for m in members),
+        )
         for _, members in groups
     ]
     return sorted(out, key=lambda g: -g.count)
@@ -96,10 +107,24 @@ def export_csv(table: list[dict], gaps: list[GapGroup], folder: Path) -> tuple[P
     coverage_path, gaps_path = folder / "coverage.csv", folder / "gaps.csv"
     with coverage_path.open("w", encoding="utf-8-sig", newline="") as handle:  # BOM so Excel reads Chinese
         writer = _SafeWriter(handle)
-        writer.writerow(["目录id", "模块", "小节", "页码", "教材原文", "补充资料", "话术模板", "学员提问落在此处", "从未被检索到", "没有资料"])
+        writer.writerow(
+            ["目录id", "模块", "小节", "页码", "教材原文", "补充资料", "话术模板", "学员提问落在此处", "从未被检索到", "没有资料"]
+        )
         for r in table:
-            writer.writerow([r["toc_id"], r["module"], r["breadcrumb"], r["page"], r["textbook"], r["supplement"], r["template"],
-                             r["questions"], "是" if r["never_retrieved"] else "", "是" if r["no_material"] else ""])
+            writer.writerow(
+                [
+                    r["toc_id"],
+                    r["module"],
+                    r["breadcrumb"],
+                    r["page"],
+                    r["textbook"],
+                    r["supplement"],
+                    r["template"],
+                    r["questions"],
+                    "是" if r["never_retrieved"] else "",
+                    "是" if r["no_material"] else "",
+                ]
+            )
     with gaps_path.open("w", encoding="utf-8-sig", newline="") as handle:
         writer = _SafeWriter(handle)
         writer.writerow(["代表问题", "次数", "拒答次数", "低置信度次数", "所有问法"])
@@ -134,8 +159,10 @@ def coverage_text(table: list[dict]) -> str:
     lines = [f"{'小节':<44}{'页码':>5}{'教材':>5}{'补充':>5}{'话术':>5}{'提问':>5}"]
     for r in table:
         flag = "  ← 没有资料" if r["no_material"] else ("  · 从未被检索到" if r["never_retrieved"] else "")
-        lines.append(f"{r['breadcrumb'][-42:]:<44}{r['page'] if r['page'] is not None else '-':>5}"
-                     f"{r['textbook']:>5}{r['supplement']:>5}{r['template']:>5}{r['questions']:>5}{flag}")
+        lines.append(
+            f"{r['breadcrumb'][-42:]:<44}{r['page'] if r['page'] is not None else '-':>5}"
+            f"{r['textbook']:>5}{r['supplement']:>5}{r['template']:>5}{r['questions']:>5}{flag}"
+        )
     covered = sum(not r["no_material"] for r in table)
     lines.append(f"\n有资料的小节：{covered}/{len(table)}；被学员问到过的小节：{sum(not r['never_retrieved'] for r in table)}")
     return "\n".join(lines)

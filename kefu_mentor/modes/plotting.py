@@ -5,8 +5,11 @@ from __future__ import annotations
 import glob
 
 CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "WenQuanYi Zen Hei", "Source Han Sans SC")
-_FONT_FILES = ("/usr/share/fonts/opentype/noto/NotoSansCJK*.ttc", "/usr/share/fonts/**/NotoSansCJK*.ttc",
-               "/usr/share/fonts/**/wqy-zenhei.ttc")
+_FONT_FILES = (
+    "/usr/share/fonts/opentype/noto/NotoSansCJK*.ttc",
+    "/usr/share/fonts/**/NotoSansCJK*.ttc",
+    "/usr/share/fonts/**/wqy-zenhei.ttc",
+)
 
 
 def pyplot():

@@ -64,8 +64,14 @@ class QuestionLog:
         with self._lock:
             self._db.execute(
                 "INSERT INTO questions (asked_at, question, abstained, confidence, toc_id, breadcrumb) VALUES (?, ?, ?, ?, ?, ?)",
-                (time.time(), redact(answer.question)[:2000], int(answer.abstained), float(answer.confidence),
-                 top.toc_id if top else None, top.title if top else None),
+                (
+                    time.time(),
+                    redact(answer.question)[:2000],
+                    int(answer.abstained),
+                    float(answer.confidence),
+                    top.toc_id if top else None,
+                    top.title if top else None,
+                ),
             )
             self._prune()
 

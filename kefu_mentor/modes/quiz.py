@@ -73,7 +73,13 @@ def check(question: QuizQuestion, response: str) -> QuizResult:
         given, want = set(_letters(response)), set(question.answer)
         ok = given == want
         missing, extra = "".join(sorted(want - given)), "".join(sorted(given - want))
-        feedback = "回答正确。" if ok else f"正确答案是 {question.answer}。" + (f"漏选 {missing}。" if missing else "") + (f"多选 {extra}。" if extra else "")
+        feedback = (
+            "回答正确。"
+            if ok
+            else f"正确答案是 {question.answer}。"
+            + (f"漏选 {missing}。" if missing else "")
+            + (f"多选 {extra}。" if extra else "")
+        )
         return QuizResult(question, response, ok, len(given & want) / len(want) if not extra else 0.0, feedback)
     if question.kind in ("fill", "cloze"):
         parts = [p for p in re.split(r"[、，,；;/\s]+", response.strip()) if p]
@@ -82,17 +88,27 @@ def check(question: QuizQuestion, response: str) -> QuizResult:
         right = 0
         for i, accepted in enumerate(question.blanks):
             given = _norm(parts[i]) if i < len(parts) else ""
-            if given and any(given == _norm(a) or (len(_norm(a)) >= 2 and _norm(a) in given and len(given) <= len(_norm(a)) + 2) for a in accepted):
+            if given and any(
+                given == _norm(a) or (len(_norm(a)) >= 2 and _norm(a) in given and len(given) <= len(_norm(a)) + 2)
+                for a in accepted
+            ):
                 right += 1
         ok = right == len(question.blanks)
-        return QuizResult(question, response, ok, right / len(question.blanks),
-                          "回答正确。" if ok else f"参考答案：{question.key}（答对 {right}/{len(question.blanks)} 空）。")
+        return QuizResult(
+            question,
+            response,
+            ok,
+            right / len(question.blanks),
+            "回答正确。" if ok else f"参考答案：{question.key}（答对 {right}/{len(question.blanks)} 空）。",
+        )
     # short answer: share of key points whose keywords appear in the response
     given = _norm(response)
     covered = [p for p, words in question.points if any(_norm(w) in given for w in words)]
     share = len(covered) / len(question.points) if question.points else 0.0
     missed = [p for p, _ in question.points if p not in covered]
-    feedback = f"覆盖了 {len(covered)}/{len(question.points)} 个要点。" + (f"还可以补充：{'；'.join(missed)}。" if missed else "要点齐全。")
+    feedback = f"覆盖了 {len(covered)}/{len(question.points)} 个要点。" + (
+        f"还可以补充：{'；'.join(missed)}。" if missed else "要点齐全。"
+    )
     return QuizResult(question, response, share >= SHORT_PASS, share, feedback)
 
 
@@ -109,14 +125,22 @@ def load_book_questions(path: Path, chunks: list[Chunk]) -> list[QuizQuestion]:
             raise CorpusError(path, None, f"题目 {item.get('id')} 的 kind“{kind}”未知", f"kind 只能是 {'/'.join(KINDS[:4])}")
         basis = find_basis(chunks, item.get("basis"), SOURCE_TYPES, 200)
         if basis is None:
-            raise CorpusError(path, None, f"题目 {item['id']} 的依据 {item.get('basis')} 在语料中找不到", "改成语料中存在的 toc 和标题")
-        out.append(QuizQuestion(
-            id=item["id"], kind=kind, prompt=item["prompt"], origin=data.get("source", "教材 思考与练习"),
-            options=tuple(item.get("options", ())), answer=_letters(str(item.get("answer", ""))),
-            blanks=tuple(tuple(b["accept"]) for b in item.get("blanks", ())),
-            points=tuple((p["point"], tuple(p["keywords"])) for p in item.get("points", ())),
-            basis=basis,
-        ))
+            raise CorpusError(
+                path, None, f"题目 {item['id']} 的依据 {item.get('basis')} 在语料中找不到", "改成语料中存在的 toc 和标题"
+            )
+        out.append(
+            QuizQuestion(
+                id=item["id"],
+                kind=kind,
+                prompt=item["prompt"],
+                origin=data.get("source", "教材 思考与练习"),
+                options=tuple(item.get("options", ())),
+                answer=_letters(str(item.get("answer", ""))),
+                blanks=tuple(tuple(b["accept"]) for b in item.get("blanks", ())),
+                points=tuple((p["point"], tuple(p["keywords"])) for p in item.get("points", ())),
+                basis=basis,
+            )
+        )
     return out
 
 
@@ -138,8 +162,16 @@ def cloze_questions(chunks: list[Chunk], module: str, count: int, seed: int = 0)
     out = []
     for n, (chunk, sentence, term) in enumerate(candidates[:count]):
         prompt = sentence.replace(term, "_____", 1)
-        out.append(QuizQuestion(f"{module}-cloze-{n + 1}", "cloze", prompt, "据教材原文生成", blanks=((term,),),
-                                basis=Basis(SOURCE_LABELS["textbook"], chunk.title, chunk.page, chunk.text[:200])))
+        out.append(
+            QuizQuestion(
+                f"{module}-cloze-{n + 1}",
+                "cloze",
+                prompt,
+                "据教材原文生成",
+                blanks=((term,),),
+                basis=Basis(SOURCE_LABELS["textbook"], chunk.title, chunk.page, chunk.text[:200]),
+            )
+        )
     return out
 
 
@@ -153,15 +185,23 @@ def template_questions(chunks: list[Chunk], count: int, seed: int = 0) -> list[Q
         replies = [chunk.reply] + [o.reply for o in others]
         rng.shuffle(replies)
         letter = "ABCD"[replies.index(chunk.reply)]
-        out.append(QuizQuestion(
-            f"template-{n + 1}", "template", f"买家说：“{rng.choice(chunk.buyer_says)}” 哪一句回复最合适？",
-            "据话术模板生成", options=tuple(f"{'ABCD'[i]}. {r}" for i, r in enumerate(replies)), answer=letter,
-            basis=Basis(SOURCE_LABELS["template"], chunk.title, None, chunk.text[:200]),
-        ))
+        out.append(
+            QuizQuestion(
+                f"template-{n + 1}",
+                "template",
+                f"买家说：“{rng.choice(chunk.buyer_says)}” 哪一句回复最合适？",
+                "据话术模板生成",
+                options=tuple(f"{'ABCD'[i]}. {r}" for i, r in enumerate(replies)),
+                answer=letter,
+                basis=Basis(SOURCE_LABELS["template"], chunk.title, None, chunk.text[:200]),
+            )
+        )
     return out
 
 
-def build_quiz(corpus_dir: Path, chunks: list[Chunk], module: str = "m1", generated: int = 5, seed: int = 0) -> list[QuizQuestion]:
+def build_quiz(
+    corpus_dir: Path, chunks: list[Chunk], module: str = "m1", generated: int = 5, seed: int = 0
+) -> list[QuizQuestion]:
     """A module's quiz: the book's exercises, then generated cloze and template questions."""
     path = Path(corpus_dir) / "quiz" / f"{module}.yaml"
     questions = load_book_questions(path, chunks) if path.exists() else []

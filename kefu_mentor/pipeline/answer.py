@@ -17,7 +17,9 @@ MIN_SENTENCES = 2
 # The refusal's words, said once: the answer text carries them for plain-text surfaces (CLI,
 # JSON); the app renders `REFUSAL` and `Answer.suggestions` as fields.
 SUGGESTIONS_LEAD = "如果你想了解相近的内容，可以看看这些章节："
-REFUSAL = "抱歉，教材和补充资料中没有找到与这个问题相关的内容。本导师只根据《网店客服》教材及其补充资料回答网店客服的学习和工作问题。"
+REFUSAL = (
+    "抱歉，教材和补充资料中没有找到与这个问题相关的内容。本导师只根据《网店客服》教材及其补充资料回答网店客服的学习和工作问题。"
+)
 
 
 @dataclass(frozen=True)
@@ -146,9 +148,17 @@ def compose(lexicon: Lexicon, query: Query, hits: list[Hit]) -> tuple[str, list[
         chunk = hit.chunk
         citations.append(
             Citation(
-                rank=rank, chunk_id=chunk.chunk_id, source=chunk.source, title=chunk.title,
-                page=chunk.page, text=chunk.text, score=hit.score, toc_id=chunk.toc_id,
-                reply=chunk.reply, family=chunk.family, quoted=tuple(quoted.get(rank - 1, ())),
+                rank=rank,
+                chunk_id=chunk.chunk_id,
+                source=chunk.source,
+                title=chunk.title,
+                page=chunk.page,
+                text=chunk.text,
+                score=hit.score,
+                toc_id=chunk.toc_id,
+                reply=chunk.reply,
+                family=chunk.family,
+                quoted=tuple(quoted.get(rank - 1, ())),
             )
         )
     used = sorted({position for position, _ in picked})

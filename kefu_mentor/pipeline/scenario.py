@@ -83,8 +83,9 @@ class ScenarioModel:
         self.bias = bias
 
     @classmethod
-    def train(cls, vectors: np.ndarray, texts: list[str], labels: list[str], *, l2: float = 1e-4,
-              steps: int = 300, rate: float = 20.0) -> ScenarioModel:
+    def train(
+        cls, vectors: np.ndarray, texts: list[str], labels: list[str], *, l2: float = 1e-4, steps: int = 300, rate: float = 20.0
+    ) -> ScenarioModel:
         """Full-batch gradient descent on the class-weighted cross-entropy (deterministic).
 
         Steps, rate and L2 were chosen on the real buyer lines of the dev split: 300 / 20 / 1e-4
@@ -119,8 +120,14 @@ class ScenarioModel:
         return learner, Scenario(best.family, best.confidence / max(1.0 - learner, 1e-9))
 
     def save(self, path: Path) -> None:
-        np.savez(path, classes=np.array(self.classes), weights=self.weights, bias=self.bias,
-                 buckets=np.array(NGRAM_BUCKETS), ngram_weight=np.array(NGRAM_WEIGHT))
+        np.savez(
+            path,
+            classes=np.array(self.classes),
+            weights=self.weights,
+            bias=self.bias,
+            buckets=np.array(NGRAM_BUCKETS),
+            ngram_weight=np.array(NGRAM_WEIGHT),
+        )
 
     @classmethod
     def load(cls, path: Path) -> ScenarioModel:

@@ -61,8 +61,13 @@ def machine() -> dict[str, str]:
         memory = f"{kib / 1024 / 1024:.1f} GiB"
     except (OSError, StopIteration, ValueError):
         pass
-    return {"cpu": cpu, "cores": str(os.cpu_count()), "memory": memory, "python": platform.python_version(),
-            "os": platform.platform()}
+    return {
+        "cpu": cpu,
+        "cores": str(os.cpu_count()),
+        "memory": memory,
+        "python": platform.python_version(),
+        "os": platform.platform(),
+    }
 
 
 _SERVE_PROBE = r"""
@@ -91,8 +96,16 @@ def _searchable(question: str, settings: Settings) -> bool:
 
 def _serving_probe(settings: Settings, questions: list[str]) -> dict:
     """Process start → first answer, then peak RSS after answering every question."""
-    command = [sys.executable, "-c", _SERVE_PROBE, str(settings.index_dir), str(settings.corpus_dir),
-               str(settings.cache_dir), questions[0], json.dumps(questions, ensure_ascii=False)]
+    command = [
+        sys.executable,
+        "-c",
+        _SERVE_PROBE,
+        str(settings.index_dir),
+        str(settings.corpus_dir),
+        str(settings.cache_dir),
+        questions[0],
+        json.dumps(questions, ensure_ascii=False),
+    ]
     spawned_at = time.time()
     out = subprocess.run(command, capture_output=True, text=True, check=True, timeout=600)
     result = json.loads(out.stdout.strip().splitlines()[-1])
@@ -125,8 +138,7 @@ def _baseline_latencies(recipe: DefaultRecipe, questions: list[str]) -> list[flo
     return times
 
 
-def synthetic_store(store: IndexStore, factor: int, settings: Settings, tokenizer: Tokenizer,
-                    seed: int = 7) -> IndexStore:
+def synthetic_store(store: IndexStore, factor: int, settings: Settings, tokenizer: Tokenizer, seed: int = 7) -> IndexStore:
     """A corpus `factor` times the real one, recombined deterministically from real chunks.
 
     Each synthetic chunk takes sentences from two or three real chunks; its vector is the
@@ -166,8 +178,13 @@ def _recall_at_10(approx: IndexStore, exact: IndexStore, queries: np.ndarray) ->
     return float(np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx_ids, exact_ids, strict=True)]))
 
 
-def run_bench(settings: Settings, cold_build: bool = True, factors: tuple[int, ...] = (1, 10, 100),
-              write_docs: bool = True, max_questions: int | None = None) -> dict:
+def run_bench(
+    settings: Settings,
+    cold_build: bool = True,
+    factors: tuple[int, ...] = (1, 10, 100),
+    write_docs: bool = True,
+    max_questions: int | None = None,
+) -> dict:
     corpus = load_corpus(settings.corpus_dir)
     # Questions the mentor rejects before searching (e.g. only emoji) have no latency to time.
     golden = [g for g in load_golden(default_golden_paths(), corpus.toc) if _searchable(g.question, settings)]
@@ -179,8 +196,9 @@ def run_bench(settings: Settings, cold_build: bool = True, factors: tuple[int, .
     try:
         # 1. Builds: cold (empty embedding cache) and after editing one corpus file.
         corpus_copy = Path(shutil.copytree(settings.corpus_dir, work / "corpus"))
-        bench_settings = settings.with_(corpus_dir=corpus_copy, index_dir=work / "index",
-                                        cache_dir=(work / "cache") if cold_build else settings.cache_dir)
+        bench_settings = settings.with_(
+            corpus_dir=corpus_copy, index_dir=work / "index", cache_dir=(work / "cache") if cold_build else settings.cache_dir
+        )
         started = time.perf_counter()
         manifest = build_index(bench_settings)
         results["full_build_s"] = time.perf_counter() - started
@@ -195,8 +213,9 @@ def run_bench(settings: Settings, cold_build: bool = True, factors: tuple[int, .
         results["incremental_embedded"] = manifest["embedding_cache"]["misses"]
 
         # 2. A serving process: cold start to first answer, peak memory.
-        results["serving"] = _serving_probe(settings.with_(index_dir=work / "index", corpus_dir=corpus_copy,
-                                                           cache_dir=bench_settings.cache_dir), plain)
+        results["serving"] = _serving_probe(
+            settings.with_(index_dir=work / "index", corpus_dir=corpus_copy, cache_dir=bench_settings.cache_dir), plain
+        )
 
         # 3. Warm latency, ours versus the default recipe, same questions, same run.
         mentor = Mentor.load(work / "index", bench_settings)

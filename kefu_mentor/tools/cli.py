@@ -15,8 +15,7 @@ from ..schema import SOURCE_LABELS, SOURCE_TYPES, Answer
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return Settings().with_(corpus_dir=args.corpus, index_dir=args.index, cache_dir=args.cache,
-                            embedder=args.embedder)
+    return Settings().with_(corpus_dir=args.corpus, index_dir=args.index, cache_dir=args.cache, embedder=args.embedder)
 
 
 def _notify(message: str) -> None:
@@ -33,11 +32,15 @@ def cmd_build(args: argparse.Namespace) -> int:
         try:
             store = load_index(settings)
         except IndexUnavailable as exc:
-            print(f"{exc}\n提交的索引与语料不一致：请运行 `kefu-mentor build`，再把 {settings.index_dir}/ 一起提交。",
-                  file=sys.stderr)
+            print(
+                f"{exc}\n提交的索引与语料不一致：请运行 `kefu-mentor build`，再把 {settings.index_dir}/ 一起提交。",
+                file=sys.stderr,
+            )
             return 1
-        print(f"索引与语料一致：{settings.index_dir}（{len(store.chunks)} 个文本块，语料摘要 "
-              f"{store.manifest['corpus']['digest'][:12]}）")
+        print(
+            f"索引与语料一致：{settings.index_dir}（{len(store.chunks)} 个文本块，语料摘要 "
+            f"{store.manifest['corpus']['digest'][:12]}）"
+        )
         return 0
     started = time.perf_counter()
     manifest = build_index(settings, progress=None if args.quiet else console_progress())
@@ -94,7 +97,7 @@ def json_line(obj: dict) -> str:
 def _answer_line(mentor, raw: bytes, top_k: int, sources: tuple[str, ...] | None = None) -> dict:
     """One JSON Lines request → one response object (never raises)."""
     if not raw.strip():
-        return {"question": None, "error": "这一行是空的。每行应是一个 JSON 对象，例如 {\"question\": \"客服分为哪几类？\"}。"}
+        return {"question": None, "error": '这一行是空的。每行应是一个 JSON 对象，例如 {"question": "客服分为哪几类？"}。'}
     if len(raw) > MAX_LINE_BYTES:
         return {"question": None, "error": f"这一行太长（{len(raw)} 字节，上限 {MAX_LINE_BYTES}）。每行只放一个问题。"}
     try:
@@ -104,18 +107,23 @@ def _answer_line(mentor, raw: bytes, top_k: int, sources: tuple[str, ...] | None
     try:
         request = json.loads(line)
     except json.JSONDecodeError as exc:
-        return {"question": None, "error": f"这一行不是合法的 JSON（第 {exc.colno} 个字符附近）。每行应是 {{\"question\": \"……\"}}。"}
+        return {"question": None, "error": f'这一行不是合法的 JSON（第 {exc.colno} 个字符附近）。每行应是 {{"question": "……"}}。'}
     except RecursionError:
-        return {"question": None, "error": "这一行的 JSON 嵌套太深，无法读取。每行应是 {\"question\": \"……\"} 这样的简单对象。"}
+        return {"question": None, "error": '这一行的 JSON 嵌套太深，无法读取。每行应是 {"question": "……"} 这样的简单对象。'}
     if not isinstance(request, dict):
-        return {"question": None, "error": "每行应是一个 JSON 对象，例如 {\"question\": \"客服分为哪几类？\"}。"}
+        return {"question": None, "error": '每行应是一个 JSON 对象，例如 {"question": "客服分为哪几类？"}。'}
     question = request.get("question")
     history = request.get("history") or []
     if _has_lone_surrogate(question) or _has_lone_surrogate(history):
-        return {"question": None, "error": "这一行含有无效的字符编码（孤立的 \\ud800 一类代理字符），不是文字。请检查原文后重新提交。"}
+        return {
+            "question": None,
+            "error": "这一行含有无效的字符编码（孤立的 \\ud800 一类代理字符），不是文字。请检查原文后重新提交。",
+        }
     if not isinstance(history, list) or not all(isinstance(h, str) for h in history):
-        return {"question": question if isinstance(question, str) else None,
-                "error": "history 应是字符串列表（用户之前的问题，按时间先后）。"}
+        return {
+            "question": question if isinstance(question, str) else None,
+            "error": "history 应是字符串列表（用户之前的问题，按时间先后）。",
+        }
     try:
         return mentor.ask(question, history=history, top_k=top_k, sources=sources).to_json()
     except QuestionError as exc:
@@ -215,8 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--corpus", type=Path, help="语料目录（默认 corpus/）")
     common.add_argument("--index", type=Path, help="索引目录（默认 index/）")
     common.add_argument("--cache", type=Path, help="向量缓存目录（默认 .cache/kefu-mentor）")
-    common.add_argument("--embedder", default=None,
-                        help=f"向量模型：{DEFAULT_EMBEDDER}（默认）或 st:<模型名或本地路径>")
+    common.add_argument("--embedder", default=None, help=f"向量模型：{DEFAULT_EMBEDDER}（默认）或 st:<模型名或本地路径>")
     sub = parser.add_subparsers(dest="command", required=True)
 
     build = sub.add_parser("build", parents=[common], help="由语料建立索引")
@@ -244,8 +251,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.set_defaults(func=cmd_eval)
 
     data = sub.add_parser("eval-data", help="从本地的公开语料副本还原真实买家消息（仓库里只存指针和校验和）")
-    data.add_argument("--mirror", type=Path, required=True,
-                      help="放着来源仓库 git 副本的目录（owner+name/ 或 owner/name/，见 eval/README.md）")
+    data.add_argument(
+        "--mirror", type=Path, required=True, help="放着来源仓库 git 副本的目录（owner+name/ 或 owner/name/，见 eval/README.md）"
+    )
     data.set_defaults(func=cmd_eval_data)
 
     check = sub.add_parser("check-corpus", parents=[common], help="校验语料并报告覆盖情况")

@@ -54,7 +54,7 @@ def rebuild(mirror: Path, pointers: Path = POINTERS, out: Path = REAL_TEXT) -> t
         if lines is None:
             problems.append(f"{row['id']}：在 {mirror} 下找不到 {row['repo']} 的提交 {row['commit'][:10]}")
             continue
-        text = lines[row["line"] - 1][row["start"]:row["end"]] if row["line"] <= len(lines) else ""
+        text = lines[row["line"] - 1][row["start"] : row["end"]] if row["line"] <= len(lines) else ""
         if hashlib.sha1(text.encode("utf-8")).hexdigest() != row["sha1"]:
             problems.append(f"{row['id']}：{row['path']} 第 {row['line']} 行的内容与校验和不符")
             continue

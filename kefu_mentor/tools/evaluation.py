@@ -129,7 +129,7 @@ def _key(value, where: str) -> tuple[tuple[str, ...], ...]:
     if value is None:
         return ()
     if not isinstance(value, list) or not all(isinstance(g, list) and g for g in value):
-        raise ValueError(f"{where}: key 应是列表的列表，例如 [[\"6分\"], [\"48分\"]]")
+        raise ValueError(f'{where}: key 应是列表的列表，例如 [["6分"], ["48分"]]')
     return tuple(tuple(str(a) for a in group) for group in value)
 
 
@@ -146,8 +146,9 @@ def set_of(path: Path) -> str:
     return stem
 
 
-def load_golden(paths: Iterable[Path], toc: TableOfContents | None = None,
-                real_text: dict[str, str] | None = None) -> list[GoldenItem]:
+def load_golden(
+    paths: Iterable[Path], toc: TableOfContents | None = None, real_text: dict[str, str] | None = None
+) -> list[GoldenItem]:
     """Read golden YAML files (blind, real buyer lines and legacy formats).
 
     Real buyer lines without text in the file take it from `real_text` (id → text) and are
@@ -169,12 +170,19 @@ def load_golden(paths: Iterable[Path], toc: TableOfContents | None = None,
                 continue
             families = _tuple(raw.get("families"))
             item = GoldenItem(
-                id=str(raw["id"]), set=group, persona=raw.get("persona", "agent" if families else "student"),
-                question=str(question), style=raw.get("style", "buyer" if families else ""),
-                history=_tuple(raw.get("history")), key=_key(raw.get("key"), where),
-                tocs=_tuple(raw.get("toc", expect.get("toc"))), heading=expect.get("heading"),
-                families=families, source=expect.get("source"),
-                out_of_scope=bool(raw.get("out_of_scope")), kind=str(raw.get("kind", "")),
+                id=str(raw["id"]),
+                set=group,
+                persona=raw.get("persona", "agent" if families else "student"),
+                question=str(question),
+                style=raw.get("style", "buyer" if families else ""),
+                history=_tuple(raw.get("history")),
+                key=_key(raw.get("key"), where),
+                tocs=_tuple(raw.get("toc", expect.get("toc"))),
+                heading=expect.get("heading"),
+                families=families,
+                source=expect.get("source"),
+                out_of_scope=bool(raw.get("out_of_scope")),
+                kind=str(raw.get("kind", "")),
             )
             if item.id in seen:
                 raise ValueError(f"{path}: 重复的题目 id {item.id}")
@@ -199,8 +207,11 @@ def coverage_gaps(paths: Iterable[Path]) -> list[tuple[str, str]]:
 
 
 def default_golden_paths(root: Path = EVAL_DIR) -> list[Path]:
-    return sorted((root / "blind").glob("*.yaml")) + sorted((root / "real").glob("*.yaml")) + sorted(
-        (root / "legacy").glob("*.yaml"))
+    return (
+        sorted((root / "blind").glob("*.yaml"))
+        + sorted((root / "real").glob("*.yaml"))
+        + sorted((root / "legacy").glob("*.yaml"))
+    )
 
 
 def read_real_text(path: Path = REAL_TEXT) -> dict[str, str]:
@@ -230,10 +241,12 @@ def make_judge(item: GoldenItem, toc: TableOfContents) -> Callable[[Passage], bo
 
 def toc_judge(item: GoldenItem, toc: TableOfContents) -> Callable[[Passage], bool]:
     """The lenient test: the passage lies in one of the expected TOC nodes."""
+
     def judge(p: Passage) -> bool:
         if item.source and p.source != item.source:
             return False
         return any(toc.is_within(p.toc_id, want) for want in item.tocs)
+
     return judge
 
 
@@ -249,9 +262,7 @@ def ask_all(mentor: Mentor, items: Sequence[GoldenItem], depth: int = 10) -> lis
         except QuestionError as exc:  # the user sees this message and no passage
             results.append(ItemResult(item, (), True, str(exc)))
             continue
-        passages = tuple(
-            Passage(f"{c.title}\n{c.text}", c.toc_id, c.source, c.family) for c in answer.citations
-        )
+        passages = tuple(Passage(f"{c.title}\n{c.text}", c.toc_id, c.source, c.family) for c in answer.citations)
         scenario = answer.scenario.family if answer.scenario is not None else None
         results.append(ItemResult(item, passages, answer.abstained, answer.answer, scenario))
     return results
@@ -328,8 +339,7 @@ def metrics(results: Sequence[ItemResult], toc: TableOfContents) -> dict[str, fl
     oos = [r for r in results if r.item.out_of_scope]
     none_lines = [r for r in results if NONE_FAMILY in r.item.families]
     other_lines = [r for r in results if OTHER_FAMILY in r.item.families]
-    out: dict[str, float | int | None] = {"n": len(inscope), "n_oos": len(oos),
-                                          "n_none": len(none_lines) + len(other_lines)}
+    out: dict[str, float | int | None] = {"n": len(inscope), "n_oos": len(oos), "n_none": len(none_lines) + len(other_lines)}
     if inscope:
         ranks = [r.rank(make_judge(r.item, toc)) for r in inscope]
         n = len(inscope)
@@ -337,8 +347,11 @@ def metrics(results: Sequence[ItemResult], toc: TableOfContents) -> dict[str, fl
         out["R@5"] = sum(k is not None and k <= 5 for k in ranks) / n
         out["MRR@10"] = sum(1 / k for k in ranks if k) / n
         keyed = [r for r in inscope if r.item.key]
-        out["answer_hit"] = (sum(key_matches(r.item.key, r.answer) for r in keyed) / len(keyed)) if keyed and any(
-            r.answer for r in keyed) else None
+        out["answer_hit"] = (
+            (sum(key_matches(r.item.key, r.answer) for r in keyed) / len(keyed))
+            if keyed and any(r.answer for r in keyed)
+            else None
+        )
         out["false_refusal"] = sum(r.abstained for r in inscope) / n
         tocced = [r for r in inscope if r.item.tocs and not r.item.is_buyer]
         out["toc_R@5"] = (sum(r.rank(toc_judge(r.item, toc), 5) is not None for r in tocced) / len(tocced)) if tocced else None
@@ -388,13 +401,25 @@ class Report:
     skipped: tuple[str, ...] = ()
 
     def to_json(self) -> dict:
-        return {"split": self.split, "n_items": self.n_items, "chunk_count": self.chunk_count,
-                "embedder": self.embedder, "systems": self.systems, "skipped": list(self.skipped)}
+        return {
+            "split": self.split,
+            "n_items": self.n_items,
+            "chunk_count": self.chunk_count,
+            "embedder": self.embedder,
+            "systems": self.systems,
+            "skipped": list(self.skipped),
+        }
 
 
-def evaluate(mentor: Mentor, items: Sequence[GoldenItem], toc: TableOfContents, *,
-             baseline: DefaultRecipe | None = None, ablations: bool = True,
-             skipped: Sequence[str] = ()) -> tuple[Report, dict[str, list[ItemResult]]]:
+def evaluate(
+    mentor: Mentor,
+    items: Sequence[GoldenItem],
+    toc: TableOfContents,
+    *,
+    baseline: DefaultRecipe | None = None,
+    ablations: bool = True,
+    skipped: Sequence[str] = (),
+) -> tuple[Report, dict[str, list[ItemResult]]]:
     """Run ours, the naive recipe and each ablation on the same items."""
     runs: dict[str, list[ItemResult]] = {"本系统": ask_all(mentor, items)}
     if baseline is not None:
@@ -446,8 +471,13 @@ def calibrate(mentor: Mentor, items: Sequence[GoldenItem]) -> dict[str, float]:
                 best = (key[0], key[1], float(slope), float(cut))
     if best is None:
         raise ValueError("没有可用于校准的题目")
-    return {"slope": round(best[2], 4), "threshold": round(best[3], 5), "dev_balanced_accuracy": round(best[0], 4),
-            "dev_answered": round(best[1], 4), "dev_items": len(features)}
+    return {
+        "slope": round(best[2], 4),
+        "threshold": round(best[3], 5),
+        "dev_balanced_accuracy": round(best[0], 4),
+        "dev_answered": round(best[1], 4),
+        "dev_items": len(features),
+    }
 
 
 def save_calibration(path: Path, embedder_id: str, entry: dict) -> Path:
@@ -476,20 +506,43 @@ def markdown_tables(report: Report) -> str:
     for name, m in ours.items():
         b = naive.get(name, {})
         n = m["n"] + m["n_oos"] + m["n_none"]
-        lines.append("| " + " | ".join([
-            name, str(n), _cell(m.get("R@1")), _cell(m.get("R@5")), _cell(m.get("MRR@10")), _cell(m.get("answer_hit")),
-            _cell(m.get("false_refusal")), _cell(m.get("oos_refused")), _cell(m.get("toc_R@5")),
-            _cell(b.get("R@1")), _cell(b.get("R@5")), _cell(b.get("MRR@10")),
-        ]) + " |")
+        lines.append(
+            "| "
+            + " | ".join(
+                [
+                    name,
+                    str(n),
+                    _cell(m.get("R@1")),
+                    _cell(m.get("R@5")),
+                    _cell(m.get("MRR@10")),
+                    _cell(m.get("answer_hit")),
+                    _cell(m.get("false_refusal")),
+                    _cell(m.get("oos_refused")),
+                    _cell(m.get("toc_R@5")),
+                    _cell(b.get("R@1")),
+                    _cell(b.get("R@5")),
+                    _cell(b.get("MRR@10")),
+                ]
+            )
+            + " |"
+        )
     for name, m in ours.items():
         if "none_refused" in m or "other_refused" in m:
-            lines += ["", f"{name}：场景识别器单独判对场景族（含 none/other）{_cell(m.get('scenario_acc'))}；"
-                          f"无诉求（none）的消息被拒答 {_cell(m.get('none_refused'))}，"
-                          f"场景族之外的真实诉求（other）被拒答 {_cell(m.get('other_refused'))}（共 {m['n_none']} 条，不计入 family@k）。"]
+            lines += [
+                "",
+                f"{name}：场景识别器单独判对场景族（含 none/other）{_cell(m.get('scenario_acc'))}；"
+                f"无诉求（none）的消息被拒答 {_cell(m.get('none_refused'))}，"
+                f"场景族之外的真实诉求（other）被拒答 {_cell(m.get('other_refused'))}（共 {m['n_none']} 条，不计入 family@k）。",
+            ]
     others = [s for s in report.systems if s not in ("本系统", "朴素方案")]
     if others:
-        lines += ["", "每个部件的贡献（MRR@10；超范围一行为拒答率；关掉一个部件，其余不变）：", "",
-                  "| 切片 | 本系统 | " + " | ".join(others) + " |", "|---|---|" + "---|" * len(others)]
+        lines += [
+            "",
+            "每个部件的贡献（MRR@10；超范围一行为拒答率；关掉一个部件，其余不变）：",
+            "",
+            "| 切片 | 本系统 | " + " | ".join(others) + " |",
+            "|---|---|" + "---|" * len(others),
+        ]
         for name, m in ours.items():
             metric = "MRR@10" if "MRR@10" in m else "oos_refused"
             row = [name, _cell(m.get(metric))] + [_cell(report.systems[o].get(name, {}).get(metric)) for o in others]
@@ -504,7 +557,11 @@ def confusion(results: Sequence[ItemResult], top: int = 8) -> list[tuple[str, st
         if not r.item.is_buyer or {NONE_FAMILY, OTHER_FAMILY} & set(r.item.families):
             continue
         first = r.passages[0] if r.passages else None
-        got = "拒答" if r.abstained else (first.family if first and first.source == "template" else f"({first.source})" if first else "-")
+        got = (
+            "拒答"
+            if r.abstained
+            else (first.family if first and first.source == "template" else f"({first.source})" if first else "-")
+        )
         if got not in r.item.families:
             pair = ("/".join(r.item.families), got or "-")
             counts[pair] = counts.get(pair, 0) + 1
@@ -538,7 +595,9 @@ def format_misses(results: Sequence[ItemResult], toc: TableOfContents, limit: in
         item = r.item
         if item.out_of_scope:
             if not r.abstained:
-                lines.append(f"  ✗ [{item.id}] {item.question} → 应拒答，却引用了 {r.passages[0].text.splitlines()[0] if r.passages else '-'}")
+                lines.append(
+                    f"  ✗ [{item.id}] {item.question} → 应拒答，却引用了 {r.passages[0].text.splitlines()[0] if r.passages else '-'}"
+                )
             continue
         rank = r.rank(make_judge(item, toc))
         if rank is None or rank > 5:
@@ -555,7 +614,9 @@ def run_eval(settings: Settings, args: argparse.Namespace) -> int:
     items = load_golden(paths, corpus.toc, real_text)
     skipped = []
     if any(set_of(Path(p)) == "buyer" for p in paths) and not any(i.set == "buyer" for i in items):
-        skipped.append("真实买家消息：本机没有原始语料副本，已跳过。获取方法见 eval/README.md（kefu-mentor eval-data --mirror DIR）。")
+        skipped.append(
+            "真实买家消息：本机没有原始语料副本，已跳过。获取方法见 eval/README.md（kefu-mentor eval-data --mirror DIR）。"
+        )
     chosen = [i for i in items if args.split == "all" or i.split == args.split]
     mentor = Mentor.load(settings.index_dir, settings, rebuild=True)
     if args.calibrate:
@@ -565,8 +626,7 @@ def run_eval(settings: Settings, args: argparse.Namespace) -> int:
         print(f"已在 dev 集（{entry['dev_items']} 题）上校准拒答规则：{entry}，写入 {path}", file=sys.stderr)
         mentor = mentor.with_settings(settings, rule=load_calibration(settings.calibration_path, mentor.embedder.id))
     baseline = None if args.no_baseline else DefaultRecipe(settings, mentor.chunks)
-    report, runs = evaluate(mentor, chosen, corpus.toc, baseline=baseline, ablations=not args.no_ablations,
-                            skipped=skipped)
+    report, runs = evaluate(mentor, chosen, corpus.toc, baseline=baseline, ablations=not args.no_ablations, skipped=skipped)
     for message in skipped:
         print(message, file=sys.stderr)
     if args.json:
@@ -587,8 +647,7 @@ def run_eval(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def write_report(report: Report, runs: dict[str, list[ItemResult]], path: Path,
-                 gaps: Sequence[tuple[str, str]] = ()) -> None:
+def write_report(report: Report, runs: dict[str, list[ItemResult]], path: Path, gaps: Sequence[tuple[str, str]] = ()) -> None:
     chart = path.with_suffix(".png")
     write_chart(report, chart)
     counts: dict[str, int] = {}
@@ -601,7 +660,8 @@ def write_report(report: Report, runs: dict[str, list[ItemResult]], path: Path,
         "本页由 `kefu-mentor eval --split test --report docs/evaluation.md` 生成，数字即当次运行结果。",
         "",
         f"- 集合：{report.split}（按题目 id 的哈希固定分为 dev/test，只在 dev 上调参）；各组题数："
-        + "，".join(f"{k} {v}" for k, v in sorted(counts.items())) + "。",
+        + "，".join(f"{k} {v}" for k, v in sorted(counts.items()))
+        + "。",
         f"- 索引 {report.chunk_count} 个文本块，向量模型 `{report.embedder}`。",
         "- 命中 = 第 k 条引用（面包屑 + 正文）包含答案要点（key）的每一组；拒答算未命中。"
         "`answer_hit` = 组成的回答正文本身包含答案要点。目录宽松 R@5 = 前 5 条中有来自正确目录节点的段落（旧口径，仅供参考）。",
