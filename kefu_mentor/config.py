@@ -82,6 +82,8 @@ class Settings:
     # While the app loads its index in the background, a question waits this many seconds for
     # it before being told to come back (a load takes ~2 s; a rebuild minutes).
     load_wait: float = 30.0
+    # The app re-checks the corpus this often and switches to a rebuilt index without a restart.
+    recheck_interval: float = 30.0
     # Questions longer than this are answered on their first max_question_chars characters.
     max_question_chars: int = 2000
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from kefu_mentor.app.chat_tab import ChatTab
 from kefu_mentor.app.context import AppContext
 from kefu_mentor.app.drill_tab import DrillTab
+from kefu_mentor.app.teacher_tab import TeacherTab
 from kefu_mentor.pipeline import mentor as mentor_module
 
 
@@ -47,3 +50,29 @@ def test_instructor_actions_share_one_check(mini_settings):
     assert guarded.instructor_denied("secret") is None
     assert guarded.instructor_denied("wrong") == "教师密码不对。"
     assert "教师功能已关闭" in ChatTab(open_ctx).rebuild("anything")
+
+
+@pytest.mark.slow  # two rebuilds of the mini index (about 25 s)
+def test_the_app_brings_in_a_fixed_corpus_without_a_restart(mini_copy):
+    ctx = AppContext(mini_copy)
+    teacher = TeacherTab(ctx)
+    assert ctx.recheck() is False  # nothing loaded yet, nothing to do
+    ctx.mentor()
+    assert ctx.recheck() is False  # the corpus is what the index was built from
+
+    page = mini_copy.corpus_dir / "textbook" / "m1-t2.md"
+    original = page.read_text(encoding="utf-8")
+    page.write_text(original.replace("source: textbook", "source: blog"), encoding="utf-8")
+    assert ctx.recheck() is False  # broken: the last good index keeps serving, with the reason
+    answer = ctx.mentor().ask("泄露他人信息会被扣几分？")
+    assert not answer.abstained and "m1-t2.md 第 2 行" in answer.notices[0]
+    assert "资料改动还没进索引" in teacher.refresh("")[0]
+    in_flight = ctx.mentor()
+
+    page.write_text(original + "\n补充一句新的正文：客服交接班要写清未办完的事。\n", encoding="utf-8")
+    assert ctx.recheck() is True  # fixed: rebuilt and switched
+    assert ctx.stale_reason() is None and "资料改动还没进索引" not in teacher.refresh("")[0]
+    assert any("交接班要写清" in c.text for c in ctx.mentor().chunks)
+    # A question that started on the old index still finishes on it.
+    assert not in_flight.ask("泄露他人信息会被扣几分？").abstained
+    assert ctx.recheck() is False  # nothing changed since

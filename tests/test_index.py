@@ -183,11 +183,30 @@ def _break_front_matter(settings):
     return page, original
 
 
-def test_a_broken_corpus_keeps_the_last_good_index_serving(mini_copy):
-    page, original = _break_front_matter(mini_copy)
+def _unknown_toc_id(settings):
+    page = settings.corpus_dir / "textbook" / "m1-t2.md"
+    original = page.read_text(encoding="utf-8")
+    page.write_text(original.replace("toc: m1t2\n", "toc: m9t9\n", 1), encoding="utf-8")
+    return page, original
+
+
+def _unreadable(settings):
+    page = settings.corpus_dir / "textbook" / "m1-t2.md"
+    original = page.read_text(encoding="utf-8")
+    page.write_bytes(original.encode("utf-8") + b"\n\xff\xfe\x00 not utf-8\n")
+    return page, original
+
+
+@pytest.mark.parametrize(
+    ("breakage", "where"),
+    [(_break_front_matter, "m1-t2.md 第 2 行"), (_unknown_toc_id, "m9t9"), (_unreadable, "m1-t2.md")],
+    ids=["front-matter", "unknown-toc-id", "unreadable-file"],
+)
+def test_a_broken_corpus_keeps_the_last_good_index_serving(mini_copy, breakage, where):
+    page, original = breakage(mini_copy)
     told = []
     store = ensure_index(mini_copy, notify=told.append)
-    assert store.stale_reason and "m1-t2.md 第 2 行" in store.stale_reason and "修改方法" in store.stale_reason
+    assert store.stale_reason and where in store.stale_reason and "修改方法" in store.stale_reason
     assert any("上一次建好的索引" in t for t in told)
     answer = Mentor(store, _embedder(store), mini_copy).ask("泄露他人信息会被扣几分？")
     assert not answer.abstained and answer.notices and "上一次建好的索引" in answer.notices[0]

@@ -7,11 +7,9 @@ from collections.abc import Callable
 
 import gradio as gr
 
-from ..errors import BuildLockedError, CorpusError, MentorError, QuestionError
-from ..pipeline.index import build_index
-from ..pipeline.mentor import Mentor
+from ..errors import MentorError, QuestionError
 from ..schema import SOURCE_LABELS, SOURCE_TYPES, Answer
-from .context import AppContext
+from .context import AppContext, page_progress
 from .render import answer_markdown, md_escape, sources_html
 
 log = logging.getLogger(__name__)
@@ -105,23 +103,7 @@ class ChatTab:
         return answer.to_json()
 
     def rebuild(self, password: str, progress: gr.Progress | None = None) -> str:
-        denied = self.ctx.instructor_denied(password)
-        if denied:
-            return f"{denied}索引没有改动。"
-
-        def tick(stage: str, done: int, total: int) -> None:
-            if progress is not None:
-                progress((done, total), desc="正在向量化语料")
-
-        try:
-            build_index(self.ctx.settings, progress=tick)
-            fresh = Mentor.load(self.ctx.settings.index_dir, self.ctx.settings)
-        except (CorpusError, BuildLockedError) as exc:
-            return f"重建失败，原来的索引仍在使用：{md_escape(str(exc))}"
-        except MentorError as exc:
-            return f"重建失败：{md_escape(str(exc))}"
-        self.ctx.replace_mentor(fresh)
-        return "重建完成。\n\n" + self.ctx.status()
+        return self.ctx.rebuild(password, page_progress(progress))
 
     def build(self, demo: gr.Blocks) -> None:
         history = gr.State([])

@@ -9,14 +9,25 @@ import time
 from collections.abc import Callable
 
 from ..config import Settings
-from ..errors import MentorError
+from ..errors import BuildLockedError, CorpusError, MentorError
 from ..modes.qlog import QuestionLog
-from ..pipeline.index import console_progress
+from ..pipeline.corpus import corpus_digest
+from ..pipeline.index import build_index, console_progress
 from ..pipeline.mentor import Mentor
 from ..schema import SOURCE_LABELS, Answer
 from .render import md_escape
 
 log = logging.getLogger(__name__)
+
+
+def page_progress(progress) -> Callable[[str, int, int], None]:
+    """A build's progress callback that moves the page's progress bar (a `gr.Progress`, or None)."""
+
+    def tick(stage: str, done: int, total: int) -> None:
+        if progress is not None:
+            progress((done, total), desc="正在向量化语料")
+
+    return tick
 
 
 class PasswordGate:
@@ -86,6 +97,7 @@ class AppContext:
         self._loading = threading.Event()
         self._progress = (0, 0)
         self._console = console_progress()
+        self._tried_digest: str | None = None  # the corpus state `recheck` last rebuilt for
 
     def mentor(self) -> Mentor:
         """The shared mentor, loaded (or rebuilt when stale) on first use."""
@@ -131,6 +143,72 @@ class AppContext:
         if total:
             return f"正在建立索引（已向量化 {done}/{total} 段），完成后即可提问，请稍候……"
         return "正在加载索引，请稍候几秒再问……"
+
+    def recheck(self) -> bool:
+        """Bring in a changed corpus without a restart; True when a new index now serves.
+
+        Runs in the background (`watch`), never per question. It rebuilds only when the corpus
+        files differ from what the serving index was built from (or the serving index is the
+        last good one after a failed build), and tries each changed state of the files once:
+        a corpus still broken is not rebuilt again every round. The switch is one reference
+        swap, so a question in flight finishes on the index it started with.
+        """
+        current = self._mentor
+        if current is None or self._loading.is_set():
+            return False
+        try:
+            digest = corpus_digest(self.settings.corpus_dir)
+        except (OSError, MentorError):
+            return False
+        built_from = current.manifest.get("corpus", {}).get("digest")
+        if (digest == built_from and not current.store.stale_reason) or digest == self._tried_digest:
+            return False
+        self._tried_digest = digest
+        try:
+            fresh = Mentor.load(self.settings.index_dir, self.settings, rebuild=True, progress=self._on_progress)
+        except MentorError as exc:
+            log.warning("re-check could not load an index: %s", exc)
+            return False
+        if fresh.store.stale_reason and fresh.manifest.get("built_at") == current.manifest.get("built_at"):
+            # Still the last good index: keep serving it, with the newest reason to show.
+            self.replace_mentor(fresh)
+            return False
+        self.replace_mentor(fresh)
+        log.info("corpus changed: now serving the index built at %s", fresh.manifest.get("built_at"))
+        return True
+
+    def watch(self, interval: float) -> None:
+        """Re-check the corpus every `interval` seconds in a background thread."""
+
+        def loop() -> None:
+            while True:
+                time.sleep(interval)
+                try:
+                    self.recheck()
+                except Exception:  # a watcher must never die of one bad round
+                    log.exception("corpus re-check failed")
+
+        threading.Thread(target=loop, name="watch-corpus", daemon=True).start()
+
+    def rebuild(self, password: str | None, progress: Callable[[str, int, int], None] | None = None) -> str:
+        """The instructor's rebuild (chat and teacher tabs): Markdown saying what happened."""
+        denied = self.instructor_denied(password)
+        if denied:
+            return f"{denied}索引没有改动。"
+        try:
+            build_index(self.settings, progress=progress)
+            fresh = Mentor.load(self.settings.index_dir, self.settings)
+        except (CorpusError, BuildLockedError) as exc:
+            return f"重建失败，原来的索引仍在使用：{md_escape(str(exc))}"
+        except MentorError as exc:
+            return f"重建失败：{md_escape(str(exc))}"
+        self.replace_mentor(fresh)
+        return "重建完成。\n\n" + self.status()
+
+    def stale_reason(self) -> str | None:
+        """Why the serving index is the last good one (the corpus changed but could not be indexed), if it is."""
+        mentor = self._mentor
+        return mentor.store.stale_reason if mentor is not None else None
 
     def replace_mentor(self, fresh: Mentor) -> None:
         """Serve `fresh` from the next question on (after a rebuild)."""

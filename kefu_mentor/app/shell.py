@@ -55,6 +55,7 @@ def launch(argv: list[str] | None = None) -> None:
     # here and a count on the page) in the background.
     print("正在加载索引（缺失或过期时会自动重建，并显示进度）；页面已可打开……", flush=True)
     ctx.load_in_background()
+    ctx.watch(settings.recheck_interval)
     demo = build_app(ctx)
     # Two cores: two answers at a time keeps latency flat; the rest wait in the queue.
     demo.queue(default_concurrency_limit=2, max_size=64)

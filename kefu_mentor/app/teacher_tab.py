@@ -6,8 +6,10 @@ from pathlib import Path
 
 import gradio as gr
 
+from ..errors import MentorError
 from ..modes.instructor import coverage_chart, coverage_table, export_csv, group_gaps
-from .context import AppContext
+from .context import AppContext, page_progress
+from .render import md_escape
 
 
 class TeacherTab:
@@ -19,7 +21,12 @@ class TeacherTab:
         if denied:
             return denied, None, None, None, None
         entries = self.ctx.question_log.entries() if self.ctx.question_log else []
-        table = coverage_table(self.ctx.settings, entries)
+        stale = self.ctx.stale_reason()
+        banner = f"⚠️ **资料改动还没进索引**：{md_escape(stale)}\n\n" if stale else ""
+        try:
+            table = coverage_table(self.ctx.settings, entries)
+        except MentorError as exc:  # the corpus cannot be read: say what to fix, keep the page
+            return banner + f"覆盖情况暂时无法统计：{md_escape(str(exc))}", None, None, None, None
         gaps = group_gaps(entries)
         coverage_rows = [
             [
@@ -42,6 +49,9 @@ class TeacherTab:
         )
         return summary, coverage_rows, gap_rows, [str(f) for f in files], str(files[-1])
 
+    def rebuild(self, password: str, progress: gr.Progress | None = None) -> str:
+        return self.ctx.rebuild(password, page_progress(progress))
+
     def build(self) -> None:
         with gr.Tab("教师看板") as tab:
             gr.Markdown(
@@ -57,6 +67,9 @@ class TeacherTab:
                 )
                 refresh = gr.Button("刷新看板", variant="primary", scale=1, elem_id="km-teacher-refresh")
             summary = gr.Markdown(elem_id="km-teacher-summary")
+            with gr.Row():
+                rebuild = gr.Button("修改语料后重建索引", size="sm", scale=1, elem_id="km-teacher-rebuild")
+                rebuild_result = gr.Markdown()
             coverage = gr.Dataframe(
                 headers=["小节", "页码", "教材", "补充", "话术", "提问数", "提示"], label="覆盖情况", wrap=True
             )
@@ -67,5 +80,8 @@ class TeacherTab:
             files = gr.File(label="导出（CSV 与覆盖图）", file_count="multiple")
             outputs = [summary, coverage, gaps, files, chart]
             refresh.click(self.refresh, [password], outputs, api_visibility="private")
+            rebuild.click(self.rebuild, [password], rebuild_result, api_visibility="private").then(
+                self.refresh, [password], outputs, api_visibility="private"
+            )
             # The view opens filled (when no password is asked for; otherwise it says so).
             tab.select(self.refresh, [password], outputs, api_visibility="private")
