@@ -238,3 +238,40 @@ def test_with_no_usable_index_a_broken_corpus_is_refused_with_its_fix(mini_copy,
     with pytest.raises(CorpusError) as error:
         ensure_index(mini_copy.with_(index_dir=tmp_path / "fresh"))
     assert "m1-t2.md 第 2 行" in str(error.value)
+
+
+def test_a_rebuild_reuses_the_vectors_of_the_index_it_replaces(mini_copy, tmp_path):
+    # A fresh clone has no embedding cache: editing one file must not re-embed the whole corpus.
+    settings = mini_copy.with_(cache_dir=tmp_path / "empty-cache")
+    total = load_index(settings).manifest["vector_count"]
+    page = settings.corpus_dir / "textbook" / "m1-t2.md"
+    page.write_text(page.read_text(encoding="utf-8") + "\n补充一句新的正文，只有它要重新向量化。\n", encoding="utf-8")
+    manifest = build_index(settings)
+    assert 0 < manifest["embedding_cache"]["misses"] <= 3 < total
+    assert any("只有它要重新向量化" in c.text for c in load_index(settings).chunks)
+
+
+def test_a_rebuild_keeps_the_recogniser_when_its_training_set_is_unchanged(mini_copy, tmp_path, monkeypatch):
+    from kefu_mentor.pipeline import scenario
+
+    settings = mini_copy.with_(cache_dir=tmp_path / "empty-cache")
+    first = settings.corpus_dir / "templates" / "cuifu.yaml"
+    second = first.read_text(encoding="utf-8").replace("family: 催付", "family: 物流").replace("cuifu-001", "wuliu-001")
+    (settings.corpus_dir / "templates" / "wuliu.yaml").write_text(second.replace("付", "发"), encoding="utf-8")
+    build_index(settings)  # two families: a recogniser, with its training digest
+    trained = []
+    real_train = scenario.ScenarioModel.train.__func__
+    monkeypatch.setattr(
+        scenario.ScenarioModel, "train", classmethod(lambda cls, *a, **k: trained.append(1) or real_train(cls, *a, **k))
+    )
+    page = settings.corpus_dir / "textbook" / "m1-t2.md"
+    page.write_text(page.read_text(encoding="utf-8") + "\n补充一句与话术无关的正文。\n", encoding="utf-8")
+    build_index(settings)
+    assert trained == [] and load_index(settings).scenario is not None  # book text does not train it
+    template = settings.corpus_dir / "templates" / "cuifu.yaml"
+    template.write_text(
+        template.read_text(encoding="utf-8").replace("buyer_says:\n", "buyer_says:\n      - 先不付了过两天再说\n", 1),
+        encoding="utf-8",
+    )
+    build_index(settings)
+    assert trained == [1]  # a new buyer phrasing does

@@ -104,6 +104,7 @@ class AppContext:
         with self._lock:
             if self._mentor is None:
                 notices = []
+                self._console = console_progress()  # a fresh bar for each build
                 self._mentor = Mentor.load(
                     self.settings.index_dir, self.settings, rebuild=True, notify=notices.append, progress=self._on_progress
                 )
@@ -164,6 +165,7 @@ class AppContext:
         if (digest == built_from and not current.store.stale_reason) or digest == self._tried_digest:
             return False
         self._tried_digest = digest
+        self._console = console_progress()
         try:
             fresh = Mentor.load(self.settings.index_dir, self.settings, rebuild=True, progress=self._on_progress)
         except MentorError as exc:

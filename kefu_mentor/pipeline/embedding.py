@@ -212,6 +212,11 @@ class EmbeddingCache:
             except (OSError, ValueError, KeyError) as exc:
                 log.warning("ignoring unreadable embedding cache %s: %s", self.path, exc)
 
+    def seed(self, texts: Sequence[str], vectors: np.ndarray) -> None:
+        """Add vectors known from elsewhere (the index being replaced); cached ones win."""
+        for text, vector in zip(texts, vectors, strict=True):
+            self._vectors.setdefault(self.key(text), np.asarray(vector, dtype=np.float32))
+
     @staticmethod
     def key(text: str) -> str:
         return hashlib.sha1(text.encode("utf-8")).hexdigest()

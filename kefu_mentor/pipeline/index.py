@@ -30,7 +30,7 @@ from ..schema import Chunk
 from .chunking import chunk_sections
 from .corpus import corpus_digest, load_corpus
 from .embedding import Embedder, EmbeddingCache, load_embedder
-from .scenario import ScenarioModel, training_set
+from .scenario import ScenarioModel, training_digest, training_set
 from .text import Tokenizer
 
 log = logging.getLogger(__name__)
@@ -168,6 +168,7 @@ def build_index(settings: Settings, progress: Progress | None = None, embedder: 
                 views.append(text)
                 rows.append(i)
         cache = EmbeddingCache(settings.cache_dir, embedder.id, embedder.dim)
+        cache.seed(*previous_vectors(settings.index_dir, embedder.id, embedder.dim))
         done = 0
 
         def tick(n: int) -> None:
@@ -195,9 +196,13 @@ def build_index(settings: Settings, progress: Progress | None = None, embedder: 
         texts, labels = training_set(settings.corpus_dir, chunks)
         scenario = None
         if len(set(labels)) >= 2:  # a corpus without reply templates has nothing to recognise (no labels)
-            query_cache = EmbeddingCache(settings.cache_dir, f"{embedder.id}#query", embedder.dim)
-            scenario = ScenarioModel.train(query_cache.embed(texts, embedder.embed_queries), texts, labels)
-            query_cache.save()
+            digest = training_digest(embedder.id, texts, labels)
+            scenario = _previous_scenario(settings.index_dir, digest)
+            if scenario is None:  # the training set changed (or there is no previous model): train
+                query_cache = EmbeddingCache(settings.cache_dir, f"{embedder.id}#query", embedder.dim)
+                scenario = ScenarioModel.train(query_cache.embed(texts, embedder.embed_queries), texts, labels)
+                scenario.digest = digest
+                query_cache.save()
             scenario.save(tmp / SCENARIO)
 
         with (tmp / CHUNKS).open("w", encoding="utf-8") as handle:
@@ -298,6 +303,39 @@ def check_manifest(manifest: dict, settings: Settings, check_corpus: bool = True
     if check_corpus and settings.corpus_dir.is_dir():
         if manifest.get("corpus", {}).get("digest") != corpus_digest(settings.corpus_dir):
             raise IndexUnavailable("语料在建索引之后被修改过（索引已过期）", "stale")
+
+
+def _previous_scenario(index_dir: Path, digest: str) -> ScenarioModel | None:
+    """The recogniser of the index being replaced, when it was trained on exactly this set."""
+    try:
+        model = ScenarioModel.load(index_dir / SCENARIO)
+    except Exception:  # none, or unreadable: train anew
+        return None
+    return model if model.digest == digest else None
+
+
+def previous_vectors(index_dir: Path, embedder_id: str, dim: int) -> tuple[list[str], np.ndarray]:
+    """The passage texts and vectors of the index in `index_dir`, when the same embedder built it.
+
+    A rebuild reuses them, so editing one file of a fresh clone (with no embedding cache yet)
+    embeds only the passages that changed. Anything unreadable or foreign gives nothing.
+    """
+    import faiss
+
+    try:
+        manifest = read_manifest(index_dir)
+        if manifest.get("embedder", {}).get("id") != embedder_id or manifest["embedder"].get("dim") != dim:
+            return [], np.zeros((0, dim), np.float32)
+        chunks = [
+            Chunk.from_json(json.loads(line)) for line in (index_dir / CHUNKS).read_text(encoding="utf-8").splitlines() if line
+        ]
+        views = [text for chunk in chunks for text in chunk.embedding_texts()]
+        dense = faiss.read_index(str(index_dir / DENSE))
+        if dense.ntotal != len(views) or dense.d != dim:
+            return [], np.zeros((0, dim), np.float32)
+        return views, dense.reconstruct_n(0, dense.ntotal)
+    except Exception:  # no usable previous index: embed as usual
+        return [], np.zeros((0, dim), np.float32)
 
 
 def load_index(settings: Settings, check_corpus: bool = True) -> IndexStore:

@@ -10,6 +10,7 @@ big ones. Classes are the template families plus `none` (thanks, OK, fragments) 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,8 @@ FAMILY_LABELS = {NONE: "无具体诉求（致谢、应答、闲聊）", OTHER: "
 CLOSING_FAMILY = "结束语"
 NGRAM_BUCKETS = 2048
 NGRAM_WEIGHT = 0.5  # how much the character n-grams count next to the embedding
+# Gradient descent for `ScenarioModel.train` (part of the training digest: change one, retrain).
+TRAINING = {"l2": 1e-4, "steps": 300, "rate": 20.0}
 _KEEP = re.compile(r"[\w\u4e00-\u9fff]")
 
 
@@ -44,11 +47,6 @@ class Scenario:
 
     family: str
     confidence: float
-
-    @property
-    def actionable(self) -> bool:
-        """A template family (not `none` or `other`)."""
-        return self.family not in (NONE, OTHER)
 
     @property
     def label(self) -> str:
@@ -77,14 +75,23 @@ def features(vectors: np.ndarray, texts: list[str]) -> np.ndarray:
 class ScenarioModel:
     """Softmax regression: `predict` returns families with probabilities, best first."""
 
-    def __init__(self, classes: list[str], weights: np.ndarray, bias: np.ndarray):
+    def __init__(self, classes: list[str], weights: np.ndarray, bias: np.ndarray, digest: str = ""):
         self.classes = classes
         self.weights = weights
         self.bias = bias
+        # What it was trained on (`training_digest`): a rebuild with the same training set reuses it.
+        self.digest = digest
 
     @classmethod
     def train(
-        cls, vectors: np.ndarray, texts: list[str], labels: list[str], *, l2: float = 1e-4, steps: int = 300, rate: float = 20.0
+        cls,
+        vectors: np.ndarray,
+        texts: list[str],
+        labels: list[str],
+        *,
+        l2: float = TRAINING["l2"],
+        steps: int = TRAINING["steps"],
+        rate: float = TRAINING["rate"],
     ) -> ScenarioModel:
         """Full-batch gradient descent on the class-weighted cross-entropy (deterministic).
 
@@ -127,12 +134,20 @@ class ScenarioModel:
             bias=self.bias,
             buckets=np.array(NGRAM_BUCKETS),
             ngram_weight=np.array(NGRAM_WEIGHT),
+            digest=np.array(self.digest),
         )
 
     @classmethod
     def load(cls, path: Path) -> ScenarioModel:
         with np.load(path, allow_pickle=False) as data:
-            return cls([str(c) for c in data["classes"]], data["weights"], data["bias"])
+            digest = str(data["digest"]) if "digest" in data.files else ""
+            return cls([str(c) for c in data["classes"]], data["weights"], data["bias"], digest)
+
+
+def training_digest(embedder_id: str, texts: list[str], labels: list[str]) -> str:
+    """A fingerprint of what a model would be trained on (and how), to reuse it when nothing changed."""
+    recipe = [embedder_id, NGRAM_BUCKETS, NGRAM_WEIGHT, TRAINING, texts, labels]
+    return hashlib.sha256(json.dumps(recipe, ensure_ascii=False, default=str).encode("utf-8")).hexdigest()
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
