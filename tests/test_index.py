@@ -109,6 +109,7 @@ def _build_slowly(settings, started):
     build_index(settings)
 
 
+@pytest.mark.slow  # starts a second process
 def test_second_concurrent_build_is_told_to_wait(mini_copy):
     started = multiprocessing.Event()
     worker = multiprocessing.Process(target=_build_slowly, args=(mini_copy, started))
@@ -130,6 +131,7 @@ def test_rebuild_reuses_cached_embeddings(mini_copy):
     assert manifest["embedding_cache"]["hits"] == manifest["vector_count"]
 
 
+@pytest.mark.slow  # starts and kills a process
 def test_killed_build_leaves_old_index_usable(mini_copy):
     """A build killed mid-way (SIGKILL) leaves the previous index loadable."""
     before = load_index(mini_copy).manifest["built_at"]
@@ -240,6 +242,7 @@ def test_with_no_usable_index_a_broken_corpus_is_refused_with_its_fix(mini_copy,
     assert "m1-t2.md 第 2 行" in str(error.value)
 
 
+@pytest.mark.slow  # a build with an empty cache
 def test_a_rebuild_reuses_the_vectors_of_the_index_it_replaces(mini_copy, tmp_path):
     # A fresh clone has no embedding cache: editing one file must not re-embed the whole corpus.
     settings = mini_copy.with_(cache_dir=tmp_path / "empty-cache")
@@ -251,6 +254,7 @@ def test_a_rebuild_reuses_the_vectors_of_the_index_it_replaces(mini_copy, tmp_pa
     assert any("只有它要重新向量化" in c.text for c in load_index(settings).chunks)
 
 
+@pytest.mark.slow  # three builds
 def test_a_rebuild_keeps_the_recogniser_when_its_training_set_is_unchanged(mini_copy, tmp_path, monkeypatch):
     from kefu_mentor.pipeline import scenario
 
