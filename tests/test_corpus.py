@@ -147,3 +147,40 @@ def test_comments_are_not_indexed(corpus_copy):
     path.write_text(text, encoding="utf-8")
     corpus = load_corpus(corpus_copy)
     assert not any("编者备注" in s.text for s in corpus.sections)
+
+
+def test_a_symlink_loop_is_reported_not_skipped(corpus_copy):
+    loop = corpus_copy / "supplement" / "loop.md"
+    loop.symlink_to(loop)
+    _expect_error(corpus_copy, "loop.md", text="循环的符号链接")
+
+
+def test_a_broken_symlink_is_reported(corpus_copy):
+    (corpus_copy / "supplement" / "gone.md").symlink_to(corpus_copy / "nowhere.md")
+    _expect_error(corpus_copy, "gone.md", text="指向的文件不存在")
+
+
+def test_a_folder_named_like_a_corpus_file_is_reported(corpus_copy):
+    (corpus_copy / "textbook" / "notes.md").mkdir()
+    _expect_error(corpus_copy, "notes.md", text="不是普通文件")
+
+
+def test_an_oversized_corpus_file_is_refused_with_the_limit(corpus_copy, monkeypatch):
+    from kefu_mentor.pipeline import corpus as corpus_module
+
+    monkeypatch.setattr(corpus_module, "MAX_FILE_BYTES", 1024)  # the real limit is 5 MB
+    _expect_error(corpus_copy, "m1-t2.md", text="上限")
+
+
+def test_an_unreadable_file_names_the_path_and_the_fix(corpus_copy, monkeypatch):
+    from pathlib import Path
+
+    real = Path.read_bytes
+
+    def denied(self):
+        if self.name == "m3-t2.md":
+            raise PermissionError(13, "Permission denied")
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", denied)  # tests run as root, where chmod 000 still reads
+    _expect_error(corpus_copy, "m3-t2.md", text="没有权限读取")

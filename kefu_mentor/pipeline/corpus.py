@@ -6,6 +6,7 @@ teacher editing by hand knows exactly what to change.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import re
 from dataclasses import dataclass, replace
@@ -35,15 +36,70 @@ class Corpus:
     digest: str
 
 
+# A corpus file larger than this is refused with a message: the whole book is about 1 MB, and a
+# mistaken drop of a PDF dump or a log should not stall every build.
+MAX_FILE_BYTES = 5 * 1024 * 1024
+
+
 def corpus_files(corpus_dir: Path) -> list[Path]:
-    """The files that make up the corpus, in a stable order."""
+    """The files that make up the corpus, in a stable order.
+
+    Raises:
+        CorpusError: an entry named like a corpus file is not a readable regular file (a folder,
+            a broken or looping symlink) or is over `MAX_FILE_BYTES`.
+    """
     files = [corpus_dir / "toc.yaml"]
     files += sorted((corpus_dir / "textbook").glob("*.md"))
     files += sorted((corpus_dir / "supplement").glob("*.md"))
     files += sorted((corpus_dir / "templates").glob("*.yaml"))
     files += sorted((corpus_dir / "situations").glob("*.yaml"))
     files += sorted((corpus_dir / "scenarios").glob("*.yaml"))
-    return [f for f in files if f.exists()]
+    return [f for f in files if _checked(f, corpus_dir)]
+
+
+def _checked(path: Path, corpus_dir: Path) -> bool:
+    """True for a usable corpus file, False when it is simply absent; otherwise say what is wrong."""
+    rel = _rel(path, corpus_dir)
+    if path.is_symlink():
+        try:
+            path.resolve(strict=True)
+        except RuntimeError:  # Python < 3.13 reports a loop this way
+            raise CorpusError(rel, None, "这是一个循环的符号链接（指向它自己）", "删除这个链接，或让它指向真正的文件") from None
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise CorpusError(
+                    rel, None, "这是一个循环的符号链接（指向它自己）", "删除这个链接，或让它指向真正的文件"
+                ) from None
+            raise CorpusError(rel, None, "这是一个符号链接，但它指向的文件不存在", "删除这个链接，或让它指向真正的文件") from None
+    if not path.exists():
+        return False
+    if not path.is_file():
+        raise CorpusError(rel, None, "名字像语料文件，但它不是普通文件（是文件夹或特殊文件）", "把它改名，或移出 corpus/")
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise CorpusError(
+            rel,
+            None,
+            f"文件太大（{size / 1024 / 1024:.1f} MB，上限 {MAX_FILE_BYTES // 1024 // 1024} MB）",
+            "把它拆成几个小文件，或只保留正文",
+        )
+    return True
+
+
+def _rel(path: Path, corpus_dir: Path) -> str:
+    try:
+        return path.relative_to(corpus_dir.parent).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def _read_bytes(path: Path, rel: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except PermissionError:
+        raise CorpusError(rel, None, "没有权限读取这个文件", f"让运行本程序的用户能读它，例如 chmod a+r {path}") from None
+    except OSError as exc:
+        raise CorpusError(rel, None, f"文件无法读取（{exc.strerror or exc}）", "检查文件是否完好，或从备份恢复") from None
 
 
 def corpus_digest(corpus_dir: Path) -> str:
@@ -52,7 +108,7 @@ def corpus_digest(corpus_dir: Path) -> str:
     for path in corpus_files(corpus_dir):
         digest.update(path.relative_to(corpus_dir).as_posix().encode())
         digest.update(b"\0")
-        digest.update(path.read_bytes())
+        digest.update(_read_bytes(path, _rel(path, corpus_dir)))
         digest.update(b"\0")
     return digest.hexdigest()
 
@@ -130,7 +186,7 @@ def attach_situations(sections: list[Section], text: str, rel: str) -> list[Sect
 
 
 def _read_utf8(path: Path, rel: str) -> str:
-    raw = path.read_bytes()
+    raw = _read_bytes(path, rel)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

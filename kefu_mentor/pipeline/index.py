@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import Settings
-from ..errors import BuildLockedError, IndexTargetError, IndexUnavailable, MentorError
+from ..errors import BuildLockedError, CorpusError, IndexTargetError, IndexUnavailable, MentorError
 from ..schema import Chunk
 from .chunking import chunk_sections
 from .corpus import corpus_digest, load_corpus
@@ -283,7 +283,26 @@ def read_manifest(index_dir: Path) -> dict:
         raise IndexUnavailable(f"{path} 已损坏，无法读取", "damaged") from None
     if not isinstance(manifest, dict):
         raise IndexUnavailable(f"{path} 内容不对", "damaged")
+    for field, kind in _MANIFEST_TYPES.items():
+        value = manifest
+        for key in field.split("."):
+            value = value.get(key) if isinstance(value, dict) else None
+        if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+            raise IndexUnavailable(f"{path} 的字段 {field} 缺失或类型不对", "damaged")
     return manifest
+
+
+# What a manifest must hold, by type: a hand-edited or truncated one is "damaged", never a crash.
+_MANIFEST_TYPES = {
+    "format_version": int,
+    "embedder.id": str,
+    "embedder.dim": int,
+    "chunker": dict,
+    "corpus.digest": str,
+    "chunk_count": int,
+    "vector_count": int,
+    "checksums": dict,
+}
 
 
 def check_manifest(manifest: dict, settings: Settings, check_corpus: bool = True) -> None:
@@ -301,7 +320,11 @@ def check_manifest(manifest: dict, settings: Settings, check_corpus: bool = True
     if manifest.get("chunker") != settings.chunker.as_dict():
         raise IndexUnavailable("索引的切分设置与当前配置不同", "stale")
     if check_corpus and settings.corpus_dir.is_dir():
-        if manifest.get("corpus", {}).get("digest") != corpus_digest(settings.corpus_dir):
+        try:
+            digest = corpus_digest(settings.corpus_dir)
+        except CorpusError as exc:  # unreadable now: a rebuild will say why (and keep the last good index)
+            raise IndexUnavailable(f"语料无法读取（{exc}）", "stale") from None
+        if manifest.get("corpus", {}).get("digest") != digest:
             raise IndexUnavailable("语料在建索引之后被修改过（索引已过期）", "stale")
 
 
