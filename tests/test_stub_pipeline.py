@@ -72,3 +72,17 @@ def test_rendering_escapes_markup_and_highlights_the_quoted_sentence(stub):
     assert "<mark>" in html and "教材原文" in html and "[1]" in markdown
     refused = answer_markdown(stub.ask("红烧肉怎么做才好吃"))
     assert "教材中没有找到相关内容" in refused and "相近的章节" not in refused
+
+
+def test_the_naive_recipe_starts_from_its_shipped_vectors(stub, tmp_path, monkeypatch):
+    from kefu_mentor.tools import evaluation
+
+    first = evaluation.DefaultRecipe(stub.settings, stub.chunks)
+    shipped = tmp_path / "naive_vectors.npz"
+    assert evaluation.write_vectors(shipped, first.embedder.id, first.texts, first.vectors)
+    assert not evaluation.write_vectors(shipped, first.embedder.id, first.texts, first.vectors)  # unchanged: not rewritten
+    monkeypatch.setattr(evaluation, "NAIVE_VECTORS", shipped)
+    calls = []
+    monkeypatch.setattr(first.embedder, "embed_passages", lambda texts: calls.append(texts))
+    fresh = evaluation.DefaultRecipe(stub.settings.with_(cache_dir=tmp_path / "empty"), stub.chunks)
+    assert calls == [] and (fresh.vectors == first.vectors).all()
