@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-SOURCE_LABELS = {"textbook": "教材原文", "supplement": "补充资料", "template": "话术模板"}
+# Who wrote a passage: the book, us (cards and reply templates), or an instructor (uploads).
+SOURCE_LABELS = {"textbook": "教材原文", "supplement": "补充资料", "template": "话术模板", "teacher": "教师资料"}
 SOURCE_TYPES = tuple(SOURCE_LABELS)
 
 

@@ -76,3 +76,37 @@ def test_the_app_brings_in_a_fixed_corpus_without_a_restart(mini_copy):
     # A question that started on the old index still finishes on it.
     assert not in_flight.ask("泄露他人信息会被扣几分？").abstained
     assert ctx.recheck() is False  # nothing changed since
+
+
+@pytest.mark.slow  # two rebuilds
+def test_the_teacher_tab_previews_adds_and_removes_material(tmp_path):
+    import shutil
+
+    from kefu_mentor import Settings, build_index
+
+    from .conftest import MINI_CORPUS
+
+    corpus = shutil.copytree(MINI_CORPUS, tmp_path / "corpus")
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", cache_dir=tmp_path / "cache", embedder="hash:256")
+    build_index(settings)
+    ctx = AppContext(settings, instructor_password="secret")
+    tab = TeacherTab(ctx)
+    handout = tmp_path / "讲义.md"
+    handout.write_text("# 交接班\n\n下班前把未办完的售后单写进交接表，注明买家的诉求和已经答应的事。\n", encoding="utf-8")
+
+    assert tab.upload_preview("wrong", str(handout), "teacher") == "教师密码不对。"
+    assert "请先选择" in tab.upload_preview("secret", None, "teacher")
+    shown = tab.upload_preview("secret", str(handout), "teacher")
+    assert "教师资料：讲义.md › 交接班" in shown and tab.uploads_table() == []
+    assert ("教师资料（不属于教材的某一节）", "teacher") == tab.sections()[0]
+
+    message, table = tab.upload_add("secret", str(handout), "teacher", False, progress=None)
+    assert message.startswith("已添加") and table == [["讲义.md", "讲义.md", "teacher"]]
+    hits = ctx.mentor().search("下班前交接表写什么", sources=["teacher"])[1]
+    assert hits and hits[0].chunk.source == "teacher"
+    message, _ = tab.upload_add("secret", str(handout), "teacher", False, progress=None)
+    assert message.startswith("没有添加") and "同名" in message
+
+    message, table = tab.upload_remove("secret", "讲义.md", progress=None)
+    assert message.startswith("已删除") and table == []
+    assert not ctx.mentor().search("下班前交接表写什么", sources=["teacher"])[1]

@@ -169,6 +169,7 @@ def test_a_build_never_replaces_what_is_not_our_index(mini_copy, tmp_path, kind)
     ]
 
 
+@pytest.mark.slow  # two builds
 def test_a_damaged_index_and_an_empty_folder_are_still_built_into(mini_copy, tmp_path):
     (mini_copy.index_dir / "manifest.json").write_text("{broken", encoding="utf-8")
     build_index(mini_copy)  # our own files, manifest damaged: ours to rebuild
@@ -201,7 +202,11 @@ def _unreadable(settings):
 
 @pytest.mark.parametrize(
     ("breakage", "where"),
-    [(_break_front_matter, "m1-t2.md 第 2 行"), (_unknown_toc_id, "m9t9"), (_unreadable, "m1-t2.md")],
+    [
+        (_break_front_matter, "m1-t2.md 第 2 行"),
+        pytest.param(_unknown_toc_id, "m9t9", marks=pytest.mark.slow),
+        pytest.param(_unreadable, "m1-t2.md", marks=pytest.mark.slow),
+    ],
     ids=["front-matter", "unknown-toc-id", "unreadable-file"],
 )
 def test_a_broken_corpus_keeps_the_last_good_index_serving(mini_copy, breakage, where):
@@ -301,4 +306,5 @@ def test_a_manifest_with_a_wrong_type_is_damaged_not_a_crash(mini_copy, change):
     with pytest.raises(IndexUnavailable) as error:
         load_index(mini_copy)
     assert error.value.kind == "damaged" and "类型不对" in str(error.value)
-    assert ensure_index(mini_copy).stale_reason is None  # and it is rebuilt
+    if "chunk_count" in change:  # one rebuild is enough to show it is rebuilt
+        assert ensure_index(mini_copy).stale_reason is None

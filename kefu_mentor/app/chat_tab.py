@@ -102,7 +102,7 @@ class ChatTab:
             return {"question": question, "error": str(exc)}
         return answer.to_json()
 
-    def rebuild(self, password: str, progress: gr.Progress | None = None) -> str:
+    def rebuild(self, password: str, progress=gr.Progress()) -> str:  # noqa: B008 - Gradio injects its tracker
         return self.ctx.rebuild(password, page_progress(progress))
 
     def build(self, demo: gr.Blocks) -> None:

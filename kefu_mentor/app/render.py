@@ -19,6 +19,7 @@ CSS = """
 .km-source summary {cursor:pointer; font-weight:600;}
 .km-label {display:inline-block; padding:0 6px; border-radius:4px; font-size:12px; margin-right:4px; color:#fff;}
 .km-textbook {background:#2563eb;} .km-supplement {background:#7c3aed;} .km-template {background:#059669;}
+.km-teacher {background:#b45309;}
 .km-text {white-space:pre-wrap; line-height:1.7; margin-top:6px;}
 .km-text mark {background:#fde68a; padding:0 1px;}
 .km-refusal {border-left:4px solid #f59e0b; padding:6px 10px;}
@@ -69,6 +70,14 @@ def answer_markdown(answer: Answer, scenario_min: float = 1.0) -> str:
     return "\n\n".join(parts)
 
 
+# What a passage is, when it is not the book: said under its title, every time.
+_NOTES = {
+    "supplement": "（本工具编写的补充内容，不是教材原文）",
+    "template": "（本工具编写的补充内容，不是教材原文）",
+    "teacher": "（教师上传的资料，不是教材原文）",
+}
+
+
 def sources_html(answer: Answer | None) -> str:
     """Every cited passage, expandable, with the quoted sentences highlighted. All text escaped."""
     if answer is None:
@@ -87,7 +96,7 @@ def sources_html(answer: Answer | None) -> str:
             escaped = html.escape(sentence)
             text = text.replace(escaped, f"<mark>{escaped}</mark>", 1)
         page = f" · 第 {c.page} 页" if c.page else ""
-        note = "（本工具编写的补充内容，不是教材原文）" if c.source != "textbook" else ""
+        note = _NOTES.get(c.source, "")
         blocks.append(
             f"<details class='km-source' data-rank='{c.rank}'{' open' if c.rank == 1 else ''}>"
             f"<summary>[{c.rank}] <span class='km-label km-{html.escape(c.source)}'>{html.escape(c.label)}</span>"

@@ -8,13 +8,79 @@ import gradio as gr
 
 from ..errors import MentorError
 from ..modes.instructor import coverage_chart, coverage_table, export_csv, group_gaps
+from ..modes.uploads import add, list_uploads, preview, remove
+from ..pipeline.mentor import Mentor
+from ..pipeline.toc import TEACHER_ROOT, TableOfContents
 from .context import AppContext, page_progress
 from .render import md_escape
+
+TEACHER_CHOICE = "教师资料（不属于教材的某一节）"
 
 
 class TeacherTab:
     def __init__(self, ctx: AppContext):
         self.ctx = ctx
+
+    # -- instructors' own material ---------------------------------------------------------
+    def sections(self) -> list[tuple[str, str]]:
+        """Where an upload can go: 教师资料 first, then every TOC node as 模块 › 任务 › 小节."""
+        try:
+            toc = TableOfContents.load(self.ctx.settings.corpus_dir / "toc.yaml")
+        except MentorError:
+            return [(TEACHER_CHOICE, TEACHER_ROOT)]
+        return [(TEACHER_CHOICE, TEACHER_ROOT)] + [(" › ".join(toc.breadcrumb(n.id)), n.id) for n in toc if n.id != TEACHER_ROOT]
+
+    def uploads_table(self) -> list[list[str]]:
+        return [list(row) for row in list_uploads(self.ctx.settings)]
+
+    def upload_preview(self, password: str, file: str | None, under: str) -> str:
+        denied = self.ctx.instructor_denied(password)
+        if denied:
+            return denied
+        if not file:
+            return "请先选择要上传的文件（.md、.txt、.docx 或 .pdf）。"
+        try:
+            prepared = preview(self.ctx.settings, Path(file), under or TEACHER_ROOT)
+        except MentorError as exc:
+            return md_escape(str(exc))
+        rows = "\n".join(f"- {md_escape(title)}（{chars} 字）" for title, chars in prepared.sections)
+        return (
+            f"**{md_escape(prepared.name)}** 将作为**教师资料**加入（文件 `corpus/teacher/{md_escape(prepared.stored)}`），"
+            f"共 {len(prepared.sections)} 节：\n\n{rows}\n\n确认无误后点“确认添加”。"
+        )
+
+    def upload_add(self, password: str, file: str | None, under: str, replace: bool, progress=gr.Progress()):  # noqa: B008 - Gradio injects its tracker here
+        denied = self.ctx.instructor_denied(password)
+        if denied:
+            return denied, gr.update()
+        if not file:
+            return "请先选择要上传的文件。", gr.update()
+        try:
+            prepared = preview(self.ctx.settings, Path(file), under or TEACHER_ROOT)
+            manifest = add(self.ctx.settings, prepared, replace=bool(replace), progress=page_progress(progress))
+            self.ctx.replace_mentor(Mentor.load(self.ctx.settings.index_dir, self.ctx.settings))
+        except MentorError as exc:
+            return f"没有添加，原来的资料和索引都没变：{md_escape(str(exc))}", gr.update()
+        except OSError as exc:
+            return f"没有添加，原来的资料和索引都没变：写入失败（{md_escape(exc.strerror or str(exc))}）。", gr.update()
+        return (
+            f"已添加“{md_escape(prepared.name)}”（{len(prepared.sections)} 节，新向量化 "
+            f"{manifest['embedding_cache']['misses']} 段）。现在就可以在问答里提问了，引用会标为**教师资料**。",
+            self.uploads_table(),
+        )
+
+    def upload_remove(self, password: str, stored: str, progress=gr.Progress()):  # noqa: B008 - Gradio injects its tracker here
+        denied = self.ctx.instructor_denied(password)
+        if denied:
+            return denied, gr.update()
+        if not stored:
+            return "请先在上面的下拉框里选择要删除的资料。", gr.update()
+        try:
+            remove(self.ctx.settings, stored, progress=page_progress(progress))
+            self.ctx.replace_mentor(Mentor.load(self.ctx.settings.index_dir, self.ctx.settings))
+        except MentorError as exc:
+            return f"没有删除：{md_escape(str(exc))}", gr.update()
+        return f"已删除 {md_escape(stored)}，索引已更新。", self.uploads_table()
 
     def refresh(self, password: str):
         denied = self.ctx.instructor_denied(password)
@@ -35,6 +101,7 @@ class TeacherTab:
                 r["textbook"],
                 r["supplement"],
                 r["template"],
+                r["teacher"],
                 r["questions"],
                 "没有资料" if r["no_material"] else ("从未被检索到" if r["never_retrieved"] else ""),
             ]
@@ -49,7 +116,7 @@ class TeacherTab:
         )
         return summary, coverage_rows, gap_rows, [str(f) for f in files], str(files[-1])
 
-    def rebuild(self, password: str, progress: gr.Progress | None = None) -> str:
+    def rebuild(self, password: str, progress=gr.Progress()) -> str:  # noqa: B008 - Gradio injects its tracker
         return self.ctx.rebuild(password, page_progress(progress))
 
     def build(self) -> None:
@@ -71,13 +138,48 @@ class TeacherTab:
                 rebuild = gr.Button("修改语料后重建索引", size="sm", scale=1, elem_id="km-teacher-rebuild")
                 rebuild_result = gr.Markdown()
             coverage = gr.Dataframe(
-                headers=["小节", "页码", "教材", "补充", "话术", "提问数", "提示"], label="覆盖情况", wrap=True
+                headers=["小节", "页码", "教材", "补充", "话术", "教师", "提问数", "提示"], label="覆盖情况", wrap=True
             )
             gaps = gr.Dataframe(
                 headers=["代表问题", "次数", "拒答", "低置信度", "其他问法"], label="回答不了或把握不大的问题", wrap=True
             )
             chart = gr.Image(label="各模块资料覆盖", type="filepath", elem_id="km-teacher-chart")
             files = gr.File(label="导出（CSV 与覆盖图）", file_count="multiple")
+            with gr.Accordion("添加教师资料（学校讲义、店铺售后政策、平台规则页…）", open=False):
+                gr.Markdown("上传后的内容标为**教师资料**，注明原文件名，不会当作教材原文。PDF 保留页码；扫描件需先做文字识别。")
+                with gr.Row():
+                    upload = gr.File(
+                        label="文件（.md / .txt / .docx / .pdf，10 MB 以内）",
+                        type="filepath",
+                        file_types=[".md", ".txt", ".docx", ".pdf"],
+                        elem_id="km-upload-file",
+                    )
+                    with gr.Column():
+                        under = gr.Dropdown(
+                            self.sections(),
+                            value=TEACHER_ROOT,
+                            label="放在哪一节（可输入搜索）",
+                            filterable=True,
+                            elem_id="km-upload-under",
+                        )
+                        replace = gr.Checkbox(label="替换同名的已有资料", value=False)
+                with gr.Row():
+                    preview_button = gr.Button("预览分节", elem_id="km-upload-preview")
+                    add_button = gr.Button("确认添加", variant="primary", elem_id="km-upload-add")
+                upload_result = gr.Markdown(elem_id="km-upload-result")
+                listing = gr.Dataframe(
+                    self.uploads_table(), headers=["文件", "原文件名", "章节"], label="已添加的教师资料", interactive=False
+                )
+                with gr.Row():
+                    to_remove = gr.Dropdown(
+                        [r[0] for r in list_uploads(self.ctx.settings)], label="要删除的资料", allow_custom_value=True
+                    )
+                    remove_button = gr.Button("删除", variant="stop", size="sm")
+            preview_button.click(self.upload_preview, [password, upload, under], upload_result, api_visibility="private")
+            add_button.click(
+                self.upload_add, [password, upload, under, replace], [upload_result, listing], api_visibility="private"
+            )
+            remove_button.click(self.upload_remove, [password, to_remove], [upload_result, listing], api_visibility="private")
             outputs = [summary, coverage, gaps, files, chart]
             refresh.click(self.refresh, [password], outputs, api_visibility="private")
             rebuild.click(self.rebuild, [password], rebuild_result, api_visibility="private").then(

@@ -133,6 +133,10 @@ def export_csv(table: list[dict], gaps: list[GapGroup], folder: Path) -> tuple[P
     return coverage_path, gaps_path
 
 
+# The app's label colours (app/render.py CSS), so the chart reads like the sources panel.
+_COLORS = {"textbook": "#2563eb", "supplement": "#7c3aed", "template": "#059669", "teacher": "#b45309"}
+
+
 def coverage_chart(table: list[dict], path: Path) -> Path:
     """Stacked bars: chunks per module by source type (PNG, CJK font named explicitly)."""
     from .plotting import pyplot
@@ -141,7 +145,8 @@ def coverage_chart(table: list[dict], path: Path) -> Path:
     modules = list(dict.fromkeys(r["module"] for r in table))
     fig, ax = plt.subplots(figsize=(8, 4))
     bottom = [0] * len(modules)
-    for source, color in zip(SOURCE_TYPES, ("#2563eb", "#7c3aed", "#059669"), strict=True):
+    for source in SOURCE_TYPES:
+        color = _COLORS[source]
         values = [sum(r[source] for r in table if r["module"] == m) for m in modules]
         ax.bar([m.split(" ")[0] for m in modules], values, bottom=bottom, label=SOURCE_LABELS[source], color=color)
         bottom = [b + v for b, v in zip(bottom, values, strict=True)]
@@ -156,12 +161,12 @@ def coverage_chart(table: list[dict], path: Path) -> Path:
 
 
 def coverage_text(table: list[dict]) -> str:
-    lines = [f"{'小节':<44}{'页码':>5}{'教材':>5}{'补充':>5}{'话术':>5}{'提问':>5}"]
+    lines = [f"{'小节':<44}{'页码':>5}{'教材':>5}{'补充':>5}{'话术':>5}{'教师':>5}{'提问':>5}"]
     for r in table:
         flag = "  ← 没有资料" if r["no_material"] else ("  · 从未被检索到" if r["never_retrieved"] else "")
         lines.append(
             f"{r['breadcrumb'][-42:]:<44}{r['page'] if r['page'] is not None else '-':>5}"
-            f"{r['textbook']:>5}{r['supplement']:>5}{r['template']:>5}{r['questions']:>5}{flag}"
+            f"{r['textbook']:>5}{r['supplement']:>5}{r['template']:>5}{r['teacher']:>5}{r['questions']:>5}{flag}"
         )
     covered = sum(not r["no_material"] for r in table)
     lines.append(f"\n有资料的小节：{covered}/{len(table)}；被学员问到过的小节：{sum(not r['never_retrieved'] for r in table)}")

@@ -18,7 +18,7 @@ _NUMBERED_ITEM = re.compile(r"^\s*[（(](\d+)[）)]\s*")
 _ITEM_TITLE = re.compile(r"^\s*[（(](\d+)[）)]\s*([^。：:，,；\n]{1,16})[。：:]")
 _LEAD_IN = re.compile(r"[：:]\s*$|以下几[个点种方面]|如下")
 _CAPTION = re.compile(r"^\*(.+)\*$")
-_SOURCE_PREFIX = {"textbook": "tb", "supplement": "sp", "template": "tp"}
+_SOURCE_PREFIX = {"textbook": "tb", "supplement": "sp", "template": "tp", "teacher": "tc"}
 
 
 def chunk_sections(sections: Iterable[Section], settings: ChunkerSettings) -> list[Chunk]:

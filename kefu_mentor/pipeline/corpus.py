@@ -18,7 +18,7 @@ from ..errors import CorpusError
 from ..schema import Section
 from .toc import TableOfContents, normalize_title
 
-MARKDOWN_SOURCES = ("textbook", "supplement")
+MARKDOWN_SOURCES = ("textbook", "supplement", "teacher")
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _COMMENT = re.compile(r"<!--.*?-->", re.S)
 _TEMPLATE_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -51,6 +51,7 @@ def corpus_files(corpus_dir: Path) -> list[Path]:
     files = [corpus_dir / "toc.yaml"]
     files += sorted((corpus_dir / "textbook").glob("*.md"))
     files += sorted((corpus_dir / "supplement").glob("*.md"))
+    files += sorted((corpus_dir / "teacher").glob("*.md"))  # instructors' uploads (modes.uploads)
     files += sorted((corpus_dir / "templates").glob("*.yaml"))
     files += sorted((corpus_dir / "situations").glob("*.yaml"))
     files += sorted((corpus_dir / "scenarios").glob("*.yaml"))
@@ -136,7 +137,7 @@ def load_corpus(corpus_dir: Path) -> Corpus:
             continue  # training lines for the scenario recogniser (scenario.training_set)
         text = _read_utf8(path, rel)
         if path.suffix == ".md":
-            expected = path.parent.name  # textbook/ or supplement/
+            expected = path.parent.name  # textbook/, supplement/ or teacher/
             sections.extend(parse_markdown(text, rel, toc, expected_source=expected))
         else:
             sections.extend(parse_templates(text, rel, toc, template_ids))
@@ -222,7 +223,7 @@ def split_front_matter(text: str, rel: str) -> tuple[dict, str, int]:
 def _check_meta(meta: dict, rel: str, toc: TableOfContents, expected_source: str | None) -> None:
     source = meta.get("source")
     if source not in MARKDOWN_SOURCES:
-        raise CorpusError(rel, 2, f"未知的 source 类型：{source!r}", "source 只能是 textbook 或 supplement")
+        raise CorpusError(rel, 2, f"未知的 source 类型：{source!r}", "source 只能是 textbook、supplement 或 teacher")
     if expected_source and source != expected_source:
         raise CorpusError(
             rel,
@@ -233,6 +234,8 @@ def _check_meta(meta: dict, rel: str, toc: TableOfContents, expected_source: str
     for key in ("toc", "title"):
         if not isinstance(meta.get(key), str) or not meta[key].strip():
             raise CorpusError(rel, 2, f"front matter 缺少字段 {key}", f"添加 {key}: …（见 docs/corpus-format.md）")
+    if source == "teacher" and not isinstance(meta.get("file"), str):
+        raise CorpusError(rel, 2, "教师资料缺少字段 file（上传时的文件名）", "添加 file: 原文件名")
     if meta["toc"] not in toc:
         raise CorpusError(rel, 2, f"toc: {meta['toc']} 不在目录 toc.yaml 中", "改成 toc.yaml 里存在的 id，例如 m1t2")
     if source == "textbook":

@@ -26,7 +26,7 @@ import numpy as np
 
 from ..config import Settings
 from ..errors import BuildLockedError, CorpusError, IndexTargetError, IndexUnavailable, MentorError
-from ..schema import Chunk
+from ..schema import SOURCE_TYPES, Chunk
 from .chunking import chunk_sections
 from .corpus import corpus_digest, load_corpus
 from .embedding import Embedder, EmbeddingCache, load_embedder
@@ -216,7 +216,7 @@ def build_index(settings: Settings, progress: Progress | None = None, embedder: 
             "corpus": {"digest": corpus.digest, "files": len(corpus.files)},
             "chunk_count": len(chunks),
             "vector_count": len(views),
-            "sources": {s: sum(c.source == s for c in chunks) for s in ("textbook", "supplement", "template")},
+            "sources": {s: sum(c.source == s for c in chunks) for s in SOURCE_TYPES},
             "faiss": {"type": type(dense).__name__},
             "bm25": {**BM25_PARAMS, "tokenizer": "jieba+domain-words"},
             "scenario": {"classes": len(scenario.classes), "examples": len(texts)} if scenario else None,

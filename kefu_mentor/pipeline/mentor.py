@@ -134,7 +134,7 @@ class Mentor:
         if sources is not None:
             unknown = [s for s in sources if s not in SOURCE_TYPES]
             if unknown:
-                raise QuestionError(f"未知的资料类型：{', '.join(map(str, unknown))}。可选：textbook、supplement、template")
+                raise QuestionError(f"未知的资料类型：{', '.join(map(str, unknown))}。可选：{'、'.join(SOURCE_TYPES)}")
             if not sources:
                 raise QuestionError("没有选择任何资料类型。请至少勾选教材、补充资料或话术中的一种。")
         clean_history = [

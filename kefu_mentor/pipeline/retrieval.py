@@ -266,7 +266,7 @@ class HybridRetriever:
         dev), and reply templates compete fully only when the learner asks what to reply.
         """
         template = 1.0 if query.buyer_voice or query.wants_reply else self.settings.template_weight
-        return {"textbook": 1.0, "supplement": 1.0, "template": template}
+        return {"textbook": 1.0, "supplement": 1.0, "teacher": 1.0, "template": template}
 
 
 # A learner quoting a buyer: "买家说“能便宜点吗”怎么回", "顾客问能不能包邮，该怎么回复".

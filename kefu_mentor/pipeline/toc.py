@@ -12,6 +12,10 @@ import yaml
 from ..errors import CorpusError
 
 _SPACE = re.compile(r"\s+")
+# A top-level node for instructors' material that belongs to no book section (not a subsection
+# the book has, so coverage leaves it out).
+TEACHER_ROOT = "teacher"
+TEACHER_TITLE = "教师资料"
 
 
 def normalize_title(title: str) -> str:
@@ -77,6 +81,8 @@ class TableOfContents:
             return tuple(ids)
 
         walk(data["nodes"], None, 0)
+        if TEACHER_ROOT not in nodes:  # where uploads go that belong to no book section
+            nodes[TEACHER_ROOT] = TocNode(TEACHER_ROOT, TEACHER_TITLE, None, None, (), 0, next(counter))
         return cls(nodes, data.get("book") or {})
 
     def __contains__(self, node_id: str) -> bool:
@@ -126,4 +132,4 @@ class TableOfContents:
 
     def leaves(self) -> list[TocNode]:
         """The subsections coverage is reported on: nodes with no children."""
-        return [n for n in self._ordered if not n.children]
+        return [n for n in self._ordered if not n.children and n.id != TEACHER_ROOT]

@@ -194,6 +194,50 @@ def cmd_coverage(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_add(args: argparse.Namespace) -> int:
+    from ..modes.uploads import add, preview
+
+    settings = _settings(args)
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"找不到文件：{path}。请给出要添加的 .md、.txt、.docx 或 .pdf 文件的路径。", file=sys.stderr)
+        return 2
+    prepared = preview(settings, path, args.under)
+    print(f"“{prepared.name}”将成为 corpus/teacher/{prepared.stored}，共 {len(prepared.sections)} 节：", file=sys.stderr)
+    for title, chars in prepared.sections:
+        print(f"  {title}（{chars} 字）", file=sys.stderr)
+    if args.dry_run:
+        return 0
+    manifest = add(settings, prepared, replace=args.replace, progress=_console_progress())
+    print(f"已添加并更新索引：新向量化 {manifest['embedding_cache']['misses']} 段，共 {manifest['chunk_count']} 个文本块。")
+    return 0
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    from ..modes.uploads import remove
+
+    manifest = remove(_settings(args), args.name, progress=_console_progress())
+    print(f"已删除 {args.name} 并更新索引：共 {manifest['chunk_count']} 个文本块。")
+    return 0
+
+
+def cmd_uploads(args: argparse.Namespace) -> int:
+    from ..modes.uploads import list_uploads
+
+    rows = list_uploads(_settings(args))
+    if not rows:
+        print("还没有教师资料。用 kefu-mentor add 文件 --under 目录id 添加。")
+    for stored, name, toc_id in rows:
+        print(f"{stored}\t{name}\t{toc_id}")
+    return 0
+
+
+def _console_progress():
+    from ..pipeline.index import console_progress
+
+    return console_progress()
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from .bench import format_results, run_bench
 
@@ -272,6 +316,20 @@ def build_parser() -> argparse.ArgumentParser:
     cov.add_argument("--log", type=Path, help="提问日志（默认 .data/questions.sqlite）")
     cov.add_argument("--export", type=Path, help="把 coverage.csv、gaps.csv 和 coverage.png 导出到这个目录")
     cov.set_defaults(func=cmd_coverage)
+
+    up = sub.add_parser("add", parents=[common], help="添加教师资料（.md/.txt/.docx/.pdf）并更新索引")
+    up.add_argument("file", help="要添加的文件")
+    up.add_argument("--under", default="teacher", help="放在哪个目录节点下（toc.yaml 的 id），默认 teacher（教师资料）")
+    up.add_argument("--replace", action="store_true", help="替换同名的已有资料")
+    up.add_argument("--dry-run", action="store_true", help="只预览分节，不写入")
+    up.set_defaults(func=cmd_add)
+
+    rm = sub.add_parser("remove", parents=[common], help="删除一份教师资料并更新索引")
+    rm.add_argument("name", help="corpus/teacher/ 下的文件名（kefu-mentor uploads 可列出）")
+    rm.set_defaults(func=cmd_remove)
+
+    ls = sub.add_parser("uploads", parents=[common], help="列出教师资料")
+    ls.set_defaults(func=cmd_uploads)
 
     info = sub.add_parser("info", parents=[common], help="显示索引清单与状态")
     info.set_defaults(func=cmd_info)
