@@ -28,7 +28,7 @@ def test_questions_wait_for_a_loading_index_and_are_kept(mini_settings, monkeypa
     ctx.load_in_background()
 
     # While it loads: a clear message with the count, the question stays in the box, the status says so.
-    messages, history, _, _, box = chat.respond("客服分为哪几类", [], [], ["textbook"], 3)
+    messages, history, _, _, box, _ = chat.respond("客服分为哪几类", [], [], ["textbook"], 3)
     assert "正在建立索引" in messages[-1]["content"] and "3/10" in messages[-1]["content"]
     assert box == "客服分为哪几类" and history == []
     assert "正在建立索引" in ctx.status()
@@ -38,7 +38,7 @@ def test_questions_wait_for_a_loading_index_and_are_kept(mini_settings, monkeypa
 
     release.set()
     assert ctx.busy(wait=10) is None
-    messages, history, sources, _, box = chat.respond("泄露他人信息会被扣几分？", [], [], ["textbook"], 3)
+    messages, history, sources, _, box, _ = chat.respond("泄露他人信息会被扣几分？", [], [], ["textbook"], 3)
     assert "[1]" in messages[-1]["content"] and history == ["泄露他人信息会被扣几分？"] and box == ""
     assert "索引状态" in ctx.status()
 
@@ -110,3 +110,30 @@ def test_the_teacher_tab_previews_adds_and_removes_material(tmp_path):
     message, table = tab.upload_remove("secret", "讲义.md", progress=None)
     assert message.startswith("已删除") and table == []
     assert not ctx.mentor().search("下班前交接表写什么", sources=["teacher"])[1]
+
+
+def test_a_thumbs_down_with_a_reason_reaches_the_teacher_view_and_the_csv(mini_settings, tmp_path):
+    import csv
+    from types import SimpleNamespace
+
+    from kefu_mentor.modes.qlog import QuestionLog
+
+    settings = mini_settings.with_(data_dir=tmp_path / "data")
+    ctx = AppContext(settings, question_log=QuestionLog(tmp_path / "data" / "questions.sqlite"))
+    chat, teacher = ChatTab(ctx), TeacherTab(ctx)
+    messages, history, _, _, _, turns = chat.respond("泄露他人信息会被扣几分？", [], [], ["textbook"], 3)
+    answer_index = len(messages) - 1
+    reason = "没说清情节严重时扣几分，我手机 13912345678"
+    thanks = chat.feedback(SimpleNamespace(index=answer_index, liked=False), turns, reason)
+    assert "已记录你的 👎" in thanks
+    assert chat.feedback(SimpleNamespace(index=99, liked=False), turns, "") == ""  # not an answer: nothing stored
+
+    summary, _, _, disliked, files, _ = teacher.refresh("")
+    assert "👎 1 次" in summary
+    (row,) = disliked
+    assert row[0].endswith("二、平台规则") and row[1] == "泄露他人信息会被扣几分？"
+    assert "没说清情节严重时扣几分" in row[2] and "13912345678" not in row[2]  # redacted like the questions
+    exported = next(f for f in files if f.endswith("feedback.csv"))
+    with open(exported, encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0][:3] == ["时间", "评价", "小节"] and rows[1][1] == "👎" and "没说清情节严重" in rows[1][5]

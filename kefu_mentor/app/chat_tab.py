@@ -33,17 +33,26 @@ class ChatTab:
         return self.ctx.mentor().ask(question, history=history, top_k=int(top_k), sources=tuple(sources))
 
     def respond(
-        self, message: str, chat: list[dict] | None, history: list[str] | None, sources: list[str] | None, top_k: float
+        self,
+        message: str,
+        chat: list[dict] | None,
+        history: list[str] | None,
+        sources: list[str] | None,
+        top_k: float,
+        turns: dict | None = None,
     ) -> tuple:
+        """(chat, history, sources panel, reply box, question box, turns): `turns` maps an answer's
+        message index to what a 👍/👎 on it records."""
         chat = list(chat or [])
         history = list(history or [])
+        turns = dict(turns or {})
         message = message or ""
         shown = message if len(message) <= 300 else message[:300] + f"……（共 {len(message)} 字）"
-        unchanged = (gr.update(), gr.update(value="", visible=False), "")
+        unchanged = (gr.update(), gr.update(value="", visible=False), "", turns)
         busy = self.ctx.busy(wait=self.ctx.settings.load_wait)
         if busy:  # the page is served while the index loads; the question stays in the box
             chat += [{"role": "user", "content": md_escape(shown) or "（空）"}, {"role": "assistant", "content": md_escape(busy)}]
-            return chat, history, gr.update(), gr.update(value="", visible=False), message
+            return chat, history, gr.update(), gr.update(value="", visible=False), message, turns
         try:
             if len(message) > MAX_INPUT_CHARS * 5:
                 raise QuestionError(f"粘贴的内容太长（{len(message)} 个字符）。请只粘贴买家的问题或你想问的一两句话。")
@@ -79,8 +88,30 @@ class ChatTab:
         ]
         history.append(message)
         self.ctx.record(answer)
+        top = answer.citations[0] if answer.citations else None
+        turns[str(len(chat) - 1)] = {
+            "question": message[:2000],
+            "answer": answer.answer[:500],
+            "toc_id": top.toc_id if top else None,
+            "title": top.title if top else None,
+        }
         reply = next((c.reply for c in answer.citations[:1] if c.reply), "")
-        return chat, history[-6:], sources_html(answer), gr.update(value=reply, visible=bool(reply)), ""
+        return chat, history[-6:], sources_html(answer), gr.update(value=reply, visible=bool(reply)), "", turns
+
+    def feedback(self, like: gr.LikeData, turns: dict | None, reason: str | None) -> str:
+        """Record a 👍/👎 on an answer (with the optional reason in the box); say it was recorded."""
+        index = like.index[0] if isinstance(like.index, (list, tuple)) else like.index
+        turn = (turns or {}).get(str(index))
+        if turn is None or like.liked is None or self.ctx.question_log is None:
+            return ""
+        try:
+            self.ctx.question_log.record_feedback(
+                bool(like.liked), turn["question"], turn["answer"], (reason or "")[:500], turn["toc_id"], turn["title"]
+            )
+        except Exception:  # a full disk must not break the chat
+            log.exception("could not record feedback")
+            return "反馈没能保存（已记录日志），请稍后再试。"
+        return "已记录你的 👍，谢谢！" if like.liked else "已记录你的 👎 和原因，老师会在教师看板里看到，谢谢！"
 
     def api_ask(self, question: str, history: list[str] | None = None, top_k: int = 5, sources: list[str] | None = None) -> dict:
         """The same answer as the chat, as the CLI's JSON object (for gradio_client)."""
@@ -107,6 +138,7 @@ class ChatTab:
 
     def build(self, demo: gr.Blocks) -> None:
         history = gr.State([])
+        turns = gr.State({})  # what a 👍/👎 on each answer records
         with gr.Tab("问答"), gr.Row():
             with gr.Column(scale=3):
                 chat = gr.Chatbot(label="对话", height=480, latex_delimiters=[], elem_id="km-chat")
@@ -128,6 +160,14 @@ class ChatTab:
                     elem_id="km-reply",
                     lines=3,
                 )
+                with gr.Row():
+                    reason = gr.Textbox(
+                        placeholder="觉得回答不对或没用？可以先在这里写一句原因，再点回答下方的 👎",
+                        show_label=False,
+                        scale=4,
+                        elem_id="km-reason",
+                    )
+                    thanks = gr.Markdown(elem_id="km-thanks")
                 new_chat = gr.Button("新对话", size="sm", elem_id="km-new")
                 example_buttons = []
                 with gr.Accordion("不知道问什么？点一个例子", open=True):
@@ -149,13 +189,19 @@ class ChatTab:
                     rebuild = gr.Button("重建索引（修改语料后使用）", size="sm")
                     rebuild_result = gr.Markdown()
 
-        outputs = [chat, history, sources_view, reply, question]
+        outputs = [chat, history, sources_view, reply, question, turns]
         for trigger in (question.submit, send.click):
-            trigger(self.respond, [question, chat, history, source_filter, top_k], outputs, api_visibility="private")
+            trigger(self.respond, [question, chat, history, source_filter, top_k, turns], outputs, api_visibility="private")
+        chat.like(self.feedback, [turns, reason], thanks, api_visibility="private")
         for button, text in example_buttons:
-            button.click(_fixed(self.respond, text), [chat, history, source_filter, top_k], outputs, api_visibility="private")
+            button.click(
+                _fixed(self.respond, text), [chat, history, source_filter, top_k, turns], outputs, api_visibility="private"
+            )
         new_chat.click(
-            lambda: ([], [], sources_html(None), gr.update(value="", visible=False), ""), None, outputs, api_visibility="private"
+            lambda: ([], [], sources_html(None), gr.update(value="", visible=False), "", {}),
+            None,
+            outputs,
+            api_visibility="private",
         )
         # While the index loads in the background, the status refreshes itself until it is ready.
         timer = gr.Timer(2.0)
@@ -172,7 +218,7 @@ class ChatTab:
 
 
 def _fixed(respond: Callable, text: str) -> Callable:
-    def ask_example(chat, history, sources, top_k):
-        return respond(text, chat, history, sources, top_k)
+    def ask_example(chat, history, sources, top_k, turns):
+        return respond(text, chat, history, sources, top_k, turns)
 
     return ask_example

@@ -7,7 +7,7 @@ from pathlib import Path
 import gradio as gr
 
 from ..errors import MentorError
-from ..modes.instructor import coverage_chart, coverage_table, export_csv, group_gaps
+from ..modes.instructor import coverage_chart, coverage_table, export_csv, export_feedback_csv, group_gaps
 from ..modes.uploads import add, list_uploads, preview, remove
 from ..pipeline.mentor import Mentor
 from ..pipeline.toc import TEACHER_ROOT, TableOfContents
@@ -85,14 +85,14 @@ class TeacherTab:
     def refresh(self, password: str):
         denied = self.ctx.instructor_denied(password)
         if denied:
-            return denied, None, None, None, None
+            return denied, None, None, None, None, None
         entries = self.ctx.question_log.entries() if self.ctx.question_log else []
         stale = self.ctx.stale_reason()
         banner = f"⚠️ **资料改动还没进索引**：{md_escape(stale)}\n\n" if stale else ""
         try:
             table = coverage_table(self.ctx.settings, entries)
         except MentorError as exc:  # the corpus cannot be read: say what to fix, keep the page
-            return banner + f"覆盖情况暂时无法统计：{md_escape(str(exc))}", None, None, None, None
+            return banner + f"覆盖情况暂时无法统计：{md_escape(str(exc))}", None, None, None, None, None
         gaps = group_gaps(entries)
         coverage_rows = [
             [
@@ -108,13 +108,22 @@ class TeacherTab:
             for r in table
         ]
         gap_rows = [[g.example, g.count, g.refused, g.low_confidence, " | ".join(g.questions[:5])] for g in gaps]
+        feedback = self.ctx.question_log.feedback() if self.ctx.question_log else []
+        # Disliked answers by subsection (refusals last), newest first within each.
+        disliked = sorted((f for f in feedback if not f.liked), key=lambda f: (f.breadcrumb or "~", -f.given_at))
+        disliked_rows = [[f.breadcrumb or "（拒答）", f.question, f.reason, f.answer] for f in disliked]
         folder = Path(self.ctx.settings.data_dir) / "exports"
-        files = [*export_csv(table, gaps, folder), coverage_chart(table, folder / "coverage.png")]
-        summary = (
+        files = [
+            *export_csv(table, gaps, folder),
+            export_feedback_csv(feedback, folder),
+            coverage_chart(table, folder / "coverage.png"),
+        ]
+        summary = banner + (
             f"共 {len(table)} 个小节，{sum(not r['no_material'] for r in table)} 个有资料；"
-            f"记录了 {len(entries)} 个提问，其中拒答 {sum(e.abstained for e in entries)} 个。"
+            f"记录了 {len(entries)} 个提问，其中拒答 {sum(e.abstained for e in entries)} 个；"
+            f"学员评价 {len(feedback)} 次，其中 👎 {len(disliked)} 次。"
         )
-        return summary, coverage_rows, gap_rows, [str(f) for f in files], str(files[-1])
+        return summary, coverage_rows, gap_rows, disliked_rows, [str(f) for f in files], str(files[-1])
 
     def rebuild(self, password: str, progress=gr.Progress()) -> str:  # noqa: B008 - Gradio injects its tracker
         return self.ctx.rebuild(password, page_progress(progress))
@@ -180,7 +189,13 @@ class TeacherTab:
                 self.upload_add, [password, upload, under, replace], [upload_result, listing], api_visibility="private"
             )
             remove_button.click(self.upload_remove, [password, to_remove], [upload_result, listing], api_visibility="private")
-            outputs = [summary, coverage, gaps, files, chart]
+            disliked = gr.Dataframe(
+                headers=["小节", "问题", "原因", "回答开头"],
+                label="学员点了 👎 的回答（按小节）",
+                wrap=True,
+                elem_id="km-disliked",
+            )
+            outputs = [summary, coverage, gaps, disliked, files, chart]
             refresh.click(self.refresh, [password], outputs, api_visibility="private")
             rebuild.click(self.rebuild, [password], rebuild_result, api_visibility="private").then(
                 self.refresh, [password], outputs, api_visibility="private"

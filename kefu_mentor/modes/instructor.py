@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,6 +136,19 @@ def export_csv(table: list[dict], gaps: list[GapGroup], folder: Path) -> tuple[P
 
 # The app's label colours (app/render.py CSS), so the chart reads like the sources panel.
 _COLORS = {"textbook": "#2563eb", "supplement": "#7c3aed", "template": "#059669", "teacher": "#b45309"}
+
+
+def export_feedback_csv(feedback: list, folder: Path) -> Path:
+    """The learners' 👎 (and 👍) with question, answer, reason and where the answer came from."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "feedback.csv"
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = _SafeWriter(handle)
+        writer.writerow(["时间", "评价", "小节", "问题", "回答开头", "原因"])
+        for f in feedback:
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(f.given_at))
+            writer.writerow([when, "👍" if f.liked else "👎", f.breadcrumb or "（拒答）", f.question, f.answer, f.reason])
+    return path
 
 
 def coverage_chart(table: list[dict], path: Path) -> Path:

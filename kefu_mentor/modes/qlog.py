@@ -25,6 +25,16 @@ CREATE TABLE IF NOT EXISTS questions (
     breadcrumb TEXT
 );
 CREATE INDEX IF NOT EXISTS questions_asked_at ON questions(asked_at);
+CREATE TABLE IF NOT EXISTS feedback (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    given_at REAL NOT NULL,
+    liked INTEGER NOT NULL,
+    question TEXT NOT NULL,
+    answer TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    toc_id TEXT,
+    breadcrumb TEXT
+);
 """
 
 
@@ -35,6 +45,20 @@ class LoggedQuestion:
     question: str
     abstained: bool
     confidence: float
+    toc_id: str | None
+    breadcrumb: str | None
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """A learner's 👍 or 👎 on one answer, redacted like the questions."""
+
+    id: int
+    given_at: float
+    liked: bool
+    question: str
+    answer: str  # the start of the answer as shown
+    reason: str
     toc_id: str | None
     breadcrumb: str | None
 
@@ -75,8 +99,38 @@ class QuestionLog:
             )
             self._prune()
 
+    def record_feedback(
+        self, liked: bool, question: str, answer: str, reason: str = "", toc_id: str | None = None, breadcrumb: str | None = None
+    ) -> None:
+        """Store a 👍/👎 (question, answer and reason redacted before writing)."""
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO feedback (given_at, liked, question, answer, reason, toc_id, breadcrumb) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    time.time(),
+                    int(bool(liked)),
+                    redact(question)[:2000],
+                    redact(answer)[:500],
+                    redact(reason or "")[:500],
+                    toc_id,
+                    breadcrumb,
+                ),
+            )
+            self._prune()
+
+    def feedback(self) -> list[Feedback]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, given_at, liked, question, answer, reason, toc_id, breadcrumb FROM feedback ORDER BY id"
+            ).fetchall()
+        return [Feedback(r[0], r[1], bool(r[2]), r[3], r[4], r[5], r[6], r[7]) for r in rows]
+
     def _prune(self) -> None:
         cutoff = time.time() - self.max_age_days * 86400
+        self._db.execute("DELETE FROM feedback WHERE given_at < ?", (cutoff,))
+        self._db.execute(
+            "DELETE FROM feedback WHERE id <= (SELECT id FROM feedback ORDER BY id DESC LIMIT 1 OFFSET ?)", (self.max_rows,)
+        )
         self._db.execute("DELETE FROM questions WHERE asked_at < ?", (cutoff,))
         self._db.execute(
             "DELETE FROM questions WHERE id <= (SELECT id FROM questions ORDER BY id DESC LIMIT 1 OFFSET ?)",
