@@ -79,6 +79,11 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def app_url(real_settings):
+    yield from serve_app(real_settings)
+
+
+def serve_app(real_settings):
+    """Start app.py on a free loopback port for `real_settings`; yield its URL; stop it."""
     port = _free_port()
     env = {**os.environ, "KEFU_MENTOR_INSTRUCTOR_PASSWORD": "teacher-test"}
     log = open(real_settings.index_dir.parent / "app.log", "wb")

@@ -100,14 +100,14 @@ def test_the_teacher_tab_previews_adds_and_removes_material(tmp_path):
     assert "教师资料：讲义.md › 交接班" in shown and tab.uploads_table() == []
     assert ("教师资料（不属于教材的某一节）", "teacher") == tab.sections()[0]
 
-    message, table = tab.upload_add("secret", str(handout), "teacher", False, progress=None)
+    message, table, _, _ = tab.upload_add("secret", str(handout), "teacher", False, progress=None)
     assert message.startswith("已添加") and table == [["讲义.md", "讲义.md", "teacher"]]
     hits = ctx.mentor().search("下班前交接表写什么", sources=["teacher"])[1]
     assert hits and hits[0].chunk.source == "teacher"
-    message, _ = tab.upload_add("secret", str(handout), "teacher", False, progress=None)
+    message, _, _, _ = tab.upload_add("secret", str(handout), "teacher", False, progress=None)
     assert message.startswith("没有添加") and "同名" in message
 
-    message, table = tab.upload_remove("secret", "讲义.md", progress=None)
+    message, table, _ = tab.upload_remove("secret", "讲义.md", progress=None)
     assert message.startswith("已删除") and table == []
     assert not ctx.mentor().search("下班前交接表写什么", sources=["teacher"])[1]
 

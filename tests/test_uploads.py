@@ -14,29 +14,15 @@ from kefu_mentor import Mentor, Settings, build_index, load_index
 from kefu_mentor.modes import uploads
 from kefu_mentor.modes.uploads import UploadError, add, list_uploads, preview, remove
 from kefu_mentor.pipeline.answer import AbstentionRule
+from kefu_mentor.tools.bench import sample_pdf
 from kefu_mentor.tools.cli import main
 
 from .conftest import MINI_CORPUS
 
 
 def _pdf(lines: list[str]) -> bytes:
-    """A one-page PDF with a real text layer (Helvetica), or none when `lines` is empty."""
-    content = "BT /F1 12 Tf 72 720 Td " + " ".join(f"({line}) Tj 0 -16 Td" for line in lines) + " ET"
-    objects = [
-        "<< /Type /Catalog /Pages 2 0 R >>",
-        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
-        f"<< /Length {len(content)} >>\nstream\n{content}\nendstream",
-        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    out, offsets = "%PDF-1.4\n", []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += f"{number} 0 obj\n{body}\nendobj\n"
-    xref = len(out)
-    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n" + "".join(f"{o:010d} 00000 n \n" for o in offsets)
-    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n"
-    return out.encode()
+    """A one-page PDF with a real text layer, or none when `lines` is empty (the bench's writer)."""
+    return sample_pdf([" ".join(lines)])
 
 
 def _school(base: Path) -> Settings:

@@ -188,6 +188,9 @@ class ChatTab:
                     password = gr.Textbox(label="教师密码", type="password", visible=bool(self.ctx.instructor_password))
                     rebuild = gr.Button("重建索引（修改语料后使用）", size="sm")
                     rebuild_result = gr.Markdown()
+                    # While the index loads in the background, the status refreshes itself until it is
+                    # ready (created inside the tab: a component between tabs would split the tab bar).
+                    timer = gr.Timer(2.0)
 
         outputs = [chat, history, sources_view, reply, question, turns]
         for trigger in (question.submit, send.click):
@@ -203,14 +206,11 @@ class ChatTab:
             outputs,
             api_visibility="private",
         )
-        # While the index loads in the background, the status refreshes itself until it is ready.
-        timer = gr.Timer(2.0)
         timer.tick(self._status_tick, None, [status, timer], api_visibility="private")
         demo.load(self.ctx.status, None, status, api_visibility="private")
         rebuild.click(self.rebuild, [password], rebuild_result, api_visibility="private").then(
             self.ctx.status, None, status, api_visibility="private"
         )
-        gr.api(self.api_ask, api_name="ask")
 
     def _status_tick(self):
         busy = self.ctx.busy()

@@ -26,10 +26,13 @@ def build_app(ctx: AppContext) -> gr.Blocks:
             "回答全部摘自《网店客服》（北京邮电大学出版社，2024）**教材原文**，或我们编写的**补充资料**与**话术模板**，"
             "每句话后面的 [n] 对应右侧的出处。没有相关内容时会直接说明，不会乱编。"
         )
-        ChatTab(ctx).build(demo)
+        chat = ChatTab(ctx)
+        chat.build(demo)
         DrillTab(ctx).build()
         QuizTab(ctx).build()
         TeacherTab(ctx).build()
+        # After the tabs: an API endpoint between them would split the tab bar in two.
+        gr.api(chat.api_ask, api_name="ask")
     return demo
 
 

@@ -52,35 +52,42 @@ class TeacherTab:
     def upload_add(self, password: str, file: str | None, under: str, replace: bool, progress=gr.Progress()):  # noqa: B008 - Gradio injects its tracker here
         denied = self.ctx.instructor_denied(password)
         if denied:
-            return denied, gr.update()
+            return denied, gr.update(), gr.update(), gr.update()
         if not file:
-            return "请先选择要上传的文件。", gr.update()
+            return "请先选择要上传的文件。", gr.update(), gr.update(), gr.update()
         try:
             prepared = preview(self.ctx.settings, Path(file), under or TEACHER_ROOT)
             manifest = add(self.ctx.settings, prepared, replace=bool(replace), progress=page_progress(progress))
             self.ctx.replace_mentor(Mentor.load(self.ctx.settings.index_dir, self.ctx.settings))
         except MentorError as exc:
-            return f"没有添加，原来的资料和索引都没变：{md_escape(str(exc))}", gr.update()
+            return f"没有添加，原来的资料和索引都没变：{md_escape(str(exc))}", gr.update(), gr.update(), gr.update()
         except OSError as exc:
-            return f"没有添加，原来的资料和索引都没变：写入失败（{md_escape(exc.strerror or str(exc))}）。", gr.update()
+            return (
+                f"没有添加，原来的资料和索引都没变：写入失败（{md_escape(exc.strerror or str(exc))}）。",
+                gr.update(),
+                gr.update(),
+            )
         return (
             f"已添加“{md_escape(prepared.name)}”（{len(prepared.sections)} 节，新向量化 "
             f"{manifest['embedding_cache']['misses']} 段）。现在就可以在问答里提问了，引用会标为**教师资料**。",
             self.uploads_table(),
+            gr.update(choices=[r[0] for r in list_uploads(self.ctx.settings)], value=None),
+            None,  # the file box empties, ready for the next upload
         )
 
     def upload_remove(self, password: str, stored: str, progress=gr.Progress()):  # noqa: B008 - Gradio injects its tracker here
         denied = self.ctx.instructor_denied(password)
         if denied:
-            return denied, gr.update()
+            return denied, gr.update(), gr.update()
         if not stored:
-            return "请先在上面的下拉框里选择要删除的资料。", gr.update()
+            return "请先在上面的下拉框里选择要删除的资料。", gr.update(), gr.update()
         try:
             remove(self.ctx.settings, stored, progress=page_progress(progress))
             self.ctx.replace_mentor(Mentor.load(self.ctx.settings.index_dir, self.ctx.settings))
         except MentorError as exc:
-            return f"没有删除：{md_escape(str(exc))}", gr.update()
-        return f"已删除 {md_escape(stored)}，索引已更新。", self.uploads_table()
+            return f"没有删除：{md_escape(str(exc))}", gr.update(), gr.update()
+        names = [r[0] for r in list_uploads(self.ctx.settings)]
+        return f"已删除 {md_escape(stored)}，索引已更新。", self.uploads_table(), gr.update(choices=names, value=None)
 
     def refresh(self, password: str):
         denied = self.ctx.instructor_denied(password)
@@ -181,14 +188,22 @@ class TeacherTab:
                 )
                 with gr.Row():
                     to_remove = gr.Dropdown(
-                        [r[0] for r in list_uploads(self.ctx.settings)], label="要删除的资料", allow_custom_value=True
+                        [r[0] for r in list_uploads(self.ctx.settings)],
+                        label="要删除的资料",
+                        allow_custom_value=True,
+                        elem_id="km-upload-remove",
                     )
-                    remove_button = gr.Button("删除", variant="stop", size="sm")
+                    remove_button = gr.Button("删除", variant="stop", size="sm", elem_id="km-upload-remove-button")
             preview_button.click(self.upload_preview, [password, upload, under], upload_result, api_visibility="private")
             add_button.click(
-                self.upload_add, [password, upload, under, replace], [upload_result, listing], api_visibility="private"
+                self.upload_add,
+                [password, upload, under, replace],
+                [upload_result, listing, to_remove, upload],
+                api_visibility="private",
             )
-            remove_button.click(self.upload_remove, [password, to_remove], [upload_result, listing], api_visibility="private")
+            remove_button.click(
+                self.upload_remove, [password, to_remove], [upload_result, listing, to_remove], api_visibility="private"
+            )
             disliked = gr.Dataframe(
                 headers=["小节", "问题", "原因", "回答开头"],
                 label="学员点了 👎 的回答（按小节）",

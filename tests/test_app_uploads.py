@@ -1,0 +1,134 @@
+"""An instructor adds material in the browser, a learner asks about it, the instructor removes it.
+
+Runs its own app on a copy of the corpus and index (an upload writes into `corpus/teacher/`).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from kefu_mentor import Settings
+
+from .conftest import REAL_CORPUS, ROOT, serve_app
+from .test_uploads import _pdf
+
+CHROMIUM = "/usr/bin/chromium"
+PASSWORD = "teacher-test"
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+
+@pytest.fixture(scope="module")
+def school_url(tmp_path_factory, real_settings):
+    base = tmp_path_factory.mktemp("school")
+    shutil.copytree(REAL_CORPUS, base / "corpus")
+    shutil.copytree(real_settings.index_dir, base / "index")
+    settings = Settings(corpus_dir=base / "corpus", index_dir=base / "index", cache_dir=real_settings.cache_dir)
+    yield from serve_app(settings)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, Path]:
+    import docx
+
+    folder = tmp_path_factory.mktemp("uploads")
+    document = docx.Document()
+    document.add_heading("交接班安排", level=1)
+    document.add_paragraph("本店客服每天十七点三十分交接班，交接表放在共享盘的“售后交接”文件夹。")
+    document.save(str(folder / "排班制度.docx"))
+    (folder / "rules.pdf").write_bytes(_pdf(["Warehouse rule: parcels leave the Jinhua warehouse by 16:00 daily."]))
+    (folder / "scan.pdf").write_bytes(_pdf([]))
+    return {"docx": folder / "排班制度.docx", "pdf": folder / "rules.pdf", "scan": folder / "scan.pdf"}
+
+
+@pytest.fixture(scope="module")
+def page(school_url):
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), "make test installs Debian's chromium; run it through make test"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1100}, locale="zh-CN")
+        page.goto(school_url)
+        page.wait_for_selector("#km-question textarea", timeout=60_000)
+        yield page
+        browser.close()
+
+
+def _teacher_tab(page) -> None:
+    page.get_by_role("tab", name="教师看板").click()
+    page.fill("#km-teacher-password input", PASSWORD)
+    accordion = page.get_by_text("添加教师资料（学校讲义", exact=False)
+    if not page.locator("#km-upload-preview").is_visible():
+        accordion.click()
+    page.wait_for_selector("#km-upload-preview", state="visible")
+
+
+def _result(page, *words: str) -> str:
+    """The upload result once it shows one of `words` (Gradio shows a timer while it works)."""
+    page.wait_for_function(
+        "(ws) => { const t = document.querySelector('#km-upload-result').innerText; return ws.some(w => t.includes(w)); }",
+        arg=list(words),
+        timeout=120_000,
+    )
+    return page.inner_text("#km-upload-result")
+
+
+def _upload(page, path: Path, section_filter: str | None) -> str:
+    clear = page.locator("#km-upload-file button[aria-label='Clear']")
+    if clear.count():  # a file left from a failed attempt
+        clear.first.click()
+    page.set_input_files("#km-upload-file input[type=file]", str(path))
+    page.wait_for_timeout(1000)  # Gradio uploads the file before the buttons can use it
+    if section_filter:
+        page.click("#km-upload-under input")
+        page.fill("#km-upload-under input", section_filter)
+        page.wait_for_timeout(300)
+        page.keyboard.press("ArrowDown")
+        page.keyboard.press("Enter")
+    page.click("#km-upload-preview")
+    return _result(page, "将作为", "没有", "请", "不支持")
+
+
+def _ask(page, question: str) -> str:
+    page.get_by_role("tab", name="问答").click()
+    page.fill("#km-question textarea", question)
+    before = page.locator("#km-chat .message").count()
+    page.click("#km-send")
+    page.wait_for_function(f"document.querySelectorAll('#km-chat .message').length >= {before + 2}", timeout=60_000)
+    page.wait_for_timeout(1500)
+    return page.inner_text("#km-sources")
+
+
+def test_uploads_are_cited_as_teacher_material_and_removed(page, files):
+    _teacher_tab(page)
+    previewed = _upload(page, files["docx"], "三、客服团队日常管理")
+    assert "将作为" in previewed and "排班制度.docx" in previewed, previewed
+    page.click("#km-upload-add")
+    assert "已添加" in _result(page, "已添加", "没有添加")
+    (ROOT / "artifacts").mkdir(exist_ok=True)
+    page.screenshot(path=str(ROOT / "artifacts" / "teacher-upload.png"), full_page=True)
+
+    previewed = _upload(page, files["pdf"], None)
+    assert "第 1 页" in previewed, previewed
+    page.click("#km-upload-add")
+    page.wait_for_function("() => document.querySelector('#km-upload-result').innerText.includes('rules.pdf')", timeout=120_000)
+
+    sources = _ask(page, "我们客服几点交接班？交接表放在哪？")
+    assert "教师资料" in sources and "排班制度.docx" in sources and "三、客服团队日常管理" in sources, sources
+    assert "教材原文" not in sources.split("\n")[0]  # the first passage is the instructor's, labelled so
+
+    _teacher_tab(page)
+    page.click("#km-upload-remove input")
+    page.fill("#km-upload-remove input", "排班制度.md")
+    page.keyboard.press("Enter")
+    page.click("#km-upload-remove-button")
+    assert "已删除" in _result(page, "已删除", "没有删除")
+    sources = _ask(page, "我们客服几点交接班？交接表放在哪？")
+    assert "排班制度.docx" not in sources
+
+    _teacher_tab(page)
+    message = _upload(page, files["scan"], None)
+    assert "没有文字层" in message, message
