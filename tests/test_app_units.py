@@ -131,8 +131,13 @@ def test_a_thumbs_down_with_a_reason_reaches_the_teacher_view_and_the_csv(mini_s
     summary, _, _, disliked, files, _ = teacher.refresh("")
     assert "👎 1 次" in summary
     (row,) = disliked
-    assert row[0].endswith("二、平台规则") and row[1] == "泄露他人信息会被扣几分？"
-    assert "没说清情节严重时扣几分" in row[2] and "13912345678" not in row[2]  # redacted like the questions
+    assert row[1].endswith("二、平台规则") and row[2] == "泄露他人信息会被扣几分？"
+    assert "没说清情节严重时扣几分" in row[3] and "13912345678" not in row[3]  # redacted like the questions
+    # Closing the loop: the row preselects its subsection for an upload and fills the question to re-ask.
+    under, question, _ = teacher.pick_disliked(SimpleNamespace(row_value=row))
+    assert under["value"] == row[0] and row[0].startswith("m1t2") and question == "泄露他人信息会被扣几分？"
+    assert "现在第一条引用是 **教材原文**" in teacher.check(question)
+    assert "请先填一个问题" in teacher.check("  ")
     exported = next(f for f in files if f.endswith("feedback.csv"))
     with open(exported, encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.reader(handle))

@@ -12,7 +12,7 @@ from ..modes.uploads import add, list_uploads, preview, remove
 from ..pipeline.mentor import Mentor
 from ..pipeline.toc import TEACHER_ROOT, TableOfContents
 from .context import AppContext, page_progress
-from .render import md_escape
+from .render import answer_markdown, md_escape
 
 TEACHER_CHOICE = "教师资料（不属于教材的某一节）"
 
@@ -89,6 +89,31 @@ class TeacherTab:
         names = [r[0] for r in list_uploads(self.ctx.settings)]
         return f"已删除 {md_escape(stored)}，索引已更新。", self.uploads_table(), gr.update(choices=names, value=None)
 
+    # -- closing the loop: from a 👎 or a gap to material, then the question again -------------
+    def pick_disliked(self, event: gr.SelectData):
+        """A disliked answer's row: its subsection preselected for an upload, its question ready to re-ask."""
+        toc_id, _, question = (list(event.row_value or []) + ["", "", ""])[:3]
+        known = {value for _, value in self.sections()}
+        return gr.update(value=toc_id if toc_id in known else TEACHER_ROOT), question, gr.update(open=True)
+
+    def pick_gap(self, event: gr.SelectData):
+        """A gap's row: its question ready to re-ask once material is added (the section is the instructor's call)."""
+        question = (list(event.row_value or []) + [""])[0]
+        return question, gr.update(open=True)
+
+    def check(self, question: str) -> str:
+        """The learner's answer to `question` now, with where its first passage comes from."""
+        if not (question or "").strip():
+            return "请先填一个问题（点上面的 👎 或回答不了的问题，会自动填好）。"
+        try:
+            answer = self.ctx.mentor().ask(question)
+        except MentorError as exc:
+            return md_escape(str(exc))
+        if answer.abstained:
+            return "现在仍然回答不了：" + answer_markdown(answer)
+        top = answer.citations[0]
+        return f"现在第一条引用是 **{top.label}** · {md_escape(top.title)}\n\n" + answer_markdown(answer)
+
     def refresh(self, password: str):
         denied = self.ctx.instructor_denied(password)
         if denied:
@@ -118,7 +143,7 @@ class TeacherTab:
         feedback = self.ctx.question_log.feedback() if self.ctx.question_log else []
         # Disliked answers by subsection (refusals last), newest first within each.
         disliked = sorted((f for f in feedback if not f.liked), key=lambda f: (f.breadcrumb or "~", -f.given_at))
-        disliked_rows = [[f.breadcrumb or "（拒答）", f.question, f.reason, f.answer] for f in disliked]
+        disliked_rows = [[f.toc_id or "", f.breadcrumb or "（拒答）", f.question, f.reason, f.answer] for f in disliked]
         folder = Path(self.ctx.settings.data_dir) / "exports"
         files = [
             *export_csv(table, gaps, folder),
@@ -157,11 +182,19 @@ class TeacherTab:
                 headers=["小节", "页码", "教材", "补充", "话术", "教师", "提问数", "提示"], label="覆盖情况", wrap=True
             )
             gaps = gr.Dataframe(
-                headers=["代表问题", "次数", "拒答", "低置信度", "其他问法"], label="回答不了或把握不大的问题", wrap=True
+                headers=["代表问题", "次数", "拒答", "低置信度", "其他问法"],
+                label="回答不了或把握不大的问题。点一行：填好要检验的问题",
+                wrap=True,
+            )
+            disliked = gr.Dataframe(
+                headers=["目录id", "小节", "问题", "原因", "回答开头"],
+                label="学员点了 👎 的回答（按小节）。点一行：在下面“添加教师资料”里选好这一节，并填好要检验的问题",
+                wrap=True,
+                elem_id="km-disliked",
             )
             chart = gr.Image(label="各模块资料覆盖", type="filepath", elem_id="km-teacher-chart")
             files = gr.File(label="导出（CSV 与覆盖图）", file_count="multiple")
-            with gr.Accordion("添加教师资料（学校讲义、店铺售后政策、平台规则页…）", open=False):
+            with gr.Accordion("添加教师资料（学校讲义、店铺售后政策、平台规则页…）", open=False) as adder:
                 gr.Markdown("上传后的内容标为**教师资料**，注明原文件名，不会当作教材原文。PDF 保留页码；扫描件需先做文字识别。")
                 with gr.Row():
                     upload = gr.File(
@@ -204,12 +237,13 @@ class TeacherTab:
             remove_button.click(
                 self.upload_remove, [password, to_remove], [upload_result, listing, to_remove], api_visibility="private"
             )
-            disliked = gr.Dataframe(
-                headers=["小节", "问题", "原因", "回答开头"],
-                label="学员点了 👎 的回答（按小节）",
-                wrap=True,
-                elem_id="km-disliked",
-            )
+            with gr.Row():
+                check_question = gr.Textbox(label="检验：添加资料后重新问一次", scale=4, elem_id="km-teacher-check-question")
+                check_button = gr.Button("重新提问", scale=1, elem_id="km-teacher-check")
+            check_answer = gr.Markdown(elem_id="km-teacher-check-answer")
+            check_button.click(self.check, [check_question], check_answer, api_visibility="private")
+            disliked.select(self.pick_disliked, None, [under, check_question, adder], api_visibility="private")
+            gaps.select(self.pick_gap, None, [check_question, adder], api_visibility="private")
             outputs = [summary, coverage, gaps, disliked, files, chart]
             refresh.click(self.refresh, [password], outputs, api_visibility="private")
             rebuild.click(self.rebuild, [password], rebuild_result, api_visibility="private").then(
