@@ -94,7 +94,7 @@ def test_unknown_source_type(corpus_copy):
 def test_unknown_toc_id(corpus_copy):
     path = corpus_copy / "supplement" / "m3-t2.md"
     path.write_text(path.read_text(encoding="utf-8").replace("toc: m3t2", "toc: m9t9"), encoding="utf-8")
-    _expect_error(corpus_copy, "m3-t2.md", 2, "m9t9")
+    _expect_error(corpus_copy, "m3-t2.md", 3, "m9t9")  # the line of toc:
 
 
 def test_heading_level_skip(corpus_copy):
@@ -184,3 +184,11 @@ def test_an_unreadable_file_names_the_path_and_the_fix(corpus_copy, monkeypatch)
 
     monkeypatch.setattr(Path, "read_bytes", denied)  # tests run as root, where chmod 000 still reads
     _expect_error(corpus_copy, "m3-t2.md", text="没有权限读取")
+
+
+def test_an_unknown_toc_id_is_reported_on_its_own_line(corpus_copy):
+    path = corpus_copy / "textbook" / "m1-t2.md"
+    text = path.read_text(encoding="utf-8")
+    assert text.split("\n")[2] == "toc: m1t2"  # line 3 of the file
+    path.write_text(text.replace("toc: m1t2\n", "toc: m9t9\n", 1), encoding="utf-8")
+    _expect_error(corpus_copy, "m1-t2.md", line=3, text="m9t9")

@@ -308,3 +308,17 @@ def test_a_manifest_with_a_wrong_type_is_damaged_not_a_crash(mini_copy, change):
     assert error.value.kind == "damaged" and "类型不对" in str(error.value)
     if "chunk_count" in change:  # one rebuild is enough to show it is rebuilt
         assert ensure_index(mini_copy).stale_reason is None
+
+
+def test_an_unwritable_index_location_is_explained_not_a_raw_error(mini_copy, monkeypatch):
+    from kefu_mentor.errors import IndexTargetError
+    from kefu_mentor.pipeline import index as index_module
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(mini_copy.index_dir.parent))
+
+    monkeypatch.setattr(index_module, "_lock", denied)  # root ignores chmod, so refuse where the build first writes
+    with pytest.raises(IndexTargetError) as error:
+        build_index(mini_copy)
+    assert "没有权限写入" in str(error.value) and str(mini_copy.index_dir.parent) in str(error.value)
+    assert "--index" in str(error.value)

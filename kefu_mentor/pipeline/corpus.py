@@ -220,10 +220,27 @@ def split_front_matter(text: str, rel: str) -> tuple[dict, str, int]:
     return meta, body, body_line
 
 
-def _check_meta(meta: dict, rel: str, toc: TableOfContents, expected_source: str | None) -> None:
+def _field_lines(text: str) -> dict[str, int]:
+    """The line of each front-matter key (`toc: m1t2` on line 3 → {"toc": 3}), so errors point at it."""
+    lines = {}
+    for number, line in enumerate(text.split("\n")[1:], 2):
+        if line.strip() == "---":
+            break
+        key = line.split(":", 1)[0].strip()
+        if ":" in line and key and key not in lines:
+            lines[key] = number
+    return lines
+
+
+def _check_meta(
+    meta: dict, rel: str, toc: TableOfContents, expected_source: str | None, lines: dict[str, int] | None = None
+) -> None:
+    line = (lines or {}).get
     source = meta.get("source")
     if source not in MARKDOWN_SOURCES:
-        raise CorpusError(rel, 2, f"未知的 source 类型：{source!r}", "source 只能是 textbook、supplement 或 teacher")
+        raise CorpusError(
+            rel, line("source", 2), f"未知的 source 类型：{source!r}", "source 只能是 textbook、supplement 或 teacher"
+        )
     if expected_source and source != expected_source:
         raise CorpusError(
             rel,
@@ -233,26 +250,26 @@ def _check_meta(meta: dict, rel: str, toc: TableOfContents, expected_source: str
         )
     for key in ("toc", "title"):
         if not isinstance(meta.get(key), str) or not meta[key].strip():
-            raise CorpusError(rel, 2, f"front matter 缺少字段 {key}", f"添加 {key}: …（见 docs/corpus-format.md）")
+            raise CorpusError(rel, line(key, 2), f"front matter 缺少字段 {key}", f"添加 {key}: …（见 docs/corpus-format.md）")
     if source == "teacher" and not isinstance(meta.get("file"), str):
-        raise CorpusError(rel, 2, "教师资料缺少字段 file（上传时的文件名）", "添加 file: 原文件名")
+        raise CorpusError(rel, line("file", 2), "教师资料缺少字段 file（上传时的文件名）", "添加 file: 原文件名")
     if meta["toc"] not in toc:
-        raise CorpusError(rel, 2, f"toc: {meta['toc']} 不在目录 toc.yaml 中", "改成 toc.yaml 里存在的 id，例如 m1t2")
+        raise CorpusError(rel, line("toc", 2), f"toc: {meta['toc']} 不在目录 toc.yaml 中", "改成 toc.yaml 里存在的 id，例如 m1t2")
     if source == "textbook":
         for key in ("book", "module"):
             if not isinstance(meta.get(key), str):
-                raise CorpusError(rel, 2, f"教材文件缺少字段 {key}", f"添加 {key}: …")
+                raise CorpusError(rel, line(key, 2), f"教材文件缺少字段 {key}", f"添加 {key}: …")
         pages = meta.get("pages")
         if pages is None and "pages" in meta:
             return  # front matter without Arabic page numbers (前言)
         if not (isinstance(pages, list) and len(pages) == 2 and all(isinstance(p, int) for p in pages) and pages[0] <= pages[1]):
-            raise CorpusError(rel, 2, f"pages 应为 [起始页, 结束页]，现在是 {pages!r}", "例如 pages: [10, 21]")
+            raise CorpusError(rel, line("pages", 2), f"pages 应为 [起始页, 结束页]，现在是 {pages!r}", "例如 pages: [10, 21]")
 
 
 def parse_markdown(text: str, rel: str, toc: TableOfContents, expected_source: str | None = None) -> list[Section]:
     """Split one Markdown corpus file into sections, one per heading path with body text."""
     meta, body, first_line = split_front_matter(text, rel)
-    _check_meta(meta, rel, toc, expected_source)
+    _check_meta(meta, rel, toc, expected_source, _field_lines(text))
     source, anchor = meta["source"], meta["toc"]
     # Blank out editors' comments but keep line numbers right.
     body = _COMMENT.sub(lambda m: "\n" * m.group(0).count("\n"), body)

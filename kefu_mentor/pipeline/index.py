@@ -132,6 +132,22 @@ def _lock(settings: Settings):
 
 
 def build_index(settings: Settings, progress: Progress | None = None, embedder: Embedder | None = None) -> dict:
+    """Build the index for `settings.corpus_dir` into `settings.index_dir` (see `_build`).
+
+    Raises:
+        IndexTargetError: also when a place it must write (index, lock, cache) is not writable.
+    """
+    try:
+        return _build(settings, progress, embedder)
+    except PermissionError as exc:
+        where = exc.filename or settings.index_dir
+        raise IndexTargetError(
+            f"没有权限写入 {where}，索引没有改动。请让运行本程序的用户能写这个位置，"
+            "或用 --index（索引）、--cache（向量缓存）指向可写的目录。"
+        ) from None
+
+
+def _build(settings: Settings, progress: Progress | None, embedder: Embedder | None) -> dict:
     """Build the index for `settings.corpus_dir` into `settings.index_dir`.
 
     Args:
