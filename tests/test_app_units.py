@@ -142,3 +142,19 @@ def test_a_thumbs_down_with_a_reason_reaches_the_teacher_view_and_the_csv(mini_s
     with open(exported, encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.reader(handle))
     assert rows[0][:3] == ["时间", "评价", "小节"] and rows[1][1] == "👎" and "没说清情节严重" in rows[1][5]
+
+
+@pytest.mark.slow  # a rebuild
+def test_the_watcher_never_undoes_an_upload_and_retries_after_a_build_elsewhere(mini_copy):
+    from filelock import FileLock
+
+    ctx = AppContext(mini_copy)
+    served = ctx.mentor()
+    page = mini_copy.corpus_dir / "textbook" / "m1-t2.md"
+    page.write_text(page.read_text(encoding="utf-8") + "\n补充一句：交接班时写清未办完的售后单。\n", encoding="utf-8")
+    with ctx.changing():  # an instructor's upload or rebuild is under way in this process
+        assert ctx.recheck() is False and ctx.mentor() is served
+    with FileLock(str(mini_copy.index_dir.parent / f".{mini_copy.index_dir.name}.lock")):  # a CLI build elsewhere
+        assert ctx.recheck() is False
+    assert ctx.recheck() is True  # not given up: the next round brings the change in
+    assert any("交接班时写清" in c.text for c in ctx.mentor().chunks)

@@ -21,12 +21,31 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 
 @pytest.fixture(scope="module")
-def school_url(tmp_path_factory, real_settings):
+def school(tmp_path_factory, real_settings) -> Path:
     base = tmp_path_factory.mktemp("school")
     shutil.copytree(REAL_CORPUS, base / "corpus")
     shutil.copytree(real_settings.index_dir, base / "index")
-    settings = Settings(corpus_dir=base / "corpus", index_dir=base / "index", cache_dir=real_settings.cache_dir)
-    yield from serve_app(settings)
+    return base
+
+
+@pytest.fixture(scope="module")
+def school_url(school, real_settings):
+    settings = Settings(corpus_dir=school / "corpus", index_dir=school / "index", cache_dir=real_settings.cache_dir)
+    yield from serve_app(settings)  # its data (question log, exports) in school / "data"
+
+
+def _chinese_pdf(path: Path, text: str) -> None:
+    """A one-page PDF with Chinese text and a text layer (matplotlib embeds the CJK font as TrueType)."""
+    import matplotlib
+
+    from kefu_mentor.modes.plotting import pyplot
+
+    plt = pyplot()
+    with matplotlib.rc_context({"pdf.fonttype": 42}):
+        figure = plt.figure(figsize=(8.27, 11.69))
+        figure.text(0.1, 0.9, text, fontsize=12)
+        figure.savefig(path)
+        plt.close(figure)
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +57,7 @@ def files(tmp_path_factory) -> dict[str, Path]:
     document.add_heading("交接班安排", level=1)
     document.add_paragraph("本店客服每天十七点三十分交接班，交接表放在共享盘的“售后交接”文件夹。")
     document.save(str(folder / "排班制度.docx"))
-    (folder / "rules.pdf").write_bytes(_pdf(["Warehouse rule: parcels leave the Jinhua warehouse by 16:00 daily."]))
+    _chinese_pdf(folder / "rules.pdf", "仓库发货规定：本店金华仓库每天十六点前发出当日付款的订单。")
     (folder / "scan.pdf").write_bytes(_pdf([]))
     return {"docx": folder / "排班制度.docx", "pdf": folder / "rules.pdf", "scan": folder / "scan.pdf"}
 
@@ -68,8 +87,11 @@ def _teacher_tab(page) -> None:
 
 def _result(page, *words: str) -> str:
     """The upload result once it shows one of `words` (Gradio shows a timer while it works)."""
+    # Done when one of `words` shows and Gradio's progress line ("… steps | 3.6s …") has gone.
     page.wait_for_function(
-        "(ws) => { const t = document.querySelector('#km-upload-result').innerText; return ws.some(w => t.includes(w)); }",
+        "(ws) => { const e = document.querySelector('#km-upload-result');"
+        " const t = e.innerText; return ws.some(w => t.includes(w)) && !/steps|%/.test(t)"
+        " && !e.querySelector('.progress-text, .eta-bar, .progress-level'); }",
         arg=list(words),
         timeout=120_000,
     )
@@ -111,14 +133,15 @@ def test_uploads_are_cited_as_teacher_material_and_removed(page, files):
     (ROOT / "artifacts").mkdir(exist_ok=True)
     page.screenshot(path=str(ROOT / "artifacts" / "teacher-upload.png"), full_page=True)
 
-    previewed = _upload(page, files["pdf"], None)
-    assert "第 1 页" in previewed, previewed
+    previewed = _upload(page, files["pdf"], "四、物流信息")
+    assert "第 1 页" in previewed and "四、物流信息" in previewed, previewed
     page.click("#km-upload-add")
-    page.wait_for_function("() => document.querySelector('#km-upload-result').innerText.includes('rules.pdf')", timeout=120_000)
-
+    assert "已添加“rules.pdf" in _result(page, "已添加“rules.pdf", "没有添加")
     sources = _ask(page, "我们客服几点交接班？交接表放在哪？")
     assert "教师资料" in sources and "排班制度.docx" in sources and "三、客服团队日常管理" in sources, sources
     assert "教材原文" not in sources.split("\n")[0]  # the first passage is the instructor's, labelled so
+    sources = _ask(page, "按店铺规定，金华仓库每天几点前发出当日付款的订单？")  # a learner asking, not a buyer
+    assert "rules.pdf" in sources and "四、物流信息" in sources and "第 1 页" in sources, sources
 
     _teacher_tab(page)
     page.click("#km-upload-remove input")
@@ -132,3 +155,20 @@ def test_uploads_are_cited_as_teacher_material_and_removed(page, files):
     _teacher_tab(page)
     message = _upload(page, files["scan"], None)
     assert "没有文字层" in message, message
+
+
+def test_a_thumbs_down_with_a_reason_reaches_the_teacher_view_and_the_csv(page, school):
+    _ask(page, "泄露他人信息会被扣几分？")
+    page.fill("#km-reason textarea", "没讲清情节严重时怎么扣分")
+    # Gradio labels it 踩 in a Chinese browser (Dislike in an English one).
+    page.locator("#km-chat button[aria-label='踩'], #km-chat button[aria-label*='islike' i]").last.click()
+    page.wait_for_function("() => document.querySelector('#km-thanks').innerText.includes('已记录你的')", timeout=30_000)
+    assert "👎" in page.inner_text("#km-thanks")
+    _teacher_tab(page)
+    page.click("#km-teacher-refresh")
+    page.wait_for_function(
+        "() => document.querySelector('#km-disliked').innerText.includes('没讲清情节严重时怎么扣分')", timeout=60_000
+    )
+    assert "泄露他人信息会被扣几分" in page.inner_text("#km-disliked")
+    exported = (school / "data" / "exports" / "feedback.csv").read_text(encoding="utf-8-sig")
+    assert "没讲清情节严重时怎么扣分" in exported and "👎" in exported

@@ -7,12 +7,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 
 from ..config import Settings
 from ..errors import BuildLockedError, CorpusError, MentorError
 from ..modes.qlog import QuestionLog
 from ..pipeline.corpus import corpus_digest
-from ..pipeline.index import build_index, console_progress
+from ..pipeline.index import BUILD_LOCKED, build_index, console_progress
 from ..pipeline.mentor import Mentor
 from ..schema import SOURCE_LABELS, Answer
 from .render import md_escape
@@ -98,6 +99,7 @@ class AppContext:
         self._progress = (0, 0)
         self._console = console_progress()
         self._tried_digest: str | None = None  # the corpus state `recheck` last rebuilt for
+        self._changes = threading.Lock()  # see `changing`
 
     def mentor(self) -> Mentor:
         """The shared mentor, loaded (or rebuilt when stale) on first use."""
@@ -154,30 +156,45 @@ class AppContext:
         a corpus still broken is not rebuilt again every round. The switch is one reference
         swap, so a question in flight finishes on the index it started with.
         """
-        current = self._mentor
-        if current is None or self._loading.is_set():
+        # An instructor's upload or rebuild in this process is changing the corpus and index: its
+        # own switch is the right one, so this round stands aside.
+        if not self._changes.acquire(blocking=False):
             return False
         try:
-            digest = corpus_digest(self.settings.corpus_dir)
-        except (OSError, MentorError):
-            return False
-        built_from = current.manifest.get("corpus", {}).get("digest")
-        if (digest == built_from and not current.store.stale_reason) or digest == self._tried_digest:
-            return False
-        self._tried_digest = digest
-        self._console = console_progress()
-        try:
-            fresh = Mentor.load(self.settings.index_dir, self.settings, rebuild=True, progress=self._on_progress)
-        except MentorError as exc:
-            log.warning("re-check could not load an index: %s", exc)
-            return False
-        if fresh.store.stale_reason and fresh.manifest.get("built_at") == current.manifest.get("built_at"):
-            # Still the last good index: keep serving it, with the newest reason to show.
+            current = self._mentor
+            if current is None or self._loading.is_set():
+                return False
+            try:
+                digest = corpus_digest(self.settings.corpus_dir)
+            except (OSError, MentorError):
+                return False
+            built_from = current.manifest.get("corpus", {}).get("digest")
+            if (digest == built_from and not current.store.stale_reason) or digest == self._tried_digest:
+                return False
+            self._console = console_progress()
+            try:
+                fresh = Mentor.load(self.settings.index_dir, self.settings, rebuild=True, progress=self._on_progress)
+            except MentorError as exc:
+                log.warning("re-check could not load an index: %s", exc)
+                return False
+            reason = fresh.store.stale_reason or ""
+            if BUILD_LOCKED not in reason:  # held off by a build elsewhere (CLI, replica): try again next round
+                self._tried_digest = digest
+            if reason and fresh.manifest.get("built_at") == current.manifest.get("built_at"):
+                # Still the last good index: keep serving it, with the newest reason to show.
+                self.replace_mentor(fresh)
+                return False
             self.replace_mentor(fresh)
-            return False
-        self.replace_mentor(fresh)
-        log.info("corpus changed: now serving the index built at %s", fresh.manifest.get("built_at"))
-        return True
+            log.info("corpus changed: now serving the index built at %s", fresh.manifest.get("built_at"))
+            return True
+        finally:
+            self._changes.release()
+
+    @contextmanager
+    def changing(self):
+        """Held while an instructor changes the corpus or rebuilds (uploads, removal, rebuild)."""
+        with self._changes:
+            yield
 
     def watch(self, interval: float) -> None:
         """Re-check the corpus every `interval` seconds in a background thread."""
@@ -198,13 +215,14 @@ class AppContext:
         if denied:
             return f"{denied}索引没有改动。"
         try:
-            build_index(self.settings, progress=progress)
-            fresh = Mentor.load(self.settings.index_dir, self.settings)
+            with self.changing():
+                build_index(self.settings, progress=progress)
+                fresh = Mentor.load(self.settings.index_dir, self.settings)
+                self.replace_mentor(fresh)
         except (CorpusError, BuildLockedError) as exc:
             return f"重建失败，原来的索引仍在使用：{md_escape(str(exc))}"
         except MentorError as exc:
             return f"重建失败：{md_escape(str(exc))}"
-        self.replace_mentor(fresh)
         return "重建完成。\n\n" + self.status()
 
     def stale_reason(self) -> str | None:

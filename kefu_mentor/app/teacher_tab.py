@@ -57,8 +57,9 @@ class TeacherTab:
             return "请先选择要上传的文件。", gr.update(), gr.update(), gr.update()
         try:
             prepared = preview(self.ctx.settings, Path(file), under or TEACHER_ROOT)
-            manifest = add(self.ctx.settings, prepared, replace=bool(replace), progress=page_progress(progress))
-            self.ctx.replace_mentor(Mentor.load(self.ctx.settings.index_dir, self.ctx.settings))
+            with self.ctx.changing():
+                manifest = add(self.ctx.settings, prepared, replace=bool(replace), progress=page_progress(progress))
+                self.ctx.replace_mentor(Mentor.load(self.ctx.settings.index_dir, self.ctx.settings))
         except MentorError as exc:
             return f"没有添加，原来的资料和索引都没变：{md_escape(str(exc))}", gr.update(), gr.update(), gr.update()
         except OSError as exc:
@@ -82,8 +83,9 @@ class TeacherTab:
         if not stored:
             return "请先在上面的下拉框里选择要删除的资料。", gr.update(), gr.update()
         try:
-            remove(self.ctx.settings, stored, progress=page_progress(progress))
-            self.ctx.replace_mentor(Mentor.load(self.ctx.settings.index_dir, self.ctx.settings))
+            with self.ctx.changing():
+                remove(self.ctx.settings, stored, progress=page_progress(progress))
+                self.ctx.replace_mentor(Mentor.load(self.ctx.settings.index_dir, self.ctx.settings))
         except MentorError as exc:
             return f"没有删除：{md_escape(str(exc))}", gr.update(), gr.update()
         names = [r[0] for r in list_uploads(self.ctx.settings)]

@@ -118,6 +118,10 @@ def check_index_target(index_dir: Path) -> None:
         )
 
 
+# The words that say a build was held off by another one (a watcher retries rather than gives up).
+BUILD_LOCKED = "另一个构建正在写入"
+
+
 def _lock(settings: Settings):
     from filelock import FileLock, Timeout
 
@@ -127,7 +131,7 @@ def _lock(settings: Settings):
     try:
         lock.acquire(timeout=0)
     except Timeout:
-        raise BuildLockedError(f"另一个构建正在写入 {settings.index_dir}，请等它完成后再试（锁文件：{lock_path}）。") from None
+        raise BuildLockedError(f"{BUILD_LOCKED} {settings.index_dir}，请等它完成后再试（锁文件：{lock_path}）。") from None
     return lock
 
 
