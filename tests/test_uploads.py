@@ -168,3 +168,15 @@ def test_the_command_line_adds_lists_and_removes(school, policy, capsys):
     assert main(["add", str(policy), *common]) == 1  # the same name again
     assert "同名" in capsys.readouterr().err
     assert main(["remove", "售后政策.md", *common]) == 0 and list_uploads(school) == []
+
+
+def test_a_second_instructor_is_asked_to_wait(school_ro, policy):
+    from filelock import FileLock
+
+    folder = school_ro.corpus_dir / "teacher"
+    folder.mkdir(exist_ok=True)
+    prepared = preview(school_ro, policy, "teacher")
+    with FileLock(str(folder / ".uploads.lock")):  # another instructor's upload is being indexed
+        with pytest.raises(UploadError, match="另一位老师"):
+            add(school_ro, prepared)
+    assert list_uploads(school_ro) == []
