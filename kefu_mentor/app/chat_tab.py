@@ -196,6 +196,9 @@ class ChatTab:
         for trigger in (question.submit, send.click):
             trigger(self.respond, [question, chat, history, source_filter, top_k, turns], outputs, api_visibility="private")
         chat.like(self.feedback, [turns, reason], thanks, api_visibility="private")
+        # Gradio's own 清空对话 button empties the chat; the conversation state must go with it,
+        # or the next question would be read as a follow-up of the cleared one.
+        chat.clear(lambda: ([], {}, sources_html(None)), None, [history, turns, sources_view], api_visibility="private")
         for button, text in example_buttons:
             button.click(
                 _fixed(self.respond, text), [chat, history, source_filter, top_k, turns], outputs, api_visibility="private"
