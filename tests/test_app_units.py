@@ -79,7 +79,7 @@ def test_the_app_brings_in_a_fixed_corpus_without_a_restart(mini_copy):
 
 
 @pytest.mark.slow  # two rebuilds
-def test_the_teacher_tab_previews_adds_and_removes_material(tmp_path):
+def test_the_teacher_tab_previews_adds_and_removes_material(tmp_path, monkeypatch):
     import shutil
 
     from kefu_mentor import Settings, build_index
@@ -106,6 +106,21 @@ def test_the_teacher_tab_previews_adds_and_removes_material(tmp_path):
     assert hits and hits[0].chunk.source == "teacher"
     message, _, _, _ = tab.upload_add("secret", str(handout), "teacher", False, progress=None)
     assert message.startswith("没有添加") and "同名" in message
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    from kefu_mentor.modes import uploads
+
+    with monkeypatch.context() as patch:
+        patch.setattr(uploads, "build_index", disk_full)
+        other = tmp_path / "另一份.md"
+        other.write_text("# 退款\n\n退款在收到退货后两天内原路退回。\n", encoding="utf-8")
+        result = tab.upload_add("secret", str(other), "teacher", False, progress=None)
+        assert len(result) == 4 and result[0].startswith("没有添加") and "写入失败" in result[0]
+        result = tab.upload_remove("secret", "讲义.md", progress=None)
+        assert len(result) == 3 and result[0].startswith("没有删除") and "写入失败" in result[0]
+    assert tab.uploads_table() == [["讲义.md", "讲义.md", "teacher"]]  # both put back as they were
 
     message, table, _ = tab.upload_remove("secret", "讲义.md", progress=None)
     assert message.startswith("已删除") and table == []

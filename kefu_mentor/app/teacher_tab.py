@@ -17,6 +17,13 @@ from .render import answer_markdown, md_escape
 TEACHER_CHOICE = "教师资料（不属于教材的某一节）"
 
 
+def _reason(exc: Exception) -> str:
+    """Why an upload or removal failed, for the page (a full disk says so, not an errno)."""
+    if isinstance(exc, OSError):
+        return f"写入失败（{md_escape(exc.strerror or str(exc))}）。请检查磁盘空间和文件夹权限后再试。"
+    return md_escape(str(exc))
+
+
 class TeacherTab:
     def __init__(self, ctx: AppContext):
         self.ctx = ctx
@@ -50,46 +57,47 @@ class TeacherTab:
         )
 
     def upload_add(self, password: str, file: str | None, under: str, replace: bool, progress=gr.Progress()):  # noqa: B008 - Gradio injects its tracker here
+        """(result, uploads table, removal choices, file box): on any failure only the result changes."""
+        unchanged = (gr.update(), gr.update(), gr.update())
         denied = self.ctx.instructor_denied(password)
         if denied:
-            return denied, gr.update(), gr.update(), gr.update()
+            return denied, *unchanged
         if not file:
-            return "请先选择要上传的文件。", gr.update(), gr.update(), gr.update()
+            return "请先选择要上传的文件。", *unchanged
         try:
             prepared = preview(self.ctx.settings, Path(file), under or TEACHER_ROOT)
             with self.ctx.changing():
                 manifest = add(self.ctx.settings, prepared, replace=bool(replace), progress=page_progress(progress))
                 self.ctx.replace_mentor(Mentor.load(self.ctx.settings.index_dir, self.ctx.settings))
-        except MentorError as exc:
-            return f"没有添加，原来的资料和索引都没变：{md_escape(str(exc))}", gr.update(), gr.update(), gr.update()
-        except OSError as exc:
-            return (
-                f"没有添加，原来的资料和索引都没变：写入失败（{md_escape(exc.strerror or str(exc))}）。",
-                gr.update(),
-                gr.update(),
-            )
+        except (MentorError, OSError) as exc:
+            return f"没有添加，原来的资料和索引都没变：{_reason(exc)}", *unchanged
         return (
             f"已添加“{md_escape(prepared.name)}”（{len(prepared.sections)} 节，新向量化 "
             f"{manifest['embedding_cache']['misses']} 段）。现在就可以在问答里提问了，引用会标为**教师资料**。",
-            self.uploads_table(),
-            gr.update(choices=[r[0] for r in list_uploads(self.ctx.settings)], value=None),
+            *self._listing(),
             None,  # the file box empties, ready for the next upload
         )
 
     def upload_remove(self, password: str, stored: str, progress=gr.Progress()):  # noqa: B008 - Gradio injects its tracker here
+        """(result, uploads table, removal choices): on any failure only the result changes."""
+        unchanged = (gr.update(), gr.update())
         denied = self.ctx.instructor_denied(password)
         if denied:
-            return denied, gr.update(), gr.update()
+            return denied, *unchanged
         if not stored:
-            return "请先在上面的下拉框里选择要删除的资料。", gr.update(), gr.update()
+            return "请先在上面的下拉框里选择要删除的资料。", *unchanged
         try:
             with self.ctx.changing():
                 remove(self.ctx.settings, stored, progress=page_progress(progress))
                 self.ctx.replace_mentor(Mentor.load(self.ctx.settings.index_dir, self.ctx.settings))
-        except MentorError as exc:
-            return f"没有删除：{md_escape(str(exc))}", gr.update(), gr.update()
-        names = [r[0] for r in list_uploads(self.ctx.settings)]
-        return f"已删除 {md_escape(stored)}，索引已更新。", self.uploads_table(), gr.update(choices=names, value=None)
+        except (MentorError, OSError) as exc:
+            return f"没有删除，原来的资料和索引都没变：{_reason(exc)}", *unchanged
+        return f"已删除 {md_escape(stored)}，索引已更新。", *self._listing()
+
+    def _listing(self) -> tuple[list[list[str]], dict]:
+        """The uploads table and the removal dropdown's choices, from one read of the folder."""
+        rows = self.uploads_table()
+        return rows, gr.update(choices=[row[0] for row in rows], value=None)
 
     # -- closing the loop: from a 👎 or a gap to material, then the question again -------------
     def pick_disliked(self, event: gr.SelectData):
