@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..config import Settings
 from ..errors import CorpusError, MentorError
-from ..pipeline.corpus import parse_markdown
+from ..pipeline.corpus import parse_markdown, split_front_matter
 from ..pipeline.index import Progress, build_index
 from ..pipeline.toc import TEACHER_ROOT, TableOfContents
 
@@ -85,6 +85,8 @@ def read_text(path: Path, name: str | None = None) -> str:
 
 
 def _strip_front_matter(text: str) -> str:
+    # Lenient, unlike `corpus.split_front_matter`: an upload's own header is dropped even when it
+    # is not valid YAML, since it is never the material.
     if text.startswith("---\n"):
         end = text.find("\n---", 4)
         if end != -1:
@@ -185,9 +187,11 @@ def list_uploads(settings: Settings) -> list[tuple[str, str, str]]:
     """(stored file, original name, TOC id) for every upload, by stored name."""
     rows = []
     for path in sorted((settings.corpus_dir / FOLDER).glob("*.md")):
-        head = path.read_text(encoding="utf-8", errors="replace").split("\n---", 1)[0]
-        meta = dict(re.findall(r'^(toc|file):\s*"?(.*?)"?\s*$', head, re.M))
-        rows.append((path.name, meta.get("file", path.name), meta.get("toc", "")))
+        try:  # the corpus loader's own front-matter reader (a damaged file is still listed, to remove it)
+            meta = split_front_matter(path.read_text(encoding="utf-8", errors="replace"), path.name)[0]
+        except CorpusError:
+            meta = {}
+        rows.append((path.name, str(meta.get("file", path.name)), str(meta.get("toc", ""))))
     return rows
 
 
