@@ -212,6 +212,10 @@ class EmbeddingCache:
             except (OSError, ValueError, KeyError) as exc:
                 log.warning("ignoring unreadable embedding cache %s: %s", self.path, exc)
 
+    def missing(self, texts: Sequence[str]) -> bool:
+        """True when some of `texts` would have to be embedded."""
+        return any(self.key(t) not in self._vectors for t in texts)
+
     def seed(self, texts: Sequence[str], vectors: np.ndarray) -> None:
         """Add vectors known from elsewhere (the index being replaced); cached ones win."""
         for text, vector in zip(texts, vectors, strict=True):

@@ -188,7 +188,8 @@ def _build(settings: Settings, progress: Progress | None, embedder: Embedder | N
                 views.append(text)
                 rows.append(i)
         cache = EmbeddingCache(settings.cache_dir, embedder.id, embedder.dim)
-        cache.seed(*previous_vectors(settings.index_dir, embedder.id, embedder.dim))
+        if cache.missing(views):  # only then is the index being replaced worth reading
+            cache.seed(*previous_vectors(settings.index_dir, embedder.id, embedder.dim))
         done = 0
 
         def tick(n: int) -> None:

@@ -319,7 +319,8 @@ class DefaultRecipe:
             best = max(spans, key=lambda s: min(end, s[1]) - max(start, s[0]))
             self.owners.append(best[2])
         cache = EmbeddingCache(settings.cache_dir, self.embedder.id, self.embedder.dim)
-        cache.seed(*read_vectors(NAIVE_VECTORS, self.embedder.id, self.embedder.dim))
+        if cache.missing(self.texts):
+            cache.seed(*read_vectors(NAIVE_VECTORS, self.embedder.id, self.embedder.dim))
         self.vectors = cache.embed(self.texts, self.embedder.embed_passages)
         cache.save()
 
