@@ -111,7 +111,11 @@ class ChatTab:
         except Exception:  # a full disk must not break the chat
             log.exception("could not record feedback")
             return "反馈没能保存（已记录日志），请稍后再试。"
-        return "已记录你的 👍，谢谢！" if like.liked else "已记录你的 👎 和原因，老师会在教师看板里看到，谢谢！"
+        if like.liked:
+            return "已记录你的 👍，谢谢！"
+        if (reason or "").strip():
+            return "已记录你的 👎 和原因，老师会在教师看板里看到，谢谢！"
+        return "已记录你的 👎，老师会在教师看板里看到。下次可以先在上面的框里写一句原因，再点 👎。"
 
     def api_ask(self, question: str, history: list[str] | None = None, top_k: int = 5, sources: list[str] | None = None) -> dict:
         """The same answer as the chat, as the CLI's JSON object (for gradio_client)."""
