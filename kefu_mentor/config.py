@@ -34,6 +34,9 @@ class Settings:
     cache_dir: Path = Path(".cache/kefu-mentor")
     # Local data: the redacted question log for the instructor view.
     data_dir: Path = Path(".data")
+    # Where the question log lives: None → `data_dir/questions.sqlite`; `postgresql://…` → one
+    # PostgreSQL database shared by every replica (env KEFU_MENTOR_DATABASE_URL, --database-url).
+    database_url: str | None = None
     # The abstention rule per embedder, calibrated on the dev split (`kefu-mentor eval --calibrate`).
     calibration_path: Path = Path("calibration.json")
     embedder: str = DEFAULT_EMBEDDER

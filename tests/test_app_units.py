@@ -143,7 +143,7 @@ def test_a_thumbs_down_with_a_reason_reaches_the_teacher_view_and_the_csv(mini_s
     assert "已记录你的 👎" in thanks
     assert chat.feedback(SimpleNamespace(index=99, liked=False), turns, "") == ""  # not an answer: nothing stored
 
-    summary, _, _, disliked, files, _ = teacher.refresh("")
+    summary, _, _, disliked, files, _, _ = teacher.refresh("")
     assert "👎 1 次" in summary
     (row,) = disliked
     assert row[1].endswith("二、平台规则") and row[2] == "泄露他人信息会被扣几分？"

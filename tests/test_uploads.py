@@ -180,3 +180,20 @@ def test_a_second_instructor_is_asked_to_wait(school_ro, policy):
         with pytest.raises(UploadError, match="另一位老师"):
             add(school_ro, prepared)
     assert list_uploads(school_ro) == []
+
+
+def test_another_replica_serves_an_upload_after_its_recheck_without_rebuilding(school, policy):
+    """Replicas share the corpus and index folders: what one adds, the others pick up on their next re-check."""
+    from kefu_mentor.app.context import AppContext
+
+    replica_a, replica_b = AppContext(school), AppContext(school)
+    replica_a.mentor(), replica_b.mentor()
+    with replica_a.changing():
+        add(school, preview(school, policy, "teacher"))
+        replica_a.replace_mentor(Mentor.load(school.index_dir, school))
+    built_at = replica_a.mentor().manifest["built_at"]
+    in_flight = replica_b.mentor()
+    assert replica_b.recheck() is True
+    assert replica_b.mentor().manifest["built_at"] == built_at  # loaded the shared index, not a second build
+    assert any(c.source == "teacher" for c in replica_b.mentor().chunks)
+    assert not any(c.source == "teacher" for c in in_flight.chunks)  # a question in flight keeps its index

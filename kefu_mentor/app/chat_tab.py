@@ -8,6 +8,7 @@ from collections.abc import Callable
 import gradio as gr
 
 from ..errors import MentorError, QuestionError
+from ..modes.qlog import clean_class
 from ..schema import SOURCE_LABELS, SOURCE_TYPES, Answer
 from .context import AppContext, page_progress
 from .render import answer_markdown, md_escape, sources_html
@@ -40,6 +41,7 @@ class ChatTab:
         sources: list[str] | None,
         top_k: float,
         turns: dict | None = None,
+        class_code: str | None = "",
     ) -> tuple:
         """(chat, history, sources panel, reply box, question box, turns): `turns` maps an answer's
         message index to what a 👍/👎 on it records."""
@@ -87,7 +89,7 @@ class ChatTab:
             {"role": "assistant", "content": answer_markdown(answer, self.ctx.settings.scenario_min)},
         ]
         history.append(message)
-        self.ctx.record(answer)
+        self.ctx.record(answer, _class_or_none(class_code))
         top = answer.citations[0] if answer.citations else None
         turns[str(len(chat) - 1)] = {
             "question": message[:2000],
@@ -98,7 +100,7 @@ class ChatTab:
         reply = next((c.reply for c in answer.citations[:1] if c.reply), "")
         return chat, history[-6:], sources_html(answer), gr.update(value=reply, visible=bool(reply)), "", turns
 
-    def feedback(self, like: gr.LikeData, turns: dict | None, reason: str | None) -> str:
+    def feedback(self, like: gr.LikeData, turns: dict | None, reason: str | None, class_code: str | None = "") -> str:
         """Record a 👍/👎 on an answer (with the optional reason in the box); say it was recorded."""
         index = like.index[0] if isinstance(like.index, (list, tuple)) else like.index
         turn = (turns or {}).get(str(index))
@@ -106,7 +108,13 @@ class ChatTab:
             return ""
         try:
             self.ctx.question_log.record_feedback(
-                bool(like.liked), turn["question"], turn["answer"], (reason or "")[:500], turn["toc_id"], turn["title"]
+                bool(like.liked),
+                turn["question"],
+                turn["answer"],
+                (reason or "")[:500],
+                turn["toc_id"],
+                turn["title"],
+                _class_or_none(class_code),
             )
         except Exception:  # a full disk must not break the chat
             log.exception("could not record feedback")
@@ -117,8 +125,15 @@ class ChatTab:
             return "已记录你的 👎 和原因，老师会在教师看板里看到，谢谢！"
         return "已记录你的 👎，老师会在教师看板里看到。下次可以先在上面的框里写一句原因，再点 👎。"
 
-    def api_ask(self, question: str, history: list[str] | None = None, top_k: int = 5, sources: list[str] | None = None) -> dict:
-        """The same answer as the chat, as the CLI's JSON object (for gradio_client)."""
+    def api_ask(
+        self,
+        question: str,
+        history: list[str] | None = None,
+        top_k: int = 5,
+        sources: list[str] | None = None,
+        class_code: str = "",
+    ) -> dict:
+        """The same answer as the chat, as the CLI's JSON object (for gradio_client); logged like the chat's."""
         # The same size limit as the chat: a 10 MB question must not tie up a worker.
         history = list(history or [])
         size = len(question) if isinstance(question, str) else 0
@@ -128,6 +143,10 @@ class ChatTab:
                 "question": None,
                 "error": f"提交的内容太长（{size} 个字符，上限 {MAX_INPUT_CHARS * 5}）。请只提交买家的问题或你想问的一两句话。",
             }
+        try:
+            class_code = clean_class(class_code if isinstance(class_code, str) else "")
+        except ValueError as exc:
+            return {"question": question, "error": str(exc)}
         busy = self.ctx.busy(wait=self.ctx.settings.load_wait)
         if busy:
             return {"question": question, "error": busy}
@@ -135,7 +154,23 @@ class ChatTab:
             answer = self.ask(question, history, int(top_k), list(sources or SOURCE_TYPES))
         except MentorError as exc:
             return {"question": question, "error": str(exc)}
+        self.ctx.record(answer, class_code)
         return answer.to_json()
+
+    @staticmethod
+    def check_class(code: str | None) -> str:
+        """What the page says under the class-code box: nothing when it can be used."""
+        try:
+            code = clean_class(code)
+        except ValueError as exc:
+            return f"{exc}这次的提问仍会回答，但不计入班级。"
+        return f"提问会计入班级 **{md_escape(code)}**。" if code else ""
+
+    @staticmethod
+    def class_from_url(request: gr.Request) -> str:
+        """`?class=…` in the page's address fills the class-code box."""
+        params = getattr(request, "query_params", None) or {}
+        return str(params.get("class", "") or "")[:64]
 
     def rebuild(self, password: str, progress=gr.Progress()) -> str:  # noqa: B008 - Gradio injects its tracker
         return self.ctx.rebuild(password, page_progress(progress))
@@ -164,6 +199,14 @@ class ChatTab:
                     elem_id="km-reply",
                     lines=3,
                 )
+                with gr.Row():
+                    class_code = gr.Textbox(
+                        label="班级代码（老师给的，可不填；也可以在网址后加 ?class=代码）",
+                        scale=2,
+                        max_lines=1,
+                        elem_id="km-class",
+                    )
+                    class_note = gr.Markdown(elem_id="km-class-note")
                 with gr.Row():
                     reason = gr.Textbox(
                         placeholder="觉得回答不对或没用？可以先在这里写一句原因，再点回答下方的 👎",
@@ -198,14 +241,24 @@ class ChatTab:
 
         outputs = [chat, history, sources_view, reply, question, turns]
         for trigger in (question.submit, send.click):
-            trigger(self.respond, [question, chat, history, source_filter, top_k, turns], outputs, api_visibility="private")
-        chat.like(self.feedback, [turns, reason], thanks, api_visibility="private")
+            trigger(
+                self.respond,
+                [question, chat, history, source_filter, top_k, turns, class_code],
+                outputs,
+                api_visibility="private",
+            )
+        chat.like(self.feedback, [turns, reason, class_code], thanks, api_visibility="private")
+        class_code.change(self.check_class, [class_code], class_note, api_visibility="private")
+        demo.load(self.class_from_url, None, class_code, api_visibility="private")
         # Gradio's own 清空对话 button empties the chat; the conversation state must go with it,
         # or the next question would be read as a follow-up of the cleared one.
         chat.clear(lambda: ([], {}, sources_html(None)), None, [history, turns, sources_view], api_visibility="private")
         for button, text in example_buttons:
             button.click(
-                _fixed(self.respond, text), [chat, history, source_filter, top_k, turns], outputs, api_visibility="private"
+                _fixed(self.respond, text),
+                [chat, history, source_filter, top_k, turns, class_code],
+                outputs,
+                api_visibility="private",
             )
         new_chat.click(
             lambda: ([], [], sources_html(None), gr.update(value="", visible=False), "", {}),
@@ -224,8 +277,16 @@ class ChatTab:
         return self.ctx.status(), gr.Timer(active=bool(busy))
 
 
+def _class_or_none(code: str | None) -> str:
+    """The class code to record: an unusable one is not recorded (the page already says why)."""
+    try:
+        return clean_class(code)
+    except ValueError:
+        return ""
+
+
 def _fixed(respond: Callable, text: str) -> Callable:
-    def ask_example(chat, history, sources, top_k, turns):
-        return respond(text, chat, history, sources, top_k, turns)
+    def ask_example(chat, history, sources, top_k, turns, class_code):
+        return respond(text, chat, history, sources, top_k, turns, class_code)
 
     return ask_example

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 
 from ..config import Settings
 from ..errors import BuildLockedError, CorpusError, MentorError
+from ..modes import redact
 from ..modes.qlog import QuestionLog
 from ..pipeline.corpus import corpus_digest
 from ..pipeline.index import BUILD_LOCKED, build_index, console_progress
@@ -85,9 +86,12 @@ class AppContext:
         instructor_password: str | None = None,
         network: bool = False,
         question_log: QuestionLog | None = None,
+        log_problem: str | None = None,
     ):
         self.settings = settings
         self.question_log = question_log
+        # Why there is no question log at all (a database address that cannot work), for the page.
+        self.log_problem = log_problem
         self.instructor_password = instructor_password
         self.gate = PasswordGate(instructor_password)
         self.network = network
@@ -133,6 +137,8 @@ class AppContext:
                 self._loading.clear()
 
         threading.Thread(target=load, name="load-index", daemon=True).start()
+        # The redaction library and its gazetteer (~2 s), alongside, before the first question is logged.
+        threading.Thread(target=redact.warm, name="load-redaction", daemon=True).start()
 
     def busy(self, wait: float = 0.0) -> str | None:
         """None when the mentor can answer now; while a background load runs (after waiting up
@@ -245,14 +251,20 @@ class AppContext:
             return "应用在网络上提供服务，但没有设置教师密码，教师功能已关闭。请设置环境变量 KEFU_MENTOR_INSTRUCTOR_PASSWORD。"
         return self.gate.denied(password)
 
-    def record(self, answer: Answer) -> None:
+    def record(self, answer: Answer, class_code: str = "") -> None:
         """Log a question (redacted before writing); a full disk must not cost the learner their answer."""
         if self.question_log is None:
             return
         try:
-            self.question_log.record(answer)
+            self.question_log.record(answer, class_code)
         except Exception:
             log.exception("could not log the question")
+
+    def log_status(self) -> str | None:
+        """What is wrong with the question log, if anything (for the teacher view), in Chinese."""
+        if self.question_log is None:
+            return self.log_problem
+        return self.question_log.problem
 
     def status(self) -> str:
         """The index status line for the page."""

@@ -10,7 +10,7 @@ import os
 import gradio as gr
 
 from ..config import Settings
-from ..modes.qlog import QuestionLog
+from ..modes.qlog import LogConfigError, QuestionLog
 from .chat_tab import ChatTab
 from .context import AppContext
 from .drill_tab import DrillTab
@@ -44,16 +44,24 @@ def launch(argv: list[str] | None = None) -> None:
     parser.add_argument("--index", default=None)
     parser.add_argument("--corpus", default=None)
     parser.add_argument("--data", default=None, help="本地数据目录（提问日志），默认 .data/")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("KEFU_MENTOR_DATABASE_URL") or None,
+        help="提问日志数据库：不设置时用本机 SQLite（.data/questions.sqlite）；多副本部署用 postgresql://用户:密码@主机/库名",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    settings = Settings().with_(index_dir=args.index, corpus_dir=args.corpus, data_dir=args.data)
+    settings = Settings().with_(index_dir=args.index, corpus_dir=args.corpus, data_dir=args.data, database_url=args.database_url)
     network = args.host not in ("127.0.0.1", "localhost", "::1")
-    ctx = AppContext(
-        settings,
-        os.environ.get("KEFU_MENTOR_INSTRUCTOR_PASSWORD") or None,
-        network,
-        QuestionLog(settings.data_dir / "questions.sqlite"),
-    )
+    question_log, log_problem = None, None
+    try:
+        question_log = QuestionLog.open(settings.database_url, settings.data_dir)
+    except (LogConfigError, OSError) as exc:  # the app still answers; the teacher view says why nothing is logged
+        log_problem = f"提问日志不可用，本次运行不记录提问：{exc}"
+        print(log_problem, flush=True)
+    if question_log is not None and question_log.problem:
+        print(question_log.problem, flush=True)
+    ctx = AppContext(settings, os.environ.get("KEFU_MENTOR_INSTRUCTOR_PASSWORD") or None, network, question_log, log_problem)
     # The page is served at once; the index loads (or, when stale, rebuilds with a progress bar
     # here and a count on the page) in the background.
     print("正在加载索引（缺失或过期时会自动重建，并显示进度）；页面已可打开……", flush=True)

@@ -8,6 +8,7 @@ import gradio as gr
 
 from ..errors import MentorError
 from ..modes.instructor import coverage_chart, coverage_table, export_csv, export_feedback_csv, group_gaps
+from ..modes.redact import KINDS_ZH, LABELS
 from ..modes.uploads import add, list_uploads, preview, remove
 from ..pipeline.mentor import Mentor
 from ..pipeline.toc import TEACHER_ROOT, TableOfContents
@@ -15,6 +16,7 @@ from .context import AppContext, page_progress
 from .render import answer_markdown, md_escape
 
 TEACHER_CHOICE = "教师资料（不属于教材的某一节）"
+ALL_CLASSES = "全部班级"
 
 
 def _reason(exc: Exception) -> str:
@@ -124,17 +126,29 @@ class TeacherTab:
         top = answer.citations[0]
         return f"现在第一条引用是 **{top.label}** · {md_escape(top.title)}\n\n" + answer_markdown(answer)
 
-    def refresh(self, password: str):
+    def refresh(self, password: str, class_code: str | None = None):
         denied = self.ctx.instructor_denied(password)
         if denied:
-            return denied, None, None, None, None, None
-        entries = self.ctx.question_log.entries() if self.ctx.question_log else []
+            return denied, None, None, None, None, None, gr.update()
+        qlog = self.ctx.question_log
+        chosen = class_code if class_code and class_code != ALL_CLASSES else None
         stale = self.ctx.stale_reason()
         banner = f"⚠️ **资料改动还没进索引**：{md_escape(stale)}\n\n" if stale else ""
         try:
+            entries = qlog.entries(chosen) if qlog else []
+            feedback = qlog.feedback(chosen) if qlog else []
+            classes = qlog.classes() if qlog else []
+        except MentorError as exc:  # the database is away: the rest of the view still works
+            entries, feedback, classes = [], [], []
+            banner += f"⚠️ **提问日志读不到**：{md_escape(str(exc))}\n\n"
+        problem = self.ctx.log_status()
+        if problem and "读不到" not in banner:
+            banner += f"⚠️ {md_escape(problem)}\n\n"
+        class_choices = gr.update(choices=[ALL_CLASSES, *classes], value=class_code or ALL_CLASSES)
+        try:
             table = coverage_table(self.ctx.settings, entries)
         except MentorError as exc:  # the corpus cannot be read: say what to fix, keep the page
-            return banner + f"覆盖情况暂时无法统计：{md_escape(str(exc))}", None, None, None, None, None
+            return banner + f"覆盖情况暂时无法统计：{md_escape(str(exc))}", None, None, None, None, None, class_choices
         gaps = group_gaps(entries)
         coverage_rows = [
             [
@@ -150,7 +164,6 @@ class TeacherTab:
             for r in table
         ]
         gap_rows = [[g.example, g.count, g.refused, g.low_confidence, " | ".join(g.questions[:5])] for g in gaps]
-        feedback = self.ctx.question_log.feedback() if self.ctx.question_log else []
         # Disliked answers by subsection (refusals last), newest first within each.
         disliked = sorted((f for f in feedback if not f.liked), key=lambda f: (f.breadcrumb or "~", -f.given_at))
         disliked_rows = [[f.toc_id or "", f.breadcrumb or "（拒答）", f.question, f.reason, f.answer] for f in disliked]
@@ -160,12 +173,18 @@ class TeacherTab:
             export_feedback_csv(feedback, folder),
             coverage_chart(table, folder / "coverage.png"),
         ]
-        summary = banner + (
-            f"共 {len(table)} 个小节，{sum(not r['no_material'] for r in table)} 个有资料；"
-            f"记录了 {len(entries)} 个提问，其中拒答 {sum(e.abstained for e in entries)} 个；"
-            f"学员评价 {len(feedback)} 次，其中 👎 {len(disliked)} 次。"
+        scope = f"班级 **{md_escape(chosen)}**：" if chosen else ""
+        summary = (
+            banner
+            + scope
+            + (
+                f"共 {len(table)} 个小节，{sum(not r['no_material'] for r in table)} 个有资料；"
+                f"记录了 {len(entries)} 个提问，其中拒答 {sum(e.abstained for e in entries)} 个；"
+                f"学员评价 {len(feedback)} 次，其中 👎 {len(disliked)} 次。"
+                + (f"（提问日志：{qlog.backend} · `{md_escape(qlog.where)}`）" if qlog else "")
+            )
         )
-        return summary, coverage_rows, gap_rows, disliked_rows, [str(f) for f in files], str(files[-1])
+        return summary, coverage_rows, gap_rows, disliked_rows, [str(f) for f in files], str(files[-1]), class_choices
 
     def rebuild(self, password: str, progress=gr.Progress()) -> str:  # noqa: B008 - Gradio injects its tracker
         return self.ctx.rebuild(password, page_progress(progress))
@@ -173,7 +192,8 @@ class TeacherTab:
     def build(self) -> None:
         with gr.Tab("教师看板") as tab:
             gr.Markdown(
-                "资料覆盖、学员提问落在哪里、哪些问题教材回答不了。提问日志只保存在本机，手机号、身份证号、地址、订单号和姓名在写入前已被替换。"
+                "资料覆盖、学员提问落在哪里、哪些问题教材回答不了。学员提问和评价里的个人信息在写入前已被替换成标签："
+                f"{KINDS_ZH}分别显示为 {' '.join(LABELS.values())}，看得出问的是哪类信息，看不到信息本身。"
             )
             with gr.Row():
                 password = gr.Textbox(
@@ -182,6 +202,9 @@ class TeacherTab:
                     visible=bool(self.ctx.instructor_password),
                     scale=2,
                     elem_id="km-teacher-password",
+                )
+                class_filter = gr.Dropdown(
+                    [ALL_CLASSES], value=ALL_CLASSES, label="班级", scale=1, allow_custom_value=True, elem_id="km-teacher-class"
                 )
                 refresh = gr.Button("刷新看板", variant="primary", scale=1, elem_id="km-teacher-refresh")
             summary = gr.Markdown(elem_id="km-teacher-summary")
@@ -254,10 +277,11 @@ class TeacherTab:
             check_button.click(self.check, [check_question], check_answer, api_visibility="private")
             disliked.select(self.pick_disliked, None, [under, check_question, adder], api_visibility="private")
             gaps.select(self.pick_gap, None, [check_question, adder], api_visibility="private")
-            outputs = [summary, coverage, gaps, disliked, files, chart]
-            refresh.click(self.refresh, [password], outputs, api_visibility="private")
+            outputs = [summary, coverage, gaps, disliked, files, chart, class_filter]
+            refresh.click(self.refresh, [password, class_filter], outputs, api_visibility="private")
+            class_filter.input(self.refresh, [password, class_filter], outputs, api_visibility="private")
             rebuild.click(self.rebuild, [password], rebuild_result, api_visibility="private").then(
-                self.refresh, [password], outputs, api_visibility="private"
+                self.refresh, [password, class_filter], outputs, api_visibility="private"
             )
             # The view opens filled (when no password is asked for; otherwise it says so).
-            tab.select(self.refresh, [password], outputs, api_visibility="private")
+            tab.select(self.refresh, [password, class_filter], outputs, api_visibility="private")

@@ -19,6 +19,7 @@ from ..errors import CorpusError, MentorError
 from ..pipeline.corpus import parse_markdown, split_front_matter
 from ..pipeline.index import Progress, build_index
 from ..pipeline.toc import TEACHER_ROOT, TableOfContents
+from .redact import redact
 
 KINDS = (".md", ".txt", ".docx", ".pdf")
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
@@ -172,7 +173,11 @@ def preview(settings: Settings, path: Path, under: str, name: str | None = None)
     toc = TableOfContents.load(settings.corpus_dir / "toc.yaml")
     if under not in toc:
         raise UploadError(f"目录里没有“{under}”。请从下拉框选择一个章节，或选“教师资料”。")
-    markdown = to_markdown(read_text(path, name), name, under, toc)
+    body = read_text(path, name)
+    # The file name is stored (front matter, title, corpus file name): a buyer's name or number in
+    # it ("张三投诉_13812345678.docx") is replaced like anything else written to disk.
+    name = redact(Path(name).stem) + Path(name).suffix
+    markdown = to_markdown(body, name, under, toc)
     stored = stored_name(name)
     try:
         sections = parse_markdown(markdown, f"corpus/{FOLDER}/{stored}", toc, expected_source="teacher")

@@ -379,6 +379,7 @@ def write_report(results: dict, docs: Path = Path("docs")) -> None:
         + "\n\n规模测试的语料由真实文本块确定性地重组而成（固定随机种子）：每个合成块取 2–3 个真实块的句子，"
         "向量取这些块向量的归一化混合加少量噪声，因此无需重新向量化上百倍的文字。延迟包含查询向量化、BM25、融合与答案组织。\n\n"
         "![latency](latency-vs-size.png)\n\n"
+        "多副本（nginx + PostgreSQL）的吞吐见 [benchmarks-cluster.md](benchmarks-cluster.md)（`kefu-mentor bench --cluster`）。\n\n"
         "```json\n" + json.dumps(results, ensure_ascii=False, indent=2) + "\n```\n"
     )
     (docs / "benchmarks.md").write_text(text, encoding="utf-8")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -181,8 +182,12 @@ def cmd_coverage(args: argparse.Namespace) -> int:
     from ..modes.qlog import QuestionLog
 
     settings = _settings(args)
+    database_url = args.database_url or os.environ.get("KEFU_MENTOR_DATABASE_URL")
     log_path = args.log or Path(".data/questions.sqlite")
-    entries = QuestionLog(log_path).entries() if Path(log_path).exists() else []
+    if database_url and not args.log:
+        entries = QuestionLog(database_url).entries(args.class_code or None)
+    else:
+        entries = QuestionLog(log_path).entries(args.class_code or None) if Path(log_path).exists() else []
     table = coverage_table(settings, entries)
     gaps = group_gaps(entries)
     print(coverage_json(table, gaps) if args.json else coverage_text(table))
@@ -221,6 +226,53 @@ def cmd_remove(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval_privacy(args: argparse.Namespace) -> int:
+    from . import privacy
+
+    splits = [args.split] if args.split != "all" else ["dev", "test"]
+    results = {}
+    for split in splits:
+        try:
+            results[split] = privacy.evaluate(privacy.load(split, args.data))
+        except FileNotFoundError:
+            print(f"找不到隐私测试集 {args.data / (split + '.yaml')}。", file=sys.stderr)
+            return 2
+    ms = privacy.speed()
+    report = privacy.format_report(results, ms)
+    if args.json:
+        print(
+            json.dumps(
+                {"results": {k: {**v, "misses": len(v["misses"])} for k, v in results.items()}, "ms_2000_chars": ms},
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+    else:
+        print(report)
+        if args.show_misses:
+            for split, r in results.items():
+                for kind, span, text in r["misses"]:
+                    print(f"[{split}] 漏掉 {kind}：{span}  ←  {text}")
+                for text in r["changed_lines"]:
+                    print(f"[{split}] 误改：{text}")
+    return 0
+
+
+def cmd_deploy_nginx(args: argparse.Namespace) -> int:
+    from .cluster import nginx_config
+
+    replicas = [r.strip() for r in args.replicas.split(",") if r.strip()]
+    bad = [r for r in replicas if ":" not in r or not r.rsplit(":", 1)[1].isdigit()]
+    if not replicas or bad:
+        print(
+            f"副本地址要写成 主机:端口，用逗号分开，例如 10.0.0.2:7860,10.0.0.3:7860（有问题的：{', '.join(bad) or '空'}）",
+            file=sys.stderr,
+        )
+        return 2
+    print(nginx_config(replicas, args.listen), end="")
+    return 0
+
+
 def cmd_uploads(args: argparse.Namespace) -> int:
     from ..modes.uploads import list_uploads
 
@@ -241,6 +293,14 @@ def _console_progress():
 def cmd_bench(args: argparse.Namespace) -> int:
     from .bench import format_results, run_bench
 
+    if args.cluster:
+        from .loadbench import format_cluster, run_cluster_bench, write_cluster_report
+
+        results = run_cluster_bench(_settings(args), Path(__file__).resolve().parents[2])
+        if not args.no_docs:
+            write_cluster_report(results)
+        print(json.dumps(results, ensure_ascii=False, indent=2) if args.json else format_cluster(results))
+        return 0
     factors = tuple(int(f) for f in args.factors.split(","))
     results = run_bench(_settings(args), cold_build=not args.warm_cache, factors=factors, write_docs=not args.no_docs)
     print(json.dumps(results, ensure_ascii=False, indent=2) if args.json else format_results(results))
@@ -309,11 +369,18 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--factors", default="1,10,100", help="规模测试的语料倍数（默认 1,10,100）")
     bench.add_argument("--no-docs", action="store_true", help="不写 docs/benchmarks.md 和图")
     bench.add_argument("--json", action="store_true")
+    bench.add_argument(
+        "--cluster",
+        action="store_true",
+        help="改测多副本：PostgreSQL + nginx 后面 1 个和 2 个副本的吞吐（写 docs/benchmarks-cluster.md）",
+    )
     bench.set_defaults(func=cmd_bench)
 
     cov = sub.add_parser("coverage", parents=[common], help="教师看板：每个目录小节的资料与提问覆盖")
     cov.add_argument("--json", action="store_true")
     cov.add_argument("--log", type=Path, help="提问日志（默认 .data/questions.sqlite）")
+    cov.add_argument("--database-url", help="提问日志数据库（默认取 KEFU_MENTOR_DATABASE_URL；都没有时用 --log 的 SQLite 文件）")
+    cov.add_argument("--class", dest="class_code", help="只统计这个班级的提问")
     cov.add_argument("--export", type=Path, help="把 coverage.csv、gaps.csv 和 coverage.png 导出到这个目录")
     cov.set_defaults(func=cmd_coverage)
 
@@ -327,6 +394,20 @@ def build_parser() -> argparse.ArgumentParser:
     rm = sub.add_parser("remove", parents=[common], help="删除一份教师资料并更新索引")
     rm.add_argument("name", help="corpus/teacher/ 下的文件名（kefu-mentor uploads 可列出）")
     rm.set_defaults(func=cmd_remove)
+
+    priv = sub.add_parser("eval-privacy", help="脱敏评测：盲写的隐私测试集上各类个人信息的召回与误改比例")
+    priv.add_argument("--split", choices=["dev", "test", "all"], default="all")
+    priv.add_argument("--data", type=Path, default=Path("eval/privacy"))
+    priv.add_argument("--show-misses", action="store_true", help="列出漏掉的片段和被误改的句子")
+    priv.add_argument("--json", action="store_true")
+    priv.set_defaults(func=cmd_eval_privacy)
+
+    deploy = sub.add_parser("deploy", help="多副本部署：生成 nginx 配置（见 README“部署到多台机器”）")
+    deploy_sub = deploy.add_subparsers(dest="what", required=True)
+    ngx = deploy_sub.add_parser("nginx", help="打印负载均衡用的 nginx 配置（放到 /etc/nginx/conf.d/）")
+    ngx.add_argument("--replicas", required=True, help="各副本的 主机:端口，逗号分开，例如 10.0.0.2:7860,10.0.0.3:7860")
+    ngx.add_argument("--listen", default="80", help="nginx 监听的端口（默认 80）")
+    ngx.set_defaults(func=cmd_deploy_nginx)
 
     ls = sub.add_parser("uploads", parents=[common], help="列出教师资料")
     ls.set_defaults(func=cmd_uploads)
