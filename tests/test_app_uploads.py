@@ -172,3 +172,44 @@ def test_a_thumbs_down_with_a_reason_reaches_the_teacher_view_and_the_csv(page, 
     assert "泄露他人信息会被扣几分" in page.inner_text("#km-disliked")
     exported = (school / "data" / "exports" / "feedback.csv").read_text(encoding="utf-8-sig")
     assert "没讲清情节严重时怎么扣分" in exported and "👎" in exported
+
+
+SECRETS = ["13812345678", "文三路90号", "张伟", "6222021234567890128", "13987654321", "wxid_k8m2p4q9"]
+
+
+def test_personal_data_never_reaches_the_stored_log(page, school, school_url):
+    """A learner pastes a chat with a buyer's data, in a class, and rates the answer with more data in the reason."""
+    import sqlite3
+
+    page.goto(school_url + "?class=2班")
+    page.wait_for_function("() => document.querySelector('#km-class input, #km-class textarea')?.value === '2班'", timeout=60_000)
+    _ask(page, "买家张伟说电话13812345678打不通，送到杭州市西湖区文三路90号，退款打到6222021234567890128，这种怎么回复")
+    page.fill("#km-reason textarea", "买家手机13987654321 微信 wxid_k8m2p4q9 也联系不上")
+    page.locator("#km-chat button[aria-label='踩'], #km-chat button[aria-label*='islike' i]").last.click()
+    page.wait_for_function("() => document.querySelector('#km-thanks').innerText.includes('已记录你的')", timeout=30_000)
+
+    # What is on disk, read directly: the database and its write-ahead log.
+    folder = school / "data"
+    raw = b"".join(p.read_bytes() for p in folder.glob("questions.sqlite*"))
+    for secret in SECRETS:
+        assert secret.encode() not in raw, secret
+    with sqlite3.connect(folder / "questions.sqlite") as db:
+        question, class_code = db.execute("SELECT question, class_code FROM questions ORDER BY id DESC LIMIT 1").fetchone()
+        reason = db.execute("SELECT reason FROM feedback ORDER BY id DESC LIMIT 1").fetchone()[0]
+    assert class_code == "2班"
+    for label in ("[姓名]", "[手机号]", "[地址]", "[银行卡号]"):
+        assert label in question, question
+    assert "[手机号]" in reason and "[微信号]" in reason
+
+    # The teacher sees the labels (what kind of data it was), never the data, and can pick the class.
+    _teacher_tab(page)
+    page.click("#km-teacher-refresh")
+    page.wait_for_function("() => document.querySelector('#km-disliked').innerText.includes('[手机号]')", timeout=60_000)
+    shown = page.inner_text("#km-disliked") + page.inner_text("#km-teacher-summary")
+    assert "[银行卡号]" in shown and not any(secret in shown for secret in SECRETS)
+    page.click("#km-teacher-class input")
+    page.wait_for_selector("ul[role='listbox'] >> text=2班", timeout=30_000)
+    page.keyboard.press("Escape")
+    for export in (folder / "exports").glob("*.csv"):
+        text = export.read_text(encoding="utf-8-sig")
+        assert not any(secret in text for secret in SECRETS), export.name

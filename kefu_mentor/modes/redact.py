@@ -81,15 +81,23 @@ _MOBILE_343 = re.compile(r"(?<![0-9])1[3-9][0-9][ \-]?[0-9]{4}[ \-]?[0-9]{4}(?![
 _LANDLINE = re.compile(
     r"(?:[（(]0[0-9]{2,3}[）)]|(?<![0-9])0[0-9]{2,3})[ \-]?[0-9]{3,4}[ \-]?[0-9]{4}(?:\s*(?:转|-|ext\.?)\s*[0-9]{1,5})?(?![0-9])"
 )
-_QQ = re.compile(r"(?:[Qq]\s?[Qq]|扣扣|企鹅号?|[Qq]号|球球)\s*(?:号码?)?\s*(?:[:：]|是|就是)?\s*([1-9][0-9]{4,10})(?![0-9])")
+# QQ and WeChat ids after the many ways people name them, with a few words in between ("加我q吧
+# 4918…", "加我v吧 xiaoyu_0923", "绿泡泡lvxf_2021").
+_QQ = re.compile(
+    r"(?:[Qq]\s?[Qq]|扣扣|企鹅号?|[Qq]号|球球|(?<![A-Za-z])[Qq](?![A-Za-z]))[^0-9A-Za-z\n]{0,5}?([1-9][0-9]{4,10})(?![0-9])"
+)
 _WECHAT = re.compile(
-    r"(?:微信号?|微讯|薇信|威信|[vV]信|[vV][xX]|[wW][xX]|weixin|WeChat|wechat|加我?[vV](?![A-Za-z])|[vV]号|(?<![A-Za-z])[vV](?=\s*[:：]))"
-    r"\s*(?:号码?)?\s*(?:[:：]|是|就是|也是)?\s*"
+    r"(?:微信号?|微❤|微心|微|薇信|薇|威信|卫星|绿泡泡|[vV]信|[vV][xX]|[wW][xX]|weixin|WeChat|wechat|(?<![A-Za-z])[vV](?![A-Za-z0-9]))"
+    r"[^A-Za-z0-9\n]{0,5}?"
     r"((?:wxid_)?[A-Za-z][A-Za-z0-9_\-]{4,19}|1[3-9][0-9](?:[ \-]?[0-9]{4}){2})(?![A-Za-z0-9_\-])"
 )
 _WXID = re.compile(r"(?<![A-Za-z0-9_])wxid_[A-Za-z0-9_\-]{4,}")
 _EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
-_TRACKING = re.compile(r"(?<![A-Za-z0-9])(?i:SF|YT|JT|ZTO|STO|YD|JD[A-Z]{0,3}|EMS|DPK|YUNDA|DB|BEST|HTKY)[0-9]{9,16}(?![0-9])")
+_TRACKING = re.compile(
+    r"(?<![A-Za-z0-9])(?:(?i:SF|YT|JT|ZTO|STO|YD|JD[A-Z]{0,3}|EMS|DPK|YUNDA|DB|BEST|HTKY|LP)[0-9]{9,16}(?![0-9])"
+    # International post (UPU S10): two letters, nine digits, the country.
+    r"|[A-Z]{2}[0-9]{9}[A-Z]{2}(?![A-Za-z]))"
+)
 _TRACKING_CUE = re.compile(
     r"(?:快递单号|运单号|物流单号|顺丰|申通|中通|圆通|韵达|极兔|百世|德邦|邮政|EMS|ems|京东快递|yd单号|jt单号|sf单号|快递)[^0-9\n]{0,6}$"
 )
@@ -97,9 +105,9 @@ _ORDER_CUE = re.compile(r"(?:订单号?|订单编号|单号)[^0-9\n]{0,6}$")
 _ORDER_FORMAT = re.compile(r"(?<![0-9])[0-9]{6}-[0-9]{12,18}(?![0-9])")
 # Numbers that identify a product, not a person: a barcode, a certificate, a standard, a batch.
 _PRODUCT_CUE = re.compile(
-    r"(?:条形码|条码|商品码|认证|证书|型号|批号|批次|执行标准|标准号|许可证|备案号|SC|CCC|3C|IMEI|序列号|SN)[^0-9\n]{0,8}$"
+    r"(?:条形码|条码|商品码|认证|证书|注册证|注准|型号|批号|批次|执行标准|标准号|许可证|备案号|SC|CCC|3C|IMEI|序列号|SN)[^0-9\n]{0,8}$"
 )
-_LONG = re.compile(r"(?<![0-9A-Za-z])[0-9]{11,20}(?![0-9])")
+_LONG = re.compile(r"(?<![0-9A-Za-z])(?:[A-Z](?=[0-9]{15}))?[0-9]{11,20}(?![0-9])")
 
 
 def _luhn(digits: str) -> bool:
@@ -333,15 +341,17 @@ _SINGLE = set(
     "谷车侯宓蓬全郗班仰秋仲伊宫宁仇栾暴甘钭厉戎祖武符刘景詹束龙叶幸司韶郜黎蓟薄印宿白怀蒲邰从鄂索咸籍赖卓蔺屠蒙池乔阴郁"
     "胥能苍双闻莘党翟谭贡劳逄姬申扶堵冉宰郦雍却璩桑桂濮牛寿通边扈燕冀郏浦尚农温别庄晏柴瞿阎充慕连茹习宦艾鱼容向古易慎戈"
     "廖庾终暨居衡步都耿满弘匡国文寇广禄阙东欧殳沃利蔚越夔隆师巩厍聂晁勾敖融冷訾辛阚那简饶空曾毋沙乜养鞠须丰巢关蒯相查后"
-    "荆红游竺权逯盖益桓公闫覃佘付代麦佟岳帅缑亢况有琴商牟佴赏墨哈谯笪年爱阳言福仝栗练揭母檀隋"
+    "荆红游竺权逯盖益桓公闫覃佘付代麦佟岳帅缑亢况有琴商牟佴赏墨哈谯笪年爱阳言福仝栗练揭母檀隋朴"
 )
 # Cues after which a surname starts a person's name.
 _NAME_CUE = re.compile(
     r"(?=(我叫|他叫|她叫|名字叫|名字是|叫做|姓名|收件人|收货人|联系人|寄件人|取件人|户名|持卡人|开户名|买家|客户|顾客|会员|"
     r"客人|转给|交给|通知买家|通知|找一下你们|找一下|找|帮|是我姐|是我哥|是我妹|是我弟|写的是|应该是|回访|签收人|业主|老公|老婆|我妈|我爸|"
     r"我姐|我哥|我妹|我弟|同事|朋友|代收人|本人|实名人|我是|我就是|反馈人|名字|下单人|支付人|付款人|订购人|申请人|经办人|报名人|投保人|"
-    r"被保人|车主|家长|学生|署名|落款|签名))"
+    r"被保人|车主|家长|学生|署名|落款|签名|来电|自称|转告|交接给|抬头|女儿|儿子|闺女))"
 )
+# Cues that name a person's field outright: what follows is a name even without a Han surname.
+_PERSON_FIELDS = frozenset("收件人 收货人 联系人 寄件人 取件人 签收人 代收人 户名 开户名 持卡人 姓名 来电 自称".split())
 # Cues overlap ("收件人是我姐 苗晓丽"): each is tried, then what may sit between it and the name.
 _CUE_GAP = re.compile(r"\s*(?:[:：]|是|叫|写的是|写成|写|为|改成|换成)?\s*")
 _TITLE = re.compile(r"(?:先生|女士|小姐|经理|老师)")
@@ -429,6 +439,11 @@ def _names(text: str) -> list[Span]:
     for m in _NAME_CUE.finditer(text):
         start = _CUE_GAP.match(text, m.start() + len(m.group(1))).end()
         size = _name_at(text, start)
+        if m.group(1) in _PERSON_FIELDS:
+            # No Han surname (吉克阿依, 海来拉布): the words up to the next break, if no dictionary knows them.
+            run = re.match(r"[\u4e00-\u9fa5]{2,7}(?=$|[，,。；;（(0-9])", text[start:])
+            if run and len(run.group()) > size and _unknown_word(run.group()):
+                size = len(run.group())
         if size:
             spans.append(Span(start, start + size, "name"))
     for m in re.finditer(r"[\u4e00-\u9fa5]{1,2}(?=先生|女士|小姐|经理)", text):
@@ -454,7 +469,7 @@ def _names(text: str) -> list[Span]:
             start = _CUE_GAP.match(text, start + len(lead.group(1))).end()
             lead = _NAME_CUE.match(text, start)
         spans.append(Span(start, m.end(), "name"))
-    spans += _minority_names(text) + _set_apart_names(text) + _leading_names(text)
+    spans += _minority_names(text) + _set_apart_names(text) + _leading_names(text) + _unknown_fields(text)
     # A name found once is a name everywhere in the text ("应该是马莉莉 不是马莉莉").
     for name in {text[s.start : s.end] for s in spans if s.end - s.start >= 2}:
         for m in re.finditer(re.escape(name), text):
@@ -469,6 +484,34 @@ _MINORITY = frozenset(
     "次旦 仁增 强巴 贡布 桑珠 旦增 美朵 梅朵 拉姆 卓嘎 琼达 巴特尔 其其格 乌兰 哈斯 朝鲁 图雅 萨仁 斯琴 苏和 额尔敦 "
     "宝音 那仁 阿拉坦 孟和 满都拉 格日勒 乌力吉 青格勒 敖日格勒 巴雅尔 吉日嘎拉 娜仁 高娃 塔娜 托娅 阿古拉 特木尔".split()
 )
+_PARTICLES = set("的了吗呢吧啦呀哦嘛么好亲嗯噢喔哟诶则为及或并而且向将对于该此是在和与跟说要想把被给让也都就还又已等")
+
+
+def _unknown_fields(text: str) -> list[Span]:
+    """A field that no dictionary knows, between a colon or comma and the next ("户名海来拉布，",
+    "，萨仁", "【赠品漏发】其其格，"): names without a Han surname (Yi, Dai, Mongolian, Uyghur …)
+    look like this, and ordinary words do not (已审核 → 审核, 催发货 → 发货)."""
+    spans = []
+    for m in re.finditer(r"(?:(?<=[：:，,】])|^)([\u4e00-\u9fa5]{2,7})(?=$|[，,。；;（(])", text):
+        if (m.start(1) > 0 or text[m.end(1) : m.end(1) + 1] in "，,") and _unknown_word(m.group(1)):
+            spans.append(Span(m.start(1), m.end(1), "name"))
+    return spans
+
+
+def _unknown_word(word: str) -> bool:
+    """No particle, and at most half of it made of dictionary words (海来拉布 → 拉布)."""
+    if any(c in _PARTICLES for c in word):
+        return False
+    known = _posseg().dt.word_tag_tab
+    if word in known and not known[word].startswith("nr"):
+        return False
+    pieces = _posseg().dt.tokenizer.lcut(word, HMM=False)
+    # A lone preposition, pronoun, adverb or conjunction makes it a phrase (去哪办, 用新号加我).
+    if any(len(p) == 1 and known.get(p, "x").startswith(("p", "r", "d", "c")) for p in pieces):
+        return False
+    return sum(len(p) for p in pieces if len(p) > 1) * 2 <= len(word) and len(pieces) > 1
+
+
 _MINORITY_RUN = re.compile("(?:" + "|".join(sorted(_MINORITY, key=len, reverse=True)) + "){2,4}")
 
 

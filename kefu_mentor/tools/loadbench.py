@@ -98,6 +98,8 @@ def run_cluster_bench(settings: Settings, root: Path, clients: int = 20, per_cli
             try:
                 cluster.start()
                 _drive(cluster.url, replicas * 2, 3)  # every replica loads its index before timing
+                if replicas == 1:  # the baseline in the same run: the replica itself, no nginx
+                    results["direct"] = _drive(f"http://{cluster.members[0].address}/", clients, per_client)
                 results["runs"][replicas] = _drive(cluster.url, clients, per_client)
             finally:
                 cluster.close()
@@ -117,7 +119,9 @@ def format_cluster(r: dict) -> str:
         "| 副本数（同一台 2 核机器） | 回答数 | 错误 | 用时 (s) | 每秒回答 | p50 (ms) | p95 (ms) |",
         "|---|---|---|---|---|---|---|",
     ]
-    for n, run in r["runs"].items():
+    rows = [("1（直连，不经 nginx）", r["direct"])] if "direct" in r else []
+    rows += [(str(n), run) for n, run in r["runs"].items()]
+    for n, run in rows:
         lat = run["latency_ms"]
         lines.append(
             f"| {n} | {run['answers']} | {run['errors']} | {run['seconds']} | {run['per_second']} | {lat['p50']:.0f} | {lat['p95']:.0f} |"
