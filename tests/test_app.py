@@ -137,6 +137,20 @@ def test_a_pasted_buyer_message_shows_its_scenario_chip_and_a_reply_to_copy(page
     assert "场景：" not in _last_message(page, "[1]")
 
 
+def test_a_drill_reply_is_graded_item_by_item_with_advice(page):
+    page.get_by_role("tab", name="情景演练").click()
+    page.click("#km-drill-next")
+    page.wait_for_function("document.querySelector('#km-drill-opening').innerText.includes('买家')", timeout=60_000)
+    page.fill("#km-drill-reply textarea", "加我微信吧，私下转账给你便宜点")
+    page.click("#km-drill-submit")
+    page.wait_for_function("document.querySelector('#km-drill-result').innerText.includes('得分')", timeout=60_000)
+    result = page.inner_text("#km-drill-result")
+    assert "先改这一点" in result and "引导买家到平台外交易或付款" in result
+    assert "违规" in result and "回应" in result and "要点" in result  # verdicts in words, item by item
+    page.screenshot(path=str(ARTIFACTS / "app-drill.png"), full_page=True)
+    page.get_by_role("tab", name="问答").click()
+
+
 def test_teacher_view_shows_its_table_and_chart_on_the_page(page):
     page.get_by_role("tab", name="教师看板").click()
     # Opening the tab runs the view; without the password it says so instead of staying blank.

@@ -7,7 +7,7 @@ import logging
 import gradio as gr
 
 from ..errors import MentorError
-from ..modes.drills import DrillCoach, DrillSummary, Rubric, Scenario, load_scenarios
+from ..modes.drills import DrillCoach, DrillSummary, Scenario, coach_for, load_scenarios
 from .context import AppContext
 from .render import grade_markdown, md_escape, summary_markdown
 
@@ -22,12 +22,9 @@ class DrillTab:
 
     def coach(self) -> DrillCoach:
         """The grader, built once from the shared mentor's embedder and passages."""
-        if self._coach is None:
-            mentor = self.ctx.mentor()
-            corpus = self.ctx.settings.corpus_dir
-            self._coach = DrillCoach(
-                load_scenarios(corpus), Rubric.load(corpus / "drills" / "rubric.yaml"), mentor.embedder, mentor.chunks
-            )
+        mentor = self.ctx.mentor()
+        if self._coach is None or self._coach.chunks is not mentor.chunks:  # rebuilt since: new passages
+            self._coach = coach_for(mentor, self.ctx.settings.corpus_dir)
         return self._coach
 
     def families(self) -> list[str]:
@@ -76,7 +73,10 @@ class DrillTab:
 
     def build(self) -> None:
         with gr.Tab("情景演练"):
-            gr.Markdown("导师扮演买家，你来回复。评分逐项列出要素、禁止内容和与推荐回复的接近程度，每一项都注明依据的章节。")
+            gr.Markdown(
+                "导师扮演买家，你来回复。评分看四件事：是否回应了这位买家、是否讲到这个场景的要点、是否用完整礼貌的句子、有没有碰红线；"
+                "每一项都注明依据的章节，并告诉你最该先改哪一点。"
+            )
             with gr.Row():
                 family = gr.Dropdown([ALL, *self.families()], value=ALL, label="场景类别", scale=2)
                 next_button = gr.Button("下一题", variant="primary", scale=1, elem_id="km-drill-next")

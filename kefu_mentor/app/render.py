@@ -115,22 +115,29 @@ def basis_markdown(basis) -> str:
 
 
 def grade_markdown(grade: Grade) -> str:
-    """A drill reply's score, item by item, each with its basis."""
-    lines = [f"### 得分：{grade.score:.0f} / 100", "", "| 评分项 | 结果 | 说明 | 依据 |", "|---|---|---|---|"]
+    """A drill reply's score with the one thing to fix first, then item by item, each with its basis."""
+    lines = [
+        f"### 得分：{grade.score:.0f} / 100",
+        "",
+        f"**先改这一点**：{md_escape(grade.advice)}",
+        "",
+        "| 评分项 | 结果 | 得分 | 说明 | 依据 |",
+        "|---|---|---|---|---|",
+    ]
+    kinds = {"relevance": "回应", "key_points": "要点", "form": "形式", "required": "应包含", "forbidden": "不应出现"}
     for item in grade.items:
         if item.kind == "forbidden" and item.passed:
             continue  # only violations are worth a line
-        mark = "✅" if item.passed else ("⛔" if item.kind == "forbidden" else "❌")
-        kind = {"required": "应包含", "forbidden": "不应出现", "similarity": "接近推荐回复"}[item.kind]
+        verdict = "通过 ✅" if item.passed else ("违规 ⛔" if item.kind == "forbidden" else "未做到 ❌")
         lines.append(
-            f"| {kind}：{md_escape(item.label)} | {mark} {item.points:+.0f} | {md_escape(item.evidence)} | {basis_markdown(item.basis)} |"
+            f"| {kinds[item.kind]}：{md_escape(item.label)} | {verdict} | {item.points:.0f} | {md_escape(item.evidence)} | {basis_markdown(item.basis)} |"
         )
     clean = [i.label for i in grade.items if i.kind == "forbidden" and i.passed]
     lines.append("")
     lines.append(
         f"没有出现禁止的内容（{md_escape('、'.join(clean))}）。"
         if len(clean) == sum(i.kind == "forbidden" for i in grade.items)
-        else "⛔ 标出的内容会让买家不满或违反平台规则，请避免。"
+        else "⛔ 标为“违规”的内容会让买家不满或违反平台规则：碰到任何一条，这次最多只能得 15 分。"
     )
     lines += [
         "",

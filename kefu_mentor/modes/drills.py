@@ -18,9 +18,11 @@ from ..errors import CorpusError
 from ..pipeline.chunking import find_passage
 from ..pipeline.corpus import load_templates
 from ..pipeline.embedding import Embedder
+from ..pipeline.text import Tokenizer
 from ..schema import SOURCE_LABELS, Chunk
 
-_NEGATION = re.compile(r"(不要|别|不能|请勿|切勿|不会|不用|无需|不必|不得|禁止)[^，。！？,.!?]{0,6}$")
+_WARNING = re.compile(r"[^，。！？,.!?]{0,8}(一旦|很难|有风险|风险大|不安全|没有保障|容易被骗|不受保护)")
+_NEGATION = re.compile(r"(不要|别|不能|请勿|切勿|不会|不用|无需|不必|不得|禁止|不是|没有|并非|从不|不可以)[^，。！？,.!?]{0,6}$")
 
 
 @dataclass(frozen=True)
@@ -52,10 +54,10 @@ class Basis:
 class RubricItem:
     key: str
     label: str
-    kind: str  # required | forbidden | similarity
+    kind: str  # relevance | key_points | form | required | forbidden
     passed: bool
     points: float
-    evidence: str
+    evidence: str  # why it passed or failed, for the trainee
     basis: Basis | None
 
 
@@ -65,7 +67,8 @@ class Grade:
     reply: str
     score: float
     items: tuple[RubricItem, ...]
-    similarity: float
+    advice: str  # the one thing to fix first
+    relevance: float  # how much closer to this scenario than to any other family's (cosine margin)
 
 
 @dataclass
@@ -74,7 +77,9 @@ class Rubric:
     forbidden: dict
     families: dict
     points: dict
-    similarity: dict
+    relevance: dict
+    key_points: dict
+    form: dict
 
     @classmethod
     def load(cls, path: Path) -> Rubric:
@@ -87,8 +92,8 @@ class Rubric:
             raise CorpusError(
                 path, None if mark is None else mark.line + 1, "评分规则不是合法的 YAML", "检查缩进和引号"
             ) from None
-        for key in ("elements", "forbidden", "families", "points", "similarity"):
-            if not isinstance(data.get(key), dict):
+        for key in ("elements", "forbidden", "families", "points", "relevance", "key_points", "form"):
+            if not isinstance((data or {}).get(key), dict):
                 raise CorpusError(path, None, f"评分规则缺少 {key}", f"补上 {key}: 部分（见文件开头的说明）")
         for family, keys in data["families"].items():
             unknown = [k for k in keys if k not in data["elements"]]
@@ -96,7 +101,15 @@ class Rubric:
                 raise CorpusError(
                     path, None, f"类别“{family}”要求的要素 {unknown} 没有在 elements 中定义", "先在 elements 里定义它们"
                 )
-        return cls(data["elements"], data["forbidden"], data["families"], data["points"], data["similarity"])
+        return cls(
+            data["elements"],
+            data["forbidden"],
+            data["families"],
+            data["points"],
+            data["relevance"],
+            data["key_points"],
+            data["form"],
+        )
 
     def required_for(self, family: str) -> list[str]:
         return list(self.families.get(family) or self.families.get("default") or [])
@@ -123,25 +136,141 @@ def find_basis(chunks: list[Chunk], spec: dict | None, sources: tuple[str, ...],
 
 
 def _matches(text: str, spec: dict) -> str | None:
-    """The first phrase of `spec` found in `text` and not negated just before it."""
+    """The first phrase of `spec` found in `text` and not negated just before it (unless the
+    spec says `negatable: false`: "别那么大惊小怪" is still rude)."""
+    negatable = spec.get("negatable", True)
+
+    def negated(start: int) -> bool:
+        if not negatable:
+            return False
+        # "不要私下转账" (a negation before it), "私下转账一旦出了问题很难维权" (a warning after it).
+        end = start + 1
+        return bool(_NEGATION.search(text[max(0, start - 10) : start]) or _WARNING.match(text, end))
+
     for word in spec.get("any", []):
         start = text.find(word)
         while start != -1:
-            if not _NEGATION.search(text[max(0, start - 10) : start]):
+            if not negated(start):
                 return word
             start = text.find(word, start + 1)
     for pattern in spec.get("regex", []):
-        found = re.search(pattern, text)
-        if found:
-            return found.group(0)
+        for found in re.finditer(pattern, text):
+            if not negated(found.start()):
+                return found.group(0)
     return None
 
 
+_PLACEHOLDER = re.compile(r"【[^】]*】")
+_QUOTED = re.compile(r"“([^”]{2,30})”")
+_GLUE = set("的了吗呢吧哦呀啊嘛哈您我你他她是在会要能就都也给把帮让请再先还这那有没不很")
+_BREAKS = re.compile(r"[\s、，,；;/|]+")
+
+
+def sentence_like(reply: str) -> tuple[bool, str]:
+    """Whole sentences addressed to someone, or a list of words ("您好 抱歉 优惠 下单")?
+
+    A word list has many short pieces and almost none of the small words that hold a Chinese
+    sentence together (的 了 吗 您 我 是 会 …).
+    """
+    text = reply.strip()
+    pieces = [p for p in _BREAKS.split(text) if p]
+    chinese = [c for c in text if "\u4e00" <= c <= "\u9fa5"]
+    glue = sum(c in _GLUE for c in chinese) / max(1, len(chinese))
+    short = sum(len(p) <= 4 for p in pieces) / max(1, len(pieces))
+    punctuated = bool(re.search(r"[。！？!?，,～~]", text))
+    if len(pieces) >= 5 and short >= 0.7 and (glue < 0.12 or (not punctuated and short >= 0.85)):
+        return False, f"像是一串词语（{len(pieces)} 个短词，几乎没有把句子连起来的字）"
+    if not chinese:
+        return False, "没有中文内容，买家看不出你要说什么"
+    return True, "是写给买家的完整句子"
+
+
+_COURTESY = re.compile(r"您|亲|谢谢|感谢|抱歉|不好意思|理解|麻烦|请")
+
+
+@dataclass(frozen=True)
+class ToneModel:
+    """A logistic regression over the reply's embedding: how likely a fair instructor reads it as
+    impatient, sarcastic or blaming (rude replies use words no list foresees: "就这价钱还挑啥"). Trained
+    on the dev split of the graded replies by `kefu-mentor train-tone`; tied to its embedder."""
+
+    embedder_id: str
+    mean: np.ndarray
+    scale: np.ndarray
+    weights: np.ndarray
+    bias: float
+    threshold: float
+
+    @classmethod
+    def load(cls, path: Path) -> ToneModel | None:
+        try:
+            data = np.load(path, allow_pickle=False)
+            return cls(
+                str(data["embedder_id"]),
+                data["mean"],
+                data["scale"],
+                data["weights"],
+                float(data["bias"]),
+                float(data["threshold"]),
+            )
+        except (OSError, KeyError, ValueError):
+            return None
+
+    def save(self, path: Path) -> None:
+        np.savez(
+            path,
+            embedder_id=np.array(self.embedder_id),
+            mean=self.mean,
+            scale=self.scale,
+            weights=self.weights,
+            bias=np.array(self.bias),
+            threshold=np.array(self.threshold),
+        )
+
+    def probability(self, vector: np.ndarray) -> float:
+        z = float(((vector - self.mean) / self.scale) @ self.weights + self.bias)
+        return 1.0 / (1.0 + float(np.exp(-z)))
+
+    @classmethod
+    def fit(cls, vectors: np.ndarray, rude: np.ndarray, embedder_id: str, l2: float = 1.0, threshold: float = 0.7) -> ToneModel:
+        """Class-weighted logistic regression by gradient descent (no extra dependency)."""
+        mean, scale = vectors.mean(0), vectors.std(0) + 1e-6
+        x = (vectors - mean) / scale
+        y = rude.astype(np.float64)
+        weight = np.where(rude, 0.5 / max(y.mean(), 1e-6), 0.5 / max(1 - y.mean(), 1e-6))
+        w, b = np.zeros(x.shape[1]), 0.0
+        for _ in range(2000):
+            p = 1 / (1 + np.exp(-(x @ w + b)))
+            g = (p - y) * weight
+            w -= 0.5 * (x.T @ g / len(y) + l2 * w / len(y))
+            b -= 0.5 * float(g.mean())
+        return cls(embedder_id, mean.astype(np.float32), scale.astype(np.float32), w.astype(np.float32), b, threshold)
+
+
 class DrillCoach:
-    """Picks scenarios and grades replies against the rubric and the recommended reply."""
+    """Picks scenarios and grades replies: relevant to this buyer, the scenario's key points, in
+    sentences, polite, and never crossing a red line.
+
+    Args:
+        scenarios: every drill opening (`load_scenarios`).
+        rubric: the rubric data (`corpus/drills/rubric.yaml`).
+        embedder: embeds the trainee's reply.
+        chunks: the index's passages, for the basis each item cites.
+        references: a vector per template id for its whole scenario (the index's own vector of
+            the template passage, see `scenario_vectors`); embedded here when not given.
+        seed: for a repeatable order of drills.
+        tone: the tone model (`corpus/drills/tone.npz`), used when it was trained with `embedder`.
+    """
 
     def __init__(
-        self, scenarios: list[Scenario], rubric: Rubric, embedder: Embedder, chunks: list[Chunk], seed: int | None = None
+        self,
+        scenarios: list[Scenario],
+        rubric: Rubric,
+        embedder: Embedder,
+        chunks: list[Chunk],
+        seed: int | None = None,
+        references: dict[str, np.ndarray] | None = None,
+        tone: ToneModel | None = None,
     ):
         if not scenarios:
             raise CorpusError("corpus/templates", None, "没有任何话术模板，无法进行情景演练", "先在 corpus/templates/ 中添加话术")
@@ -151,6 +280,11 @@ class DrillCoach:
         self.chunks = chunks
         self._random = random.Random(seed)
         self._basis_cache: dict[tuple[str, str], Basis | None] = {}
+        self._templates = list({s.template_id: s for s in scenarios}.values())
+        self._references = references
+        self._tokenizer = Tokenizer()
+        self._idf: dict[str, float] | None = None
+        self.tone = tone if tone is not None and tone.embedder_id == embedder.id else None
 
     def families(self) -> list[str]:
         return sorted({s.family for s in self.scenarios})
@@ -168,13 +302,119 @@ class DrillCoach:
             self._basis_cache[key] = find_basis(self.chunks, spec, ("textbook", "supplement"), 160)
         return self._basis_cache[key]
 
+    def scenario_basis(self, scenario: Scenario) -> Basis | None:
+        """The scenario's own section (book or card), else the template itself."""
+        own = self.basis({"toc": scenario.toc})
+        if own:
+            return own
+        template = next((c for c in self.chunks if c.source == "template" and c.reply == scenario.reply), None)
+        if template is None:
+            return None
+        return Basis(SOURCE_LABELS["template"], template.title, template.page, scenario.reply[:160])
+
+    # -- the parts of a grade ------------------------------------------------------------------
+    def _reference_matrix(self) -> tuple[list[str], np.ndarray, np.ndarray]:
+        if self._references is None:
+            texts = [f"场景：{t.scenario}\n买家：{t.buyer_line}\n推荐回复：{t.reply}" for t in self._templates]
+            vectors = self.embedder.embed_passages(texts)
+            self._references = {t.template_id: v for t, v in zip(self._templates, vectors, strict=True)}
+        ids = [t.template_id for t in self._templates if t.template_id in self._references]
+        families = np.array([next(t.family for t in self._templates if t.template_id == i) for i in ids])
+        return ids, families, np.stack([self._references[i] for i in ids])
+
+    def relevance(self, scenario: Scenario, vector: np.ndarray) -> float:
+        """How much closer the reply is to this scenario than to the closest scenario of another family."""
+        ids, families, matrix = self._reference_matrix()
+        if scenario.template_id not in ids:
+            return 0.0
+        sims = matrix @ vector
+        own = float(sims[ids.index(scenario.template_id)])
+        others = sims[families != scenario.family]
+        return own - float(others.max()) if len(others) else own
+
+    def _key_words(self, scenario: Scenario) -> dict[str, float]:
+        """The recommended reply's own words, weighted by how specific they are to it (IDF over
+        all replies); placeholders such as 【审核时效】 are the shop's to fill, not key points."""
+        if self._idf is None:
+            docs = [set(self._tokenizer.tokenize(_PLACEHOLDER.sub(" ", t.reply))) for t in self._templates]
+            df: dict[str, int] = {}
+            for doc in docs:
+                for w in doc:
+                    df[w] = df.get(w, 0) + 1
+            n = len(docs)
+            self._idf = {w: float(np.log((n + 1) / (c + 0.5))) for w, c in df.items()}
+        words = {w for w in self._tokenizer.tokenize(_PLACEHOLDER.sub(" ", scenario.reply)) if len(w) >= 2}
+        cap = float(self.rubric.key_points.get("common_df", 0.25)) * len(self._templates)
+        floor = float(np.log((len(self._templates) + 1) / (cap + 0.5)))
+        return {w: self._idf.get(w, 0.0) for w in words if self._idf.get(w, 0.0) > floor}
+
+    def key_points(self, scenario: Scenario, reply: str) -> tuple[float, list[str], list[str]]:
+        """Weighted share of the scenario's key words in the reply (a synonym counts), found and missing."""
+        words = self._key_words(scenario)
+        if not words:
+            return 1.0, [], []
+        tokens = set(self._tokenizer.tokenize(reply))
+        found, missing, got = [], [], 0.0
+        for word, weight in sorted(words.items(), key=lambda kv: -kv[1]):
+            alternatives = {word, *self._tokenizer.expand([word])}
+            if any(a in reply or a in tokens for a in alternatives):
+                found.append(word)
+                got += weight
+            else:
+                missing.append(word)
+        return got / sum(words.values()), found, missing
+
+    def _avoid_phrases(self, scenario: Scenario) -> list[str]:
+        """What the scenario's own 不要这样说 quotes as the thing not to say."""
+        # Four characters at least: a short quote ("不能查") is also part of polite sentences ("不能查看").
+        return [p.strip("，。！？ ") for p in _QUOTED.findall(scenario.avoid or "") if len(p.strip("，。！？ ")) >= 4]
+
     def grade(self, scenario: Scenario, reply: str) -> Grade:
         reply = (reply or "").strip()
-        required = self.rubric.required_for(scenario.family)
-        share = float(self.rubric.points["elements"]) / max(1, len(required))
-        items = []
+        r = self.rubric
+        points = {k: float(v) for k, v in r.points.items()}
+        own_basis = self.scenario_basis(scenario)
+        items: list[RubricItem] = []
+
+        # 1. Relevant to this buyer, judged against every other family's scenarios.
+        vector = self.embedder.embed_passages([reply or "（空）"])[0]
+        margin = self.relevance(scenario, vector) if reply else -1.0
+        low, high = float(r.relevance["low"]), float(r.relevance["high"])
+        share = min(1.0, max(0.0, (margin - low) / (high - low)))
+        items.append(
+            RubricItem(
+                "relevance",
+                "回应了这位买家的问题",
+                "relevance",
+                share >= 0.5,
+                share * points["relevance"],
+                "和这个场景的推荐做法最接近"
+                if share >= 0.99
+                else ("大体在回应这个场景" if share >= 0.5 else "更像是在回答别的场景的问题，没有回应买家这句话"),
+                own_basis,
+            )
+        )
+        # 2. The scenario's own key points, from its recommended reply.
+        coverage, found, missing = self.key_points(scenario, reply)
+        full = float(r.key_points["full"])
+        kp_share = min(1.0, coverage / full)
+        items.append(
+            RubricItem(
+                "key_points",
+                "讲到了这个场景的要点",
+                "key_points",
+                kp_share >= 0.5,
+                kp_share * points["key_points"],
+                (f"讲到了：{'、'.join(found[:6])}" if found else "没有讲到推荐回复里的要点")
+                + (f"；还可以讲：{'、'.join(missing[:4])}" if missing and kp_share < 1 else ""),
+                own_basis,
+            )
+        )
+        # 3. Courtesy and the next step the family asks for (greeting, empathy, solution …).
+        required = r.required_for(scenario.family)
+        share_each = points["courtesy"] / max(1, len(required))
         for key in required:
-            spec = self.rubric.elements[key]
+            spec = r.elements[key]
             hit = _matches(reply, spec)
             items.append(
                 RubricItem(
@@ -182,43 +422,109 @@ class DrillCoach:
                     spec["label"],
                     "required",
                     hit is not None,
-                    share if hit else 0.0,
+                    share_each if hit else 0.0,
                     f"出现了“{hit}”" if hit else "回复中没有找到",
-                    self.basis(spec.get("basis")),
+                    self.basis(spec.get("basis")) or own_basis,
                 )
             )
-        for key, spec in self.rubric.forbidden.items():
+        # 4. Form: whole sentences addressed to the buyer, not a word list.
+        sentences, why_form = sentence_like(reply) if reply else (False, "没有写回复")
+        items.append(
+            RubricItem(
+                "form",
+                "用完整的句子回复买家",
+                "form",
+                sentences,
+                points["reply"] if sentences else 0.0,
+                why_form,
+                self.basis(r.form.get("basis")),
+            )
+        )
+        # 5. Red lines: the rubric's, and this scenario's own 不要这样说.
+        crossed = []
+        for key, spec in r.forbidden.items():
             hit = _matches(reply, spec)
-            penalty = -float(self.rubric.points["forbidden"]) if hit else 0.0
             items.append(
                 RubricItem(
                     key,
                     spec["label"],
                     "forbidden",
                     hit is None,
-                    penalty,
+                    0.0,
                     f"出现了“{hit}”" if hit else "没有出现",
                     self.basis(spec.get("basis")),
                 )
             )
-        vectors = self.embedder.embed_passages([reply or "（空）", scenario.reply])
-        similarity = float(np.dot(vectors[0], vectors[1]))
-        low, high = float(self.rubric.similarity["low"]), float(self.rubric.similarity["high"])
-        ratio = min(1.0, max(0.0, (similarity - low) / (high - low)))
-        sim_points = ratio * float(self.rubric.points["similarity"])
+            if hit:
+                crossed.append(spec["label"])
+        if self.tone is not None:
+            p = self.tone.probability(vector) if reply else 0.0
+            harsh = p >= self.tone.threshold and not _COURTESY.search(reply)
+            items.append(
+                RubricItem(
+                    "tone",
+                    "语气不耐烦、讽刺或指责买家",
+                    "forbidden",
+                    not harsh,
+                    0.0,
+                    f"语气模型判断这样说让买家不舒服的可能性为 {p:.0%}，而且没有一句礼貌用语" if harsh else "语气没有问题",
+                    self.basis(r.forbidden.get("rude", {}).get("basis")),
+                )
+            )
+            if harsh:
+                crossed.append("语气不耐烦、讽刺或指责买家")
+        avoid_hit = next((p for p in self._avoid_phrases(scenario) if p in reply), None)
         items.append(
             RubricItem(
-                "similarity",
-                "与推荐回复的接近程度",
-                "similarity",
-                ratio >= 0.5,
-                sim_points,
-                f"语义相似度 {similarity:.2f}（{ratio:.0%}）",
-                None,
+                "avoid",
+                "本场景“不要这样说”里点名的说法",
+                "forbidden",
+                avoid_hit is None,
+                0.0,
+                f"出现了“{avoid_hit}”（{scenario.avoid}）" if avoid_hit else "没有出现",
+                self.scenario_basis(scenario),
             )
         )
-        score = max(0.0, min(100.0, sum(i.points for i in items)))
-        return Grade(scenario, reply, round(score, 1), tuple(items), similarity)
+        if avoid_hit:
+            crossed.append("本场景不要这样说的话")
+
+        score = sum(i.points for i in items)
+        if not sentences:
+            score *= float(r.form["factor"])
+        if crossed:
+            score = min(score, float(r.points["red_line_cap"]))
+        score = round(max(0.0, min(100.0, score)), 1)
+        return Grade(scenario, reply, score, tuple(items), self._advice(items, crossed), margin)
+
+    @staticmethod
+    def _advice(items: list[RubricItem], crossed: list[str]) -> str:
+        """The one thing to fix first."""
+        by_key = {i.key: i for i in items}
+        if crossed:
+            return f"{crossed[0]}——这是红线，碰到了其他地方写得再好也只能得低分。"
+        if not by_key["form"].passed:
+            return "用完整的句子回复买家：先回应他的问题，再说你会怎么做、他接下来要做什么。"
+        if not by_key["relevance"].passed:
+            return "先回应买家这句话本身：你的回复更像是在回答另一个场景。"
+        if not by_key["key_points"].passed:
+            return "把这个场景的要点讲到：" + by_key["key_points"].evidence.split("还可以讲：")[-1]
+        missing = [i.label for i in items if i.kind == "required" and not i.passed]
+        if missing:
+            return f"再补上：{missing[0]}。"
+        return "这条回复已经很好，可以对照推荐回复看看还有哪里可以更贴心。"
+
+
+def scenario_vectors(chunks: list[Chunk], store_vectors, scenarios: list[Scenario]) -> dict[str, np.ndarray]:
+    """Each template's vector as the index holds it (its passage: scenario, buyer lines, reply, why),
+    so grading needs no extra embedding. `store_vectors(i)` gives the first vector of chunk i."""
+    by_reply = {s.reply: s.template_id for s in scenarios}
+    out = {}
+    for i, chunk in enumerate(chunks):
+        if chunk.source == "template" and chunk.reply in by_reply:
+            vector = store_vectors(i)
+            if vector is not None:
+                out[by_reply[chunk.reply]] = np.asarray(vector, dtype=np.float32)
+    return out
 
 
 @dataclass
@@ -232,3 +538,22 @@ class DrillSummary:
 
     def rows(self) -> list[tuple[str, int, float, float]]:
         return [(family, len(v), sum(v) / len(v), max(v)) for family, v in sorted(self.scores.items())]
+
+
+TONE_FILE = "tone.npz"
+
+
+def coach_for(mentor, corpus_dir: Path, seed: int | None = None) -> DrillCoach:
+    """The grader for a loaded `Mentor`: its embedder, passages and template vectors, the rubric and
+    the tone model from `corpus_dir/drills/`."""
+    scenarios = load_scenarios(corpus_dir)
+    drills = Path(corpus_dir) / "drills"
+    return DrillCoach(
+        scenarios,
+        Rubric.load(drills / "rubric.yaml"),
+        mentor.embedder,
+        mentor.chunks,
+        seed=seed,
+        references=scenario_vectors(mentor.chunks, mentor.store.chunk_vector, scenarios),
+        tone=ToneModel.load(drills / TONE_FILE),
+    )

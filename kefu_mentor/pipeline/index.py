@@ -65,6 +65,16 @@ class IndexStore:
     def embedder_id(self) -> str:
         return self.manifest["embedder"]["id"]
 
+    def chunk_vector(self, i: int) -> np.ndarray | None:
+        """The vector of chunk i's first view (its breadcrumb and text), as the index holds it."""
+        rows = np.flatnonzero(self.rows == i)
+        if not len(rows):
+            return None
+        try:
+            return self.dense.reconstruct(int(rows[0]))
+        except RuntimeError:  # an index type that keeps no vectors
+            return None
+
 
 def _versions() -> dict[str, str]:
     out = {"python": platform.python_version()}

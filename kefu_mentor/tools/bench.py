@@ -24,6 +24,7 @@ import numpy as np
 from ..config import Settings
 from ..errors import QuestionError
 from ..modes import uploads
+from ..modes.drills import coach_for
 from ..pipeline.corpus import load_corpus
 from ..pipeline.index import BM25_PARAMS, IndexStore, bm25_document, build_index, make_dense_index
 from ..pipeline.mentor import Mentor, check_question
@@ -39,6 +40,7 @@ TARGETS = {
     "incremental_build_s": 5.0,
     "upload_pdf_10_pages_s": 15.0,  # issue #14
     "redact_2000_chars_ms": 20.0,  # issue #16
+    "drill_grade_ms": 100.0,  # issue #17
     "serving_rss_mib": 1024.0,
     "scale_p95_ms": 100.0,
     "scale_recall": 0.95,
@@ -241,6 +243,16 @@ def run_bench(
         results["warm_ms"] = percentiles(ours)
         results["default_recipe_ms"] = percentiles(baseline)
         results["warm_vs_default_p95"] = results["warm_ms"]["p95"] / results["default_recipe_ms"]["p95"]
+        # Grading one drill reply, warm (issue #17): the reply's embedding plus the rubric.
+        coach = coach_for(mentor, corpus_copy)
+        scenario = coach.scenarios[0]
+        coach.grade(scenario, scenario.reply)
+        grading = []
+        for s in coach.scenarios[:40]:
+            started = time.perf_counter()
+            coach.grade(s, s.reply)
+            grading.append((time.perf_counter() - started) * 1000)
+        results["drill_grade_ms"] = percentiles(grading)
 
         # 4. Scale: latency and memory as the corpus grows; HNSW recall against exact search.
         tokenizer = mentor.retriever.tokenizer
@@ -332,6 +344,7 @@ def format_results(r: dict) -> str:
         f"| 完整建索引（{'空缓存' if r['full_build_cold_cache'] else '已有缓存'}） | {r['full_build_s']:.1f} s | ≤ {TARGETS['full_build_s']:.0f} s | {_check(r['full_build_s'], TARGETS['full_build_s'])} |",
         f"| 修改一个文件后重建（新向量 {r['incremental_embedded']} 条） | {r['incremental_build_s']:.1f} s | ≤ {TARGETS['incremental_build_s']:.0f} s | {_check(r['incremental_build_s'], TARGETS['incremental_build_s'])} |",
         f"| 教师上传 10 页 PDF 并更新索引（新向量 {r['upload_pdf_embedded']} 条） | {r['upload_pdf_10_pages_s']:.1f} s | ≤ {TARGETS['upload_pdf_10_pages_s']:.0f} s | {_check(r['upload_pdf_10_pages_s'], TARGETS['upload_pdf_10_pages_s'])} |",
+        f"| 情景演练：给一条回复评分（热，p50 / p95） | {r['drill_grade_ms']['p50']:.1f} / {r['drill_grade_ms']['p95']:.1f} ms | ≤ {TARGETS['drill_grade_ms']:.0f} ms | {_check(r['drill_grade_ms']['p95'], TARGETS['drill_grade_ms'])} |",
         f"| 一个 2000 字的问题脱敏（写入日志前） | {r['redact_2000_chars_ms']:.1f} ms | ≤ {TARGETS['redact_2000_chars_ms']:.0f} ms | {_check(r['redact_2000_chars_ms'], TARGETS['redact_2000_chars_ms'])} |",
         f"| 冷启动到第一个回答（进程启动起算） | {serving['cold_start_s']:.2f} s（含解释器 {serving['process_wall_s']:.2f} s） | ≤ {TARGETS['cold_start_s']:.0f} s | {_check(serving['process_wall_s'], TARGETS['cold_start_s'])} |",
         f"| 热回答延迟 p50 / p95 / p99 | {r['warm_ms']['p50']:.1f} / {r['warm_ms']['p95']:.1f} / {r['warm_ms']['p99']:.1f} ms | p95 ≤ {TARGETS['warm_p95_ms']:.0f} ms | {_check(r['warm_ms']['p95'], TARGETS['warm_p95_ms'])} |",

@@ -226,6 +226,125 @@ def cmd_remove(args: argparse.Namespace) -> int:
     return 0
 
 
+def _mentor(args: argparse.Namespace):
+    from ..pipeline.mentor import Mentor
+
+    settings = _settings(args)
+    return settings, Mentor.load(settings.index_dir, settings, rebuild=True, notify=_notify)
+
+
+def cmd_drill(args: argparse.Namespace) -> int:
+    """Grade replies: JSON Lines in ({"scenario", "reply"}), one JSON line out per input."""
+    from ..modes.drills import coach_for
+
+    if not args.json:
+        print(
+            '用法：kefu-mentor drill --json - < replies.jsonl（每行一个 {"scenario": 模板 id, "reply": 回复}）', file=sys.stderr
+        )
+        return 2
+    settings, mentor = _mentor(args)
+    coach = coach_for(mentor, settings.corpus_dir)
+    by_id = {}
+    for s in coach.scenarios:
+        by_id.setdefault(s.template_id, s)
+    stream = sys.stdin.buffer if args.json == "-" else open(args.json, "rb")  # noqa: SIM115 - closed below
+    try:
+        for number, raw in enumerate(stream, 1):
+            print(json.dumps(_drill_line(coach, by_id, raw, number), ensure_ascii=False, allow_nan=False), flush=True)
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
+    return 0
+
+
+def _drill_line(coach, by_id: dict, raw: bytes, number: int) -> dict:
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return {"scenario": None, "error": f"第 {number} 行不是 UTF-8 文本。请用 UTF-8 保存输入。"}
+    if not line.strip():
+        return {
+            "scenario": None,
+            "error": f'第 {number} 行是空行。每行应是一个 JSON 对象：{{"scenario": "模板 id", "reply": "你的回复"}}',
+        }
+    try:
+        data = json.loads(line)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        where = f"第 {getattr(exc, 'colno', '?')} 列" if isinstance(exc, json.JSONDecodeError) else "嵌套太深"
+        return {"scenario": None, "error": f"第 {number} 行不是合法的 JSON（{where}）。"}
+    if not isinstance(data, dict):
+        return {"scenario": None, "error": f"第 {number} 行应是一个 JSON 对象，含 scenario 和 reply。"}
+    scenario_id = data.get("scenario")
+    reply = data.get("reply")
+    if not isinstance(scenario_id, str) or scenario_id not in by_id:
+        known = "、".join(sorted(by_id)[:5])
+        return {
+            "scenario": scenario_id if isinstance(scenario_id, str) else None,
+            "error": f"没有这个场景：{scenario_id!r}。场景是话术模板的 id，例如 {known}……",
+        }
+    if not isinstance(reply, str) or not reply.strip():
+        return {"scenario": scenario_id, "error": "回复是空的。请写下你要发给买家的话。"}
+    if len(reply) > 2000:
+        return {"scenario": scenario_id, "error": f"回复太长（{len(reply)} 个字符，上限 2000）。"}
+    scenario = by_id[scenario_id]
+    if isinstance(data.get("buyer_says"), str) and data["buyer_says"].strip():
+        from dataclasses import replace
+
+        scenario = replace(scenario, buyer_line=data["buyer_says"].strip())
+    grade = coach.grade(scenario, reply)
+    return {
+        "scenario": scenario_id,
+        "score": grade.score,
+        "items": [
+            {
+                "key": i.key,
+                "label": i.label,
+                "passed": i.passed,
+                "points": round(i.points, 1),
+                "why": i.evidence,
+                "basis": None
+                if i.basis is None
+                else {"label": i.basis.label, "title": i.basis.title, "page": i.basis.page, "excerpt": i.basis.excerpt},
+            }
+            for i in grade.items
+        ],
+        "advice": grade.advice,
+    }
+
+
+def cmd_eval_drills(args: argparse.Namespace) -> int:
+    from ..modes.drills import coach_for
+    from . import drill_eval
+
+    settings, mentor = _mentor(args)
+    coach = coach_for(mentor, settings.corpus_dir)
+    splits = [args.split] if args.split != "all" else ["dev", "test"]
+    results = {}
+    for split in splits:
+        try:
+            results[split] = drill_eval.summarise(drill_eval.grade_all(coach, drill_eval.load(split, args.data)))
+        except FileNotFoundError:
+            print(f"找不到评分测试集 {args.data / ('graded_' + split + '.yaml')}。", file=sys.stderr)
+            return 2
+    report = drill_eval.format_report(results)
+    print(json.dumps(results, ensure_ascii=False, indent=2) if args.json else report)
+    if args.report:
+        from .evaluation import put_section
+
+        put_section(args.report, "drills", drill_eval.report_section(report))
+        print(f"已写入 {args.report}（情景演练评分一节）。", file=sys.stderr)
+    return 0
+
+
+def cmd_train_tone(args: argparse.Namespace) -> int:
+    from . import drill_eval
+
+    settings, mentor = _mentor(args)
+    _, info = drill_eval.train_tone(mentor.embedder, settings.corpus_dir, drill_eval.load("dev", args.data))
+    print(f"语气模型已训练（{info['replies']} 条回复，其中粗鲁 {info['rude']} 条，只用 dev），写入 {info['path']}。")
+    return 0
+
+
 def cmd_eval_privacy(args: argparse.Namespace) -> int:
     from . import privacy
 
@@ -394,6 +513,21 @@ def build_parser() -> argparse.ArgumentParser:
     rm = sub.add_parser("remove", parents=[common], help="删除一份教师资料并更新索引")
     rm.add_argument("name", help="corpus/teacher/ 下的文件名（kefu-mentor uploads 可列出）")
     rm.set_defaults(func=cmd_remove)
+
+    drill = sub.add_parser("drill", parents=[common], help="情景演练评分：JSON Lines 输入 {scenario, reply}，每行输出一个评分")
+    drill.add_argument("--json", metavar="FILE", help="输入文件，- 为标准输入")
+    drill.set_defaults(func=cmd_drill)
+
+    edr = sub.add_parser("eval-drills", parents=[common], help="评分器评测：盲写的分级回复上各类回复的得分与排序")
+    edr.add_argument("--split", choices=["dev", "test", "all"], default="all")
+    edr.add_argument("--data", type=Path, default=Path("eval/drills"))
+    edr.add_argument("--json", action="store_true")
+    edr.add_argument("--report", type=Path, help="把结果写进这个 Markdown 页面的“情景演练评分”一节，例如 docs/evaluation.md")
+    edr.set_defaults(func=cmd_eval_drills)
+
+    tone = sub.add_parser("train-tone", parents=[common], help="用分级回复的 dev 部分训练语气模型（corpus/drills/tone.npz）")
+    tone.add_argument("--data", type=Path, default=Path("eval/drills"))
+    tone.set_defaults(func=cmd_train_tone)
 
     priv = sub.add_parser("eval-privacy", help="脱敏评测：盲写的隐私测试集上各类个人信息的召回与误改比例")
     priv.add_argument("--split", choices=["dev", "test", "all"], default="all")

@@ -22,6 +22,7 @@ import argparse
 import hashlib
 import json
 import math
+import re
 import sys
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
@@ -708,4 +709,23 @@ def write_report(report: Report, runs: dict[str, list[ItemResult]], path: Path, 
         text += [f"- {gid}：{why}" for gid, why in gaps]
     for message in report.skipped:
         text += ["", f"> {message}"]
-    path.write_text("\n".join(text) + "\n", encoding="utf-8")
+    # Sections other commands keep in this page (`eval-drills --report`) survive a new run.
+    kept = kept_sections(path.read_text(encoding="utf-8")) if path.exists() else ""
+    path.write_text("\n".join(text) + "\n" + kept, encoding="utf-8")
+
+
+SECTION = re.compile(r"\n?<!-- section:(\w+) -->.*?<!-- /section:\1 -->\n?", re.S)
+
+
+def kept_sections(page: str) -> str:
+    """The marked sections of a report page (written by other commands), in order."""
+    return "".join("\n" + m.group(0).strip("\n") + "\n" for m in SECTION.finditer(page))
+
+
+def put_section(path: Path, name: str, body: str) -> None:
+    """Write `body` as the section `name` of the page at `path`, replacing an earlier one."""
+    page = path.read_text(encoding="utf-8") if path.exists() else ""
+    block = f"<!-- section:{name} -->\n{body.strip()}\n<!-- /section:{name} -->"
+    pattern = re.compile(rf"<!-- section:{name} -->.*?<!-- /section:{name} -->", re.S)
+    page = pattern.sub(lambda _: block, page) if pattern.search(page) else page.rstrip("\n") + "\n\n" + block + "\n"
+    path.write_text(page, encoding="utf-8")

@@ -1,0 +1,143 @@
+"""The drill grader measured on replies of known quality (`eval/drills/graded_{dev,test}.yaml`).
+
+Each scenario has the recommended reply (the template's own) and replies written blind by
+helpers, with the band a fair instructor would give: two honest paraphrases, a mediocre reply, a
+reply to a different scenario, keyword salad, a rude reply and a polite one that breaks a rule.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from itertools import combinations
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from ..modes.drills import TONE_FILE, DrillCoach, Scenario, ToneModel
+
+DRILL_DIR = Path("eval/drills")
+KINDS = ["recommended", "paraphrase", "mediocre", "wrong_scenario", "keyword_salad", "rude", "rule_breaking"]
+# The bands from the issue: (low, high) and the share of the kind that must fall in it.
+BANDS = {
+    "recommended": (85, 100, 1.0),
+    "paraphrase": (70, 100, 0.9),
+    "mediocre": (40, 70, 0.9),
+    "wrong_scenario": (0, 40, 0.9),
+    "keyword_salad": (0, 30, 0.9),
+    "rude": (0, 20, 0.9),
+    "rule_breaking": (0, 20, 0.9),
+}
+# Better kinds first; a pair of replies to one scenario is in the right order when the better
+# kind scores strictly higher. Kinds on one tier are not compared with each other.
+TIERS = {
+    "recommended": 0,
+    "paraphrase": 1,
+    "mediocre": 2,
+    "wrong_scenario": 3,
+    "keyword_salad": 3,
+    "rude": 4,
+    "rule_breaking": 4,
+}
+ORDER_TARGET = 0.95
+
+
+def load(split: str, folder: Path = DRILL_DIR) -> list[dict]:
+    return yaml.safe_load((folder / f"graded_{split}.yaml").read_text(encoding="utf-8"))
+
+
+def grade_all(coach: DrillCoach, items: list[dict]) -> list[dict]:
+    """One row per reply: scenario, kind, score, the grade itself."""
+    by_id = {s.template_id: s for s in coach.scenarios}
+    rows = []
+    for item in items:
+        template = by_id[item["scenario"]]
+        scenario = Scenario(**{**template.__dict__, "buyer_line": item.get("buyer_says") or template.buyer_line})
+        replies = [{"kind": "recommended", "text": scenario.reply}, *item["replies"]]
+        for reply in replies:
+            grade = coach.grade(scenario, reply["text"])
+            rows.append({"scenario": scenario.template_id, "kind": reply["kind"], "score": grade.score, "grade": grade})
+    return rows
+
+
+def summarise(rows: list[dict]) -> dict:
+    by_kind: dict[str, list[float]] = defaultdict(list)
+    for row in rows:
+        by_kind[row["kind"]].append(row["score"])
+    kinds = {}
+    for kind in KINDS:
+        scores = by_kind.get(kind, [])
+        if not scores:
+            continue
+        low, high, _ = BANDS[kind]
+        kinds[kind] = {
+            "n": len(scores),
+            "in_band": round(sum(low <= s <= high for s in scores) / len(scores), 3),
+            "mean": round(sum(scores) / len(scores), 1),
+            "min": round(min(scores), 1),
+            "max": round(max(scores), 1),
+        }
+    right = total = 0
+    by_scenario: dict[str, list[dict]] = defaultdict(list)
+    for row in rows:
+        by_scenario[row["scenario"]].append(row)
+    for replies in by_scenario.values():
+        for a, b in combinations(replies, 2):
+            if TIERS[a["kind"]] == TIERS[b["kind"]]:
+                continue
+            better, worse = (a, b) if TIERS[a["kind"]] < TIERS[b["kind"]] else (b, a)
+            total += 1
+            right += better["score"] > worse["score"]
+    return {"kinds": kinds, "pairwise": round(right / total, 3) if total else 0.0, "pairs": total}
+
+
+def format_report(results: dict[str, dict]) -> str:
+    splits = list(results)
+    lines = [
+        "| 回复类型 | 目标 | " + " | ".join(f"{s}：在目标内 / 平均 / 最低–最高" for s in splits) + " |",
+        "|---|---|" + "---|" * len(splits),
+    ]
+    names = {
+        "recommended": "推荐回复",
+        "paraphrase": "学员自己的好回复",
+        "mediocre": "一般（简短或缺下一步）",
+        "wrong_scenario": "答非所问（别的场景）",
+        "keyword_salad": "关键词堆砌",
+        "rude": "粗鲁",
+        "rule_breaking": "违规（站外、承诺、泄露…）",
+    }
+    for kind in KINDS:
+        low, high, share = BANDS[kind]
+        target = f"{low}–{high}（≥ {share:.0%}）"
+        cells = []
+        for s in splits:
+            k = results[s]["kinds"].get(kind)
+            cells.append(f"{k['in_band']:.2f} / {k['mean']:.0f} / {k['min']:.0f}–{k['max']:.0f}" if k else "—")
+        lines.append(f"| {names[kind]} | {target} | " + " | ".join(cells) + " |")
+    pairs = " / ".join(f"{s} {results[s]['pairwise']:.3f}（{results[s]['pairs']} 对）" for s in splits)
+    lines += ["", f"同一场景里好回复得分高于差回复的比例：{pairs}（目标 ≥ {ORDER_TARGET}）。"]
+    return "\n".join(lines)
+
+
+def report_section(table: str) -> str:
+    return (
+        "## 情景演练评分（kefu-mentor eval-drills）\n\n"
+        "由 `kefu-mentor eval-drills --report docs/evaluation.md` 写入。分级回复由没看过评分规则和评分代码的助手盲写："
+        "每个场景有推荐回复（模板自带）、两条学员自己的好回复、一条一般的、一条答非所问的、一条关键词堆砌、一条粗鲁的、"
+        "一条违反平台规则的，各带一位公正老师会给的分数段。权重与阈值、语气模型只用 dev 调定；test 是最后写的一批（28 个场景），"
+        "先前的 test 批次看过之后已并入 dev。\n\n" + table + "\n"
+    )
+
+
+def train_tone(embedder, corpus_dir: Path, items: list[dict]) -> tuple[ToneModel, dict]:
+    """Fit the tone model on graded replies (the dev split only): rude against every other kind."""
+    texts, rude = [], []
+    for item in items:
+        for reply in item["replies"]:
+            texts.append(reply["text"])
+            rude.append(reply["kind"] == "rude")
+    vectors = embedder.embed_passages(texts)
+    model = ToneModel.fit(vectors, np.array(rude), embedder.id)
+    path = Path(corpus_dir) / "drills" / TONE_FILE
+    model.save(path)
+    return model, {"replies": len(texts), "rude": int(sum(rude)), "path": str(path)}
