@@ -177,3 +177,17 @@ def warm_answer(cluster: LocalCluster, question: str) -> dict:
     return Client(f"http://{cluster.members[0].address}/", verbose=False).predict(
         question, [], 5, None, "warmup", api_name="/ask"
     )
+
+
+def test_the_teacher_view_says_the_database_is_away_and_still_shows_coverage(mini_settings):
+    """A database that is down: the chat still logs to memory, the teacher view explains, nothing raises."""
+    from kefu_mentor.app.context import AppContext
+    from kefu_mentor.app.teacher_tab import TeacherTab
+
+    qlog = QuestionLog(f"postgresql://kefu@127.0.0.1:{free_port()}/kefu_mentor", retry_interval=60)
+    ctx = AppContext(mini_settings, question_log=qlog)
+    ctx.record(_answer("数据库断开时的问题"))
+    summary, coverage, *_ = TeacherTab(ctx).refresh("")
+    assert "提问日志读不到" in summary and "学员的提问照常回答" in summary
+    assert coverage  # the coverage table does not need the log
+    assert qlog.pending == 1

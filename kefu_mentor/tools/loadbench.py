@@ -150,7 +150,8 @@ def write_cluster_report(results: dict, docs: Path = Path("docs")) -> None:
         + "\n\n**怎么读**：这台机器只有 2 个核，两个副本在同一台机器上争用同样的 CPU，所以第二个副本在这里几乎不增加吞吐；"
         "它带来的是一个副本挂掉时另一个接着回答（见 tests/test_cluster.py）。分到多台机器时，每台机器一个副本，"
         f"吞吐按单副本的每秒 {one} 个回答线性增长，直到数据库的写入速度成为上限（每个回答写一条日志）；"
-        "上表的推算就是 min(N × 单副本, 数据库每秒写入)。\n\n"
+        "上表的推算就是 min(N × 单副本, 数据库每秒写入)。这里的 PostgreSQL 是测试用的临时库（关闭了 fsync），"
+        "正式库打开 fsync 后每秒写入会更少，上线前请在自己的库上用同样的方法（或 pgbench）测一次。\n\n"
         "```json\n" + json.dumps(results, ensure_ascii=False, indent=2) + "\n```\n"
     )
     (docs / "benchmarks-cluster.md").write_text(text, encoding="utf-8")
