@@ -132,6 +132,8 @@ class Answer:
     confidence: float = 0.0
     # A buyer message's recognised scenario (scenario.Scenario), None for a learner's question.
     scenario: object | None = None
+    # The earlier question this one was read together with (a follow-up such as "那情节严重呢？"), or "".
+    follow_up_of: str = ""
 
     def to_json(self) -> dict:
         return {
@@ -142,6 +144,7 @@ class Answer:
             "latency_ms": round(self.latency_ms, 2),
             "suggestions": list(self.suggestions),
             "notices": list(self.notices),
+            "follow_up_of": self.follow_up_of or None,
             "scenario": (
                 {"family": self.scenario.family, "confidence": round(float(self.scenario.confidence), 3)}
                 if self.scenario is not None

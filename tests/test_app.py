@@ -121,6 +121,44 @@ def test_example_button_and_new_conversation(page):
     page.wait_for_function("document.querySelectorAll('#km-chat .message').length === 0", timeout=30_000)
 
 
+def _first_source(page) -> str:
+    return page.inner_text("#km-sources details[data-rank='1'] summary")
+
+
+def _new_chat(page) -> None:
+    page.click("#km-new")
+    page.wait_for_function("document.querySelectorAll('#km-chat .message').length === 0", timeout=30_000)
+
+
+def test_conversations_read_follow_ups_only_and_survive_a_reload(page):
+    # A buyer message pasted after an unrelated one gets what it gets in a fresh chat.
+    _new_chat(page)
+    ask(page, "你们是不是骗子")
+    page.wait_for_selector("#km-sources details[data-rank='1']", timeout=30_000)
+    fresh = _first_source(page)
+    _new_chat(page)
+    ask(page, "衣服小了能换麽")
+    ask(page, "你们是不是骗子")
+    page.wait_for_function(
+        "(t) => document.querySelector(\"#km-sources details[data-rank='1'] summary\")?.innerText === t",
+        arg=fresh,
+        timeout=30_000,
+    )
+    assert "已结合上一问" not in _last_message(page, "[1]")
+    # A real follow-up is read with its previous turn, says so, and can be answered alone.
+    _new_chat(page)
+    ask(page, "泄露他人信息会被扣几分？")
+    ask(page, "那情节严重呢？")
+    assert "已结合上一问" in _last_message(page, "已结合上一问") and page.locator("#km-alone").is_visible()
+    # A reload keeps the conversation (the browser's own storage).
+    page.reload()
+    page.wait_for_selector("#km-question textarea", timeout=60_000)
+    page.wait_for_function("document.querySelector('#km-chat').innerText.includes('那情节严重呢')", timeout=30_000)
+    page.click("#km-alone")
+    _last_message(page, "单独回答")
+    _new_chat(page)
+
+
 def test_a_pasted_buyer_message_shows_its_scenario_chip_and_a_reply_to_copy(page):
     ask(page, "能便宜点吗 便宜就拍")
     last = _last_message(page, "场景：议价")

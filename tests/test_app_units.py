@@ -28,7 +28,7 @@ def test_questions_wait_for_a_loading_index_and_are_kept(mini_settings, monkeypa
     ctx.load_in_background()
 
     # While it loads: a clear message with the count, the question stays in the box, the status says so.
-    messages, history, _, _, box, _ = chat.respond("客服分为哪几类", [], [], ["textbook"], 3)
+    messages, history, _, _, box, _, _ = chat.respond("客服分为哪几类", [], [], ["textbook"], 3)
     assert "正在建立索引" in messages[-1]["content"] and "3/10" in messages[-1]["content"]
     assert box == "客服分为哪几类" and history == []
     assert "正在建立索引" in ctx.status()
@@ -38,7 +38,7 @@ def test_questions_wait_for_a_loading_index_and_are_kept(mini_settings, monkeypa
 
     release.set()
     assert ctx.busy(wait=10) is None
-    messages, history, sources, _, box, _ = chat.respond("泄露他人信息会被扣几分？", [], [], ["textbook"], 3)
+    messages, history, sources, _, box, _, _ = chat.respond("泄露他人信息会被扣几分？", [], [], ["textbook"], 3)
     assert "[1]" in messages[-1]["content"] and history == ["泄露他人信息会被扣几分？"] and box == ""
     assert "索引状态" in ctx.status()
 
@@ -136,7 +136,7 @@ def test_a_thumbs_down_with_a_reason_reaches_the_teacher_view_and_the_csv(mini_s
     settings = mini_settings.with_(data_dir=tmp_path / "data")
     ctx = AppContext(settings, question_log=QuestionLog(tmp_path / "data" / "questions.sqlite"))
     chat, teacher = ChatTab(ctx), TeacherTab(ctx)
-    messages, history, _, _, _, turns = chat.respond("泄露他人信息会被扣几分？", [], [], ["textbook"], 3)
+    messages, history, _, _, _, turns, _ = chat.respond("泄露他人信息会被扣几分？", [], [], ["textbook"], 3)
     answer_index = len(messages) - 1
     reason = "没说清情节严重时扣几分，我手机 13912345678"
     thanks = chat.feedback(SimpleNamespace(index=answer_index, liked=False), turns, reason)
@@ -173,3 +173,17 @@ def test_the_watcher_never_undoes_an_upload_and_retries_after_a_build_elsewhere(
         assert ctx.recheck() is False
     assert ctx.recheck() is True  # not given up: the next round brings the change in
     assert any("交接班时写清" in c.text for c in ctx.mentor().chunks)
+
+
+def test_a_follow_up_says_so_and_can_be_answered_on_its_own(mini_settings):
+    ctx = AppContext(mini_settings)
+    chat = ChatTab(ctx)
+    messages, history, _, _, _, turns, _ = chat.respond("泄露他人信息会被扣几分？", [], [], ["textbook"], 3)
+    messages, history, _, _, _, turns, alone = chat.respond("那情节严重呢？", messages, history, ["textbook"], 3, turns)
+    assert "已结合上一问：“泄露他人信息会被扣几分？”" in messages[-1]["content"] and alone["visible"] is True
+    messages, history, _, _, _, turns, alone = chat.alone(messages, history, ["textbook"], 3, turns)
+    assert "单独回答" in messages[-1]["content"] and "已结合上一问" not in messages[-1]["content"]
+    assert alone["visible"] is False and len(messages) == 4
+    # What the browser keeps across a reload comes back as it was; anything else is an empty chat.
+    assert chat.restore(chat.save(messages, history, turns))[:3] == (messages, history, turns)
+    assert chat.restore({"chat": "garbage"})[:3] == ([], [], {})

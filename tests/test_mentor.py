@@ -62,6 +62,20 @@ def test_follow_up_is_resolved_against_history(real_mentor):
     assert "48分" in follow.citations[0].text
     # Alone, nothing is borrowed from an earlier turn (NFKC turns ？ into ?).
     assert alone.resolved_query == "那情节严重呢?"
+    assert follow.follow_up_of == "泄露他人信息会被扣几分？" and alone.follow_up_of == ""
+    assert follow.to_json()["follow_up_of"] == "泄露他人信息会被扣几分？"
+
+
+@pytest.mark.parametrize(
+    ("earlier", "message"),
+    [("衣服小了能换麽", "你们是不是骗子"), ("衣服小了能换麽", "这个有货吗"), ("泄露他人信息会被扣几分？", "东西收到了 挺好的")],
+)
+def test_a_pasted_buyer_message_is_answered_on_its_own(real_mentor, earlier, message):
+    """A new buyer message after an unrelated one gets what it gets in a fresh chat."""
+    fresh = real_mentor.ask(message)
+    after = real_mentor.ask(message, history=[earlier])
+    assert after.follow_up_of == "" and after.resolved_query == fresh.resolved_query
+    assert [c.chunk_id for c in after.citations[:1]] == [c.chunk_id for c in fresh.citations[:1]]
 
 
 @pytest.mark.parametrize(

@@ -50,11 +50,11 @@ class ChatTab:
         turns = dict(turns or {})
         message = message or ""
         shown = message if len(message) <= 300 else message[:300] + f"……（共 {len(message)} 字）"
-        unchanged = (gr.update(), gr.update(value="", visible=False), "", turns)
+        unchanged = (gr.update(), gr.update(value="", visible=False), "", turns, gr.update(visible=False))
         busy = self.ctx.busy(wait=self.ctx.settings.load_wait)
         if busy:  # the page is served while the index loads; the question stays in the box
             chat += [{"role": "user", "content": md_escape(shown) or "（空）"}, {"role": "assistant", "content": md_escape(busy)}]
-            return chat, history, gr.update(), gr.update(value="", visible=False), message, turns
+            return chat, history, gr.update(), gr.update(value="", visible=False), message, turns, gr.update(visible=False)
         try:
             if len(message) > MAX_INPUT_CHARS * 5:
                 raise QuestionError(f"粘贴的内容太长（{len(message)} 个字符）。请只粘贴买家的问题或你想问的一两句话。")
@@ -86,7 +86,7 @@ class ChatTab:
             return chat, history, *unchanged
         chat += [
             {"role": "user", "content": md_escape(shown)},
-            {"role": "assistant", "content": answer_markdown(answer, self.ctx.settings.scenario_min)},
+            {"role": "assistant", "content": self._shown(answer)},
         ]
         history.append(message)
         self.ctx.record(answer, _class_or_none(class_code))
@@ -98,7 +98,73 @@ class ChatTab:
             "title": top.title if top else None,
         }
         reply = next((c.reply for c in answer.citations[:1] if c.reply), "")
-        return chat, history[-6:], sources_html(answer), gr.update(value=reply, visible=bool(reply)), "", turns
+        return (
+            chat,
+            history[-6:],
+            sources_html(answer),
+            gr.update(value=reply, visible=bool(reply)),
+            "",
+            turns,
+            gr.update(visible=bool(answer.follow_up_of)),
+        )
+
+    def _shown(self, answer: Answer, alone: bool = False) -> str:
+        """The answer as the chat shows it, saying when the previous question was read with it."""
+        text = answer_markdown(answer, self.ctx.settings.scenario_min)
+        if answer.follow_up_of:
+            earlier = answer.follow_up_of if len(answer.follow_up_of) <= 40 else answer.follow_up_of[:40] + "……"
+            text = f"> 已结合上一问：“{md_escape(earlier)}”。不是追问？点下面的“单独回答”。\n\n" + text
+        elif alone:
+            text = "> 单独回答（没有结合上一问）。\n\n" + text
+        return text
+
+    def alone(self, chat, history, sources, top_k, turns, class_code=""):
+        """Answer the last message again on its own, without the previous question."""
+        chat, history, turns = list(chat or []), list(history or []), dict(turns or {})
+        if len(chat) < 2 or not history:
+            return chat, history, gr.update(), gr.update(), "", turns, gr.update(visible=False)
+        try:
+            answer = self.ask(history[-1], [], int(top_k or 5), list(sources or []))
+        except MentorError as exc:
+            chat[-1] = {"role": "assistant", "content": md_escape(str(exc))}
+            return chat, history, gr.update(), gr.update(value="", visible=False), "", turns, gr.update(visible=False)
+        chat[-1] = {"role": "assistant", "content": self._shown(answer, alone=True)}
+        top = answer.citations[0] if answer.citations else None
+        turns[str(len(chat) - 1)] = {
+            "question": history[-1][:2000],
+            "answer": answer.answer[:500],
+            "toc_id": top.toc_id if top else None,
+            "title": top.title if top else None,
+        }
+        reply = next((c.reply for c in answer.citations[:1] if c.reply), "")
+        # Already logged when first asked: the same question again is not a second entry.
+        return (
+            chat,
+            history,
+            sources_html(answer),
+            gr.update(value=reply, visible=bool(reply)),
+            "",
+            turns,
+            gr.update(visible=False),
+        )
+
+    @staticmethod
+    def save(chat, history, turns) -> dict:
+        """What the browser keeps across a reload (its own storage, never the server)."""
+        return {"chat": list(chat or [])[-40:], "history": list(history or [])[-6:], "turns": dict(turns or {})}
+
+    @staticmethod
+    def restore(saved: dict | None):
+        """The conversation the browser kept, or an empty one."""
+        saved = saved if isinstance(saved, dict) else {}
+        chat = saved.get("chat") if isinstance(saved.get("chat"), list) else []
+        history = saved.get("history") if isinstance(saved.get("history"), list) else []
+        turns = saved.get("turns") if isinstance(saved.get("turns"), dict) else {}
+        last = chat[-1].get("content", "") if chat and isinstance(chat[-1], dict) else ""
+        # Gradio may hand messages back as a list of parts ({"type": "text", "text": …}).
+        if isinstance(last, list):
+            last = " ".join(str(p.get("text", "")) if isinstance(p, dict) else str(p) for p in last)
+        return chat, history, turns, gr.update(visible="已结合上一问" in str(last))
 
     def feedback(self, like: gr.LikeData, turns: dict | None, reason: str | None, class_code: str | None = "") -> str:
         """Record a 👍/👎 on an answer (with the optional reason in the box); say it was recorded."""
@@ -215,7 +281,9 @@ class ChatTab:
                         elem_id="km-reason",
                     )
                     thanks = gr.Markdown(elem_id="km-thanks")
-                new_chat = gr.Button("新对话", size="sm", elem_id="km-new")
+                with gr.Row():
+                    alone = gr.Button("单独回答（不结合上一问）", size="sm", visible=False, elem_id="km-alone")
+                    new_chat = gr.Button("新对话", size="sm", elem_id="km-new")
                 example_buttons = []
                 with gr.Accordion("不知道问什么？点一个例子", open=True):
                     for persona, questions in EXAMPLES.items():
@@ -239,33 +307,42 @@ class ChatTab:
                     # ready (created inside the tab: a component between tabs would split the tab bar).
                     timer = gr.Timer(2.0)
 
-        outputs = [chat, history, sources_view, reply, question, turns]
+        outputs = [chat, history, sources_view, reply, question, turns, alone]
+        # The conversation survives a reload: the browser keeps it (localStorage), the server does not.
+        saved = gr.BrowserState({"chat": [], "history": [], "turns": {}}, storage_key="kefu-mentor-conversation")
+        keep = {"fn": self.save, "inputs": [chat, history, turns], "outputs": saved, "api_visibility": "private"}
         for trigger in (question.submit, send.click):
             trigger(
                 self.respond,
                 [question, chat, history, source_filter, top_k, turns, class_code],
                 outputs,
                 api_visibility="private",
-            )
+            ).then(**keep)
+        alone.click(self.alone, [chat, history, source_filter, top_k, turns, class_code], outputs, api_visibility="private").then(
+            **keep
+        )
+        demo.load(self.restore, [saved], [chat, history, turns, alone], api_visibility="private")
         chat.like(self.feedback, [turns, reason, class_code], thanks, api_visibility="private")
         class_code.change(self.check_class, [class_code], class_note, api_visibility="private")
         demo.load(self.class_from_url, None, class_code, api_visibility="private")
         # Gradio's own 清空对话 button empties the chat; the conversation state must go with it,
         # or the next question would be read as a follow-up of the cleared one.
-        chat.clear(lambda: ([], {}, sources_html(None)), None, [history, turns, sources_view], api_visibility="private")
+        chat.clear(lambda: ([], {}, sources_html(None)), None, [history, turns, sources_view], api_visibility="private").then(
+            **keep
+        )
         for button, text in example_buttons:
             button.click(
                 _fixed(self.respond, text),
                 [chat, history, source_filter, top_k, turns, class_code],
                 outputs,
                 api_visibility="private",
-            )
+            ).then(**keep)
         new_chat.click(
-            lambda: ([], [], sources_html(None), gr.update(value="", visible=False), "", {}),
+            lambda: ([], [], sources_html(None), gr.update(value="", visible=False), "", {}, gr.update(visible=False)),
             None,
             outputs,
             api_visibility="private",
-        )
+        ).then(**keep)
         timer.tick(self._status_tick, None, [status, timer], api_visibility="private")
         demo.load(self.ctx.status, None, status, api_visibility="private")
         rebuild.click(self.rebuild, [password], rebuild_result, api_visibility="private").then(

@@ -168,14 +168,40 @@ class Mentor:
         query, hits, notices = self.search(question, history, k=top_k, sources=sources)
         confidence = self.rule.confidence(hits)
         scenario = query.scenario
+        earlier = [h for h in (history or []) if isinstance(h, str) and h.strip()]
+        follow_up_of = earlier[-1][:200] if query.is_follow_up and earlier else ""
         # A buyer message in a recognised scenario is never refused: it gets that family's template
         # (`none`, a thanks or an OK, gets a closing one).
         known = bool(scenario and scenario.family != OTHER and scenario.confidence >= self.settings.scenario_keep)
         if self.rule.abstains(hits) and not known:
             answer_text, suggestions = refusal(hits, self.settings.suggest_min_coverage)
-            return Answer(question, answer_text, (), True, _ms(started), query.text, suggestions, notices, confidence, scenario)
+            return Answer(
+                question,
+                answer_text,
+                (),
+                True,
+                _ms(started),
+                query.text,
+                suggestions,
+                notices,
+                confidence,
+                scenario,
+                follow_up_of,
+            )
         answer_text, citations = compose(self.retriever.lexicon, query, hits)
-        return Answer(question, answer_text, tuple(citations), False, _ms(started), query.text, (), notices, confidence, scenario)
+        return Answer(
+            question,
+            answer_text,
+            tuple(citations),
+            False,
+            _ms(started),
+            query.text,
+            (),
+            notices,
+            confidence,
+            scenario,
+            follow_up_of,
+        )
 
 
 def _ms(started: float) -> float:

@@ -36,6 +36,7 @@ _FOLLOW_UP_CUE = re.compile(
     r"^(那|那么|那如果|如果|要是|还有|另外|另一个|其他|其它|它|这个|这种|那个|那种|上面|刚才|再|同样|反过来|然后|所以|为啥|为什么|"
     r"其中|你说的|刚说的|刚才说的|这些|那些|这[一两二三四五六七八九几]|他们|她们|它们|他|她)"
 )
+_PRONOUN_CUE = re.compile(r"这个|这种|那个|那种|它|他|她|这些|那些|他们|她们|它们")
 # A reference back by position ("第三点", "第二种") or a short "…呢" cannot stand alone either.
 _POSITION_REF = re.compile(r"第[一二三四五六七八九十\d]+[种个点项类条步招方面]")
 _SHORT_NE = re.compile(r"^.{1,14}呢[？?！!。]*$")
@@ -142,9 +143,17 @@ class HybridRetriever:
         # Only a cue word or a near-empty question borrows from the last turn: "客服分为哪几类"
         # (three words) stands on its own even in the middle of a conversation.
         stripped = question.strip()
+        buyer = is_buyer_voice(question)
+        cue = _FOLLOW_UP_CUE.match(stripped)
+        # A message pasted from a buyer stands on its own ("你们是不是骗子" after "衣服小了能换麽" is a
+        # new message, not a question about the size exchange): only an explicit cue makes it a
+        # follow-up, and after another buyer message a pronoun is not one (buyers say "这个有货吗"
+        # about the product; a learner's "她们当时为什么这么做" still refers back).
+        if buyer and cue and history and is_buyer_voice(history[-1]) and _PRONOUN_CUE.fullmatch(cue.group(0)):
+            cue = None
         follow_up = bool(history) and (
-            len(tokens) <= 2
-            or bool(_FOLLOW_UP_CUE.match(stripped))
+            (len(tokens) <= 2 and not buyer)
+            or bool(cue)
             or bool(_POSITION_REF.search(stripped))
             or bool(_SHORT_NE.match(stripped))
         )
