@@ -39,15 +39,19 @@ def test_check_corpus_flags_gaps_and_duplicates(mini_copy):
     assert "近似重复" in report
 
 
-def test_coverage_counts_questions_and_never_retrieved(mini_settings):
+def test_coverage_counts_first_citations_and_citations_at_any_rank(mini_settings):
+    from dataclasses import replace
+
     log = [
-        _entry(1, "泄露信息扣几分", False, "m1t2-k2"),
-        _entry(2, "泄露信息严重扣几分", False, "m1t2-k2"),
+        replace(_entry(1, "泄露信息扣几分", False, "m1t2-k2"), cited=("m1t2-k2", "m1t2-k4")),
+        _entry(2, "泄露信息严重扣几分", False, "m1t2-k2"),  # logged before every citation was kept
         _entry(3, "红烧肉怎么做", True),
     ]
     table = {r["toc_id"]: r for r in coverage_table(mini_settings, log)}
-    assert table["m1t2-k2"]["questions"] == 2 and not table["m1t2-k2"]["never_retrieved"]
-    assert table["m1t2-k4"]["questions"] == 0 and table["m1t2-k4"]["never_retrieved"]
+    assert table["m1t2-k2"]["questions"] == 2 and table["m1t2-k2"]["cited"] == 2 and not table["m1t2-k2"]["never_cited"]
+    # Cited second, never first: counted, and not reported as never cited.
+    assert table["m1t2-k4"]["questions"] == 0 and table["m1t2-k4"]["cited"] == 1 and not table["m1t2-k4"]["never_cited"]
+    assert sum(r["never_cited"] for r in table.values()) == len(table) - 2
 
 
 def test_gaps_are_grouped_by_similarity():

@@ -76,3 +76,27 @@ def test_log_survives_a_crashed_writer(tmp_path):
     subprocess.run([sys.executable, "-c", code], check=False, timeout=60)
     questions = [e.question for e in QuestionLog(path).entries()]
     assert questions == ["崩溃前的问题", "另一个进程的问题"]
+
+
+def test_a_log_from_the_first_release_is_migrated_and_kept(tmp_path):
+    """Version 1 had no class codes, replica names, uids or cited sections: opening it adds them."""
+    import sqlite3
+
+    import time
+
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as db:
+        db.executescript(
+            "CREATE TABLE questions (id INTEGER PRIMARY KEY AUTOINCREMENT, asked_at REAL NOT NULL, question TEXT NOT NULL,"
+            " abstained INTEGER NOT NULL, confidence REAL NOT NULL, toc_id TEXT, breadcrumb TEXT);"
+            "CREATE TABLE feedback (id INTEGER PRIMARY KEY AUTOINCREMENT, given_at REAL NOT NULL, liked INTEGER NOT NULL,"
+            " question TEXT NOT NULL, answer TEXT NOT NULL, reason TEXT NOT NULL, toc_id TEXT, breadcrumb TEXT);"
+            f"INSERT INTO questions (asked_at, question, abstained, confidence, toc_id) VALUES ({time.time() - 60}, '旧问题', 0, 0.8, 'm1t2-k2');"
+        )
+    log = QuestionLog(path)
+    log.record(_answer("新问题"), "2班")
+    entries = log.entries()
+    assert [(e.question, e.class_code) for e in entries] == [("旧问题", ""), ("新问题", "2班")]
+    assert entries[0].toc_id == "m1t2-k2" and log.classes() == ["2班"]
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT version FROM schema_version").fetchone()[0] >= 3

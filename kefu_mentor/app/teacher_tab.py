@@ -159,7 +159,8 @@ class TeacherTab:
                 r["template"],
                 r["teacher"],
                 r["questions"],
-                "没有资料" if r["no_material"] else ("从未被检索到" if r["never_retrieved"] else ""),
+                r["cited"],
+                "没有资料" if r["no_material"] else ("从未被引用" if r["never_cited"] else ""),
             ]
             for r in table
         ]
@@ -212,7 +213,9 @@ class TeacherTab:
                 rebuild = gr.Button("修改语料后重建索引", size="sm", scale=1, elem_id="km-teacher-rebuild")
                 rebuild_result = gr.Markdown()
             coverage = gr.Dataframe(
-                headers=["小节", "页码", "教材", "补充", "话术", "教师", "提问数", "提示"], label="覆盖情况", wrap=True
+                headers=["小节", "页码", "教材", "补充", "话术", "教师", "第一条引用", "被引用（任一位置）", "提示"],
+                label="覆盖情况（第一条引用 = 学员提问的第一条出处落在这一节的次数）",
+                wrap=True,
             )
             gaps = gr.Dataframe(
                 headers=["代表问题", "次数", "拒答", "低置信度", "其他问法"],

@@ -38,7 +38,10 @@ def coverage_table(settings: Settings, log: list[LoggedQuestion] | None = None) 
     """Every TOC subsection: chunks by source type, learners' questions landed there, and flags."""
     corpus = load_corpus(settings.corpus_dir)
     rows: list[CoverageRow] = coverage_rows(corpus, chunk_sections(corpus.sections, settings.chunker))
-    landed = Counter(entry.toc_id for entry in (log or []) if entry.toc_id and not entry.abstained)
+    answered = [entry for entry in (log or []) if entry.toc_id and not entry.abstained]
+    landed = Counter(entry.toc_id for entry in answered)
+    # Cited at any rank (entries logged before the log kept every citation count their first).
+    cited = Counter(toc for entry in answered for toc in (entry.cited or (entry.toc_id,)))
     table = []
     for row in rows:
         table.append(
@@ -49,7 +52,8 @@ def coverage_table(settings: Settings, log: list[LoggedQuestion] | None = None) 
                 "page": row.page,
                 **{s: row.counts[s] for s in SOURCE_TYPES},
                 "questions": landed.get(row.toc_id, 0),
-                "never_retrieved": landed.get(row.toc_id, 0) == 0,
+                "cited": cited.get(row.toc_id, 0),
+                "never_cited": cited.get(row.toc_id, 0) == 0,
                 "no_material": row.total == 0,
             }
         )
@@ -109,7 +113,19 @@ def export_csv(table: list[dict], gaps: list[GapGroup], folder: Path) -> tuple[P
     with coverage_path.open("w", encoding="utf-8-sig", newline="") as handle:  # BOM so Excel reads Chinese
         writer = _SafeWriter(handle)
         writer.writerow(
-            ["目录id", "模块", "小节", "页码", "教材原文", "补充资料", "话术模板", "学员提问落在此处", "从未被检索到", "没有资料"]
+            [
+                "目录id",
+                "模块",
+                "小节",
+                "页码",
+                "教材原文",
+                "补充资料",
+                "话术模板",
+                "学员提问落在此处（第一条引用）",
+                "被引用次数（任一位置）",
+                "从未被引用",
+                "没有资料",
+            ]
         )
         for r in table:
             writer.writerow(
@@ -122,7 +138,8 @@ def export_csv(table: list[dict], gaps: list[GapGroup], folder: Path) -> tuple[P
                     r["supplement"],
                     r["template"],
                     r["questions"],
-                    "是" if r["never_retrieved"] else "",
+                    r["cited"],
+                    "是" if r["never_cited"] else "",
                     "是" if r["no_material"] else "",
                 ]
             )
@@ -177,13 +194,13 @@ def coverage_chart(table: list[dict], path: Path) -> Path:
 def coverage_text(table: list[dict]) -> str:
     lines = [f"{'小节':<44}{'页码':>5}{'教材':>5}{'补充':>5}{'话术':>5}{'教师':>5}{'提问':>5}"]
     for r in table:
-        flag = "  ← 没有资料" if r["no_material"] else ("  · 从未被检索到" if r["never_retrieved"] else "")
+        flag = "  ← 没有资料" if r["no_material"] else ("  · 从未被引用" if r["never_cited"] else "")
         lines.append(
             f"{r['breadcrumb'][-42:]:<44}{r['page'] if r['page'] is not None else '-':>5}"
             f"{r['textbook']:>5}{r['supplement']:>5}{r['template']:>5}{r['teacher']:>5}{r['questions']:>5}{flag}"
         )
     covered = sum(not r["no_material"] for r in table)
-    lines.append(f"\n有资料的小节：{covered}/{len(table)}；被学员问到过的小节：{sum(not r['never_retrieved'] for r in table)}")
+    lines.append(f"\n有资料的小节：{covered}/{len(table)}；被学员的提问引用过的小节：{sum(not r['never_cited'] for r in table)}")
     return "\n".join(lines)
 
 

@@ -31,10 +31,16 @@ from .redact import redact
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
-# Columns added in version 2 (class codes, replica names, idempotent retries), on top of version 1.
+SCHEMA_VERSION = 3
+# Columns added in version 2 (class codes, replica names, idempotent retries) and 3 (every section
+# an answer cited, not only its first), on top of version 1.
 _ADDED = {
-    "questions": {"uid": "TEXT", "class_code": "TEXT NOT NULL DEFAULT ''", "replica": "TEXT NOT NULL DEFAULT ''"},
+    "questions": {
+        "uid": "TEXT",
+        "class_code": "TEXT NOT NULL DEFAULT ''",
+        "replica": "TEXT NOT NULL DEFAULT ''",
+        "cited": "TEXT NOT NULL DEFAULT ''",
+    },
     "feedback": {"uid": "TEXT", "class_code": "TEXT NOT NULL DEFAULT ''", "replica": "TEXT NOT NULL DEFAULT ''"},
 }
 _TABLES = """
@@ -66,7 +72,18 @@ CREATE INDEX IF NOT EXISTS questions_class ON questions(class_code);
 CREATE UNIQUE INDEX IF NOT EXISTS feedback_uid ON feedback(uid);
 CREATE INDEX IF NOT EXISTS feedback_class ON feedback(class_code)
 """
-_QUESTION_COLUMNS = ("uid", "asked_at", "question", "abstained", "confidence", "toc_id", "breadcrumb", "class_code", "replica")
+_QUESTION_COLUMNS = (
+    "uid",
+    "asked_at",
+    "question",
+    "abstained",
+    "confidence",
+    "toc_id",
+    "breadcrumb",
+    "class_code",
+    "replica",
+    "cited",
+)
 _FEEDBACK_COLUMNS = (
     "uid",
     "given_at",
@@ -103,6 +120,7 @@ class LoggedQuestion:
     breadcrumb: str | None
     class_code: str = ""
     replica: str = ""
+    cited: tuple[str, ...] = ()  # every TOC node the answer cited, best first
 
 
 @dataclass(frozen=True)
@@ -336,6 +354,7 @@ class QuestionLog:
             top.title if top else None,
             class_code,
             self.replica,
+            " ".join(dict.fromkeys(c.toc_id for c in answer.citations)),
         )
         self._write("questions", _QUESTION_COLUMNS, row)
 
@@ -484,11 +503,14 @@ class QuestionLog:
     def entries(self, class_code: str | None = None) -> list[LoggedQuestion]:
         where, params = self._where_class(class_code)
         rows = self._read(
-            "SELECT id, asked_at, question, abstained, confidence, toc_id, breadcrumb, class_code, replica"
+            "SELECT id, asked_at, question, abstained, confidence, toc_id, breadcrumb, class_code, replica, cited"
             f" FROM questions{where} ORDER BY asked_at, id",
             params,
         )
-        return [LoggedQuestion(r[0], r[1], r[2], bool(r[3]), r[4], r[5], r[6], r[7] or "", r[8] or "") for r in rows]
+        return [
+            LoggedQuestion(r[0], r[1], r[2], bool(r[3]), r[4], r[5], r[6], r[7] or "", r[8] or "", tuple((r[9] or "").split()))
+            for r in rows
+        ]
 
     def feedback(self, class_code: str | None = None) -> list[Feedback]:
         where, params = self._where_class(class_code)
