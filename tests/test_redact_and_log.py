@@ -81,7 +81,6 @@ def test_log_survives_a_crashed_writer(tmp_path):
 def test_a_log_from_the_first_release_is_migrated_and_kept(tmp_path):
     """Version 1 had no class codes, replica names, uids or cited sections: opening it adds them."""
     import sqlite3
-
     import time
 
     path = tmp_path / "old.sqlite"
