@@ -90,13 +90,7 @@ class ChatTab:
         ]
         history.append(message)
         self.ctx.record(answer, _class_or_none(class_code))
-        top = answer.citations[0] if answer.citations else None
-        turns[str(len(chat) - 1)] = {
-            "question": message[:2000],
-            "answer": answer.answer[:500],
-            "toc_id": top.toc_id if top else None,
-            "title": top.title if top else None,
-        }
+        turns[str(len(chat) - 1)] = _turn(message, answer)
         reply = next((c.reply for c in answer.citations[:1] if c.reply), "")
         return (
             chat,
@@ -129,13 +123,7 @@ class ChatTab:
             chat[-1] = {"role": "assistant", "content": md_escape(str(exc))}
             return chat, history, gr.update(), gr.update(value="", visible=False), "", turns, gr.update(visible=False)
         chat[-1] = {"role": "assistant", "content": self._shown(answer, alone=True)}
-        top = answer.citations[0] if answer.citations else None
-        turns[str(len(chat) - 1)] = {
-            "question": history[-1][:2000],
-            "answer": answer.answer[:500],
-            "toc_id": top.toc_id if top else None,
-            "title": top.title if top else None,
-        }
+        turns[str(len(chat) - 1)] = _turn(history[-1], answer)
         reply = next((c.reply for c in answer.citations[:1] if c.reply), "")
         # Already logged when first asked: the same question again is not a second entry.
         return (
@@ -352,6 +340,17 @@ class ChatTab:
     def _status_tick(self):
         busy = self.ctx.busy()
         return self.ctx.status(), gr.Timer(active=bool(busy))
+
+
+def _turn(question: str, answer: Answer) -> dict:
+    """What a 👍/👎 on this answer records."""
+    top = answer.citations[0] if answer.citations else None
+    return {
+        "question": question[:2000],
+        "answer": answer.answer[:500],
+        "toc_id": top.toc_id if top else None,
+        "title": top.title if top else None,
+    }
 
 
 def _class_or_none(code: str | None) -> str:
