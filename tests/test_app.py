@@ -150,7 +150,8 @@ def test_conversations_read_follow_ups_only_and_survive_a_reload(page):
     ask(page, "泄露他人信息会被扣几分？")
     ask(page, "那情节严重呢？")
     assert "已结合上一问" in _last_message(page, "已结合上一问") and page.locator("#km-alone").is_visible()
-    # A reload keeps the conversation (the browser's own storage).
+    # A reload keeps the conversation (the browser's own storage, written just after each answer).
+    page.wait_for_timeout(1500)
     page.reload()
     page.wait_for_selector("#km-question textarea", timeout=60_000)
     page.wait_for_function("document.querySelector('#km-chat').innerText.includes('那情节严重呢')", timeout=30_000)
@@ -186,6 +187,18 @@ def test_a_drill_reply_is_graded_item_by_item_with_advice(page):
     assert "先改这一点" in result and "引导买家到平台外交易或付款" in result
     assert "违规" in result and "回应" in result and "要点" in result  # verdicts in words, item by item
     page.screenshot(path=str(ARTIFACTS / "app-drill.png"), full_page=True)
+    page.get_by_role("tab", name="问答").click()
+
+
+def test_a_quiz_answer_is_submitted_with_enter_and_scored_as_it_goes(page):
+    page.get_by_role("tab", name="练习测验").click()
+    page.click("#km-quiz-start")
+    page.wait_for_function("document.querySelector('#km-quiz-question').innerText.includes('第 1/')", timeout=60_000)
+    page.fill("#km-quiz-answer input, #km-quiz-answer textarea", "A")
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.querySelector('#km-quiz-feedback').innerText.includes('已答 1/')", timeout=30_000)
+    page.click("#km-quiz-next")
+    page.wait_for_function("document.querySelector('#km-quiz-question').innerText.includes('第 2/')", timeout=30_000)
     page.get_by_role("tab", name="问答").click()
 
 

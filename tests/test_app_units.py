@@ -187,3 +187,24 @@ def test_a_follow_up_says_so_and_can_be_answered_on_its_own(mini_settings):
     # What the browser keeps across a reload comes back as it was; anything else is an empty chat.
     assert chat.restore(chat.save(messages, history, turns))[:3] == (messages, history, turns)
     assert chat.restore({"chat": "garbage"})[:3] == ([], [], {})
+
+
+def test_a_quiz_session_is_shuffled_keeps_a_running_score_and_ends_with_a_summary(real_settings):
+    from kefu_mentor.app.quiz_tab import QuizTab
+
+    quiz = QuizTab(AppContext(real_settings))
+    first, _, _, _, _ = quiz.start("m1", seed=1)
+    second, _, _, _, _ = quiz.start("m1", seed=2)
+    assert len(first) >= 10 and [q.id for q in first] != [q.id for q in second]
+    questions, position, shown, _, scores = quiz.start("m1", seed=3)
+    assert "第 1/" in shown
+    message, scores = quiz.answer("   ", questions, position, scores)
+    assert "请先写下你的答案" in message and scores == {}
+    message, scores = quiz.answer(questions[0].key, questions, position, scores)  # the key itself is right
+    assert "目前**：已答 1/" in message and scores == {"0": 1.0}
+    while True:
+        position, shown, _ = quiz.next(questions, position, scores)
+        if "本次测验结束" in shown:
+            break
+    assert position == len(questions) - 1 and f"共 {len(questions)} 题" in shown and "答对 1 题" in shown
+    assert "建议重读" in shown and "依据：" in shown

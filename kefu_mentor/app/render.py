@@ -185,6 +185,34 @@ def question_markdown(q: QuizQuestion, n: int, total: int) -> str:
     )
 
 
+def quiz_summary_markdown(questions: list, scores: dict) -> str:
+    """The end of a quiz: the score, by section, and the passages to reread for what went wrong."""
+    total = len(questions)
+    done = {int(k): float(v) for k, v in scores.items() if str(k).isdigit() and int(k) < total}
+    lines = [
+        f"### 本次测验结束：共 {total} 题，答了 {len(done)} 题，答对 {sum(v >= 0.999 for v in done.values())} 题，"
+        f"平均得分 {sum(done.values()) / max(1, len(done)):.0%}",
+        "",
+        "| 章节 | 题数 | 平均得分 |",
+        "|---|---|---|",
+    ]
+    by_section: dict[str, list[float]] = {}
+    for i, q in enumerate(questions):
+        section = q.basis.title.split(" › ")[1] if q.basis and " › " in q.basis.title else (q.basis.title if q.basis else "其他")
+        by_section.setdefault(section, []).append(done.get(i, 0.0))
+    lines += [f"| {md_escape(s)} | {len(v)} | {sum(v) / len(v):.0%} |" for s, v in sorted(by_section.items())]
+    reread = [q for i, q in enumerate(questions) if done.get(i, 0.0) < 0.999 and q.basis]
+    if reread:
+        lines += ["", "**建议重读**（没答对或没答的题所依据的段落）："]
+        seen = set()
+        for q in reread:
+            if q.basis.title not in seen:
+                seen.add(q.basis.title)
+                lines.append(f"- {basis_markdown(q.basis)}")
+    lines += ["", "点“出题”再来一次（题目顺序和生成的题会不同）。"]
+    return "\n".join(lines)
+
+
 def quiz_feedback_markdown(result) -> str:
     """The verdict on one quiz answer, with the key and the passage it comes from."""
     q = result.question
