@@ -126,8 +126,12 @@ def _first_source(page) -> str:
 
 
 def _new_chat(page) -> None:
-    page.click("#km-new")
-    page.wait_for_function("document.querySelectorAll('#km-chat .message').length === 0", timeout=30_000)
+    # Only when there is something to clear: a click on an empty chat returns at once, and its
+    # reply (an empty question box) could land after the next question is typed.
+    if page.locator("#km-chat .message").count():
+        page.click("#km-new")
+        page.wait_for_function("document.querySelectorAll('#km-chat .message').length === 0", timeout=30_000)
+        page.wait_for_function("document.querySelector('#km-question textarea').value === ''", timeout=30_000)
 
 
 def test_conversations_read_follow_ups_only_and_survive_a_reload(page):

@@ -191,3 +191,17 @@ def test_the_teacher_view_says_the_database_is_away_and_still_shows_coverage(min
     assert "提问日志读不到" in summary and "学员的提问照常回答" in summary
     assert coverage  # the coverage table does not need the log
     assert qlog.pending == 1
+
+
+def test_an_unusable_database_address_leaves_the_app_answering_and_says_why(mini_settings):
+    """What `launch` does with a `mysql://` address: no log, the reason on the teacher view, answers go on."""
+    from kefu_mentor.app.chat_tab import ChatTab
+    from kefu_mentor.app.context import AppContext
+    from kefu_mentor.app.teacher_tab import TeacherTab
+
+    with pytest.raises(LogConfigError) as info:
+        QuestionLog.open("mysql://kefu:secret@db.example/kefu", mini_settings.data_dir)
+    assert "secret" not in str(info.value)  # the password is never shown
+    ctx = AppContext(mini_settings, log_problem=f"提问日志不可用，本次运行不记录提问：{info.value}")
+    assert "[1]" in ChatTab(ctx).respond("泄露他人信息会被扣几分？", [], [], ["textbook"], 3)[0][-1]["content"]
+    assert "提问日志不可用" in TeacherTab(ctx).refresh("")[0]
