@@ -99,3 +99,22 @@ def test_a_log_from_the_first_release_is_migrated_and_kept(tmp_path):
     assert entries[0].toc_id == "m1t2-k2" and log.classes() == ["2班"]
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT version FROM schema_version").fetchone()[0] >= 3
+
+
+def test_entries_waiting_for_a_database_keep_their_order_and_a_full_queue_says_so(tmp_path, monkeypatch):
+    from kefu_mentor.modes import qlog as qlog_module
+
+    log = QuestionLog(tmp_path / "log.sqlite", retry_interval=3600)
+    real_write = log._db.write
+
+    def away(sql, rows):
+        raise OSError("disk unplugged")
+
+    monkeypatch.setattr(qlog_module, "MAX_PENDING", 2)
+    monkeypatch.setattr(log._db, "write", away)
+    for i in range(3):
+        log.record(_answer(f"问题{i}"))
+    assert log.pending == 2 and "最早的 1 条记录已经丢弃" in log.problem
+    monkeypatch.setattr(log._db, "write", real_write)
+    assert log.flush() and log.problem is None
+    assert [e.question for e in log.entries()] == ["问题1", "问题2"]

@@ -183,8 +183,9 @@ class _SQLite:
                     if column not in have:
                         self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
             self._db.executescript(_INDEXES + ";")
-            self._db.execute("DELETE FROM schema_version")
-            self._db.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+            if self._db.execute("SELECT version FROM schema_version").fetchall() != [(SCHEMA_VERSION,)]:
+                self._db.execute("DELETE FROM schema_version")
+                self._db.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
 
     def write(self, sql: str, rows: list[tuple]) -> None:
         with self._lock:
@@ -250,8 +251,9 @@ class _Postgres:
                     conn.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {kind}")
             for statement in _INDEXES.split(";"):
                 conn.execute(statement)
-            conn.execute("DELETE FROM schema_version")
-            conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (SCHEMA_VERSION,))
+            if conn.execute("SELECT version FROM schema_version").fetchall() != [(SCHEMA_VERSION,)]:
+                conn.execute("DELETE FROM schema_version")
+                conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (SCHEMA_VERSION,))
 
     def write(self, sql: str, rows: list[tuple]) -> None:
         with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
@@ -398,6 +400,7 @@ class QuestionLog:
             if len(self._pending) >= MAX_PENDING:
                 self._pending.popleft()
                 self._dropped += 1
+                self._say_problem()
             self._pending.append((sql, row))
         self._start_retrying()
 
@@ -405,8 +408,13 @@ class QuestionLog:
         self._last_error = _short(exc)
         if self.problem is None:
             log.warning("question log (%s) unavailable, keeping entries in memory: %s", self.where, exc)
+        self._say_problem()
+
+    def _say_problem(self) -> None:
+        dropped = f"等待太久，最早的 {self._dropped} 条记录已经丢弃。" if self._dropped else ""
         self.problem = (
-            f"提问日志数据库（{self.where}）暂时连不上：{_short(exc)}。回答照常进行，新记录先保存在内存里，数据库恢复后自动补写。"
+            f"提问日志数据库（{self.where}）暂时连不上：{self._last_error}。回答照常进行，新记录先保存在内存里，数据库恢复后自动补写。"
+            + dropped
         )
 
     def _start_retrying(self) -> None:
@@ -439,13 +447,21 @@ class QuestionLog:
         except Exception as exc:
             self._went_away(exc)
             return False
+        written = {id(item) for item in batch}
         with self._pending_lock:
-            for _ in batch:
+            # Only what was written: while it was being written, a full queue may have dropped the
+            # oldest entries, so counting `len(batch)` off the front would drop newer ones too.
+            while self._pending and id(self._pending[0]) in written:
                 self._pending.popleft()
             left = len(self._pending)
         if not left:
             if self.problem:
-                log.info("question log (%s) is back; %d waiting entries written", self.where, len(batch))
+                log.info(
+                    "question log (%s) is back; %d waiting entries written, %d dropped while it was away",
+                    self.where,
+                    len(batch),
+                    self._dropped,
+                )
             self.problem = None
         return not left
 
