@@ -284,6 +284,8 @@ class DrillCoach:
         self._references = references
         self._tokenizer = Tokenizer()
         self._idf: dict[str, float] | None = None
+        self._matrix: tuple[dict[str, int], np.ndarray, np.ndarray] | None = None
+        self._words: dict[str, dict[str, float]] = {}  # key words per template id
         self.tone = tone if tone is not None and tone.embedder_id == embedder.id else None
 
     def families(self) -> list[str]:
@@ -313,28 +315,39 @@ class DrillCoach:
         return Basis(SOURCE_LABELS["template"], template.title, template.page, scenario.reply[:160])
 
     # -- the parts of a grade ------------------------------------------------------------------
-    def _reference_matrix(self) -> tuple[list[str], np.ndarray, np.ndarray]:
-        if self._references is None:
-            texts = [f"场景：{t.scenario}\n买家：{t.buyer_line}\n推荐回复：{t.reply}" for t in self._templates]
-            vectors = self.embedder.embed_passages(texts)
-            self._references = {t.template_id: v for t, v in zip(self._templates, vectors, strict=True)}
-        ids = [t.template_id for t in self._templates if t.template_id in self._references]
-        families = np.array([next(t.family for t in self._templates if t.template_id == i) for i in ids])
-        return ids, families, np.stack([self._references[i] for i in ids])
+    def _reference_matrix(self) -> tuple[dict[str, int], np.ndarray, np.ndarray]:
+        """(row per template id, family per row, one vector per row), built once."""
+        if self._matrix is None:
+            if self._references is None:
+                texts = [f"场景：{t.scenario}\n买家：{t.buyer_line}\n推荐回复：{t.reply}" for t in self._templates]
+                vectors = self.embedder.embed_passages(texts)
+                self._references = {t.template_id: v for t, v in zip(self._templates, vectors, strict=True)}
+            kept = [t for t in self._templates if t.template_id in self._references]
+            self._matrix = (
+                {t.template_id: row for row, t in enumerate(kept)},
+                np.array([t.family for t in kept]),
+                np.stack([self._references[t.template_id] for t in kept]),
+            )
+        return self._matrix
 
     def relevance(self, scenario: Scenario, vector: np.ndarray) -> float:
         """How much closer the reply is to this scenario than to the closest scenario of another family."""
-        ids, families, matrix = self._reference_matrix()
-        if scenario.template_id not in ids:
+        rows, families, matrix = self._reference_matrix()
+        if scenario.template_id not in rows:
             return 0.0
         sims = matrix @ vector
-        own = float(sims[ids.index(scenario.template_id)])
+        own = float(sims[rows[scenario.template_id]])
         others = sims[families != scenario.family]
         return own - float(others.max()) if len(others) else own
 
     def _key_words(self, scenario: Scenario) -> dict[str, float]:
         """The recommended reply's own words, weighted by how specific they are to it (IDF over
         all replies); placeholders such as 【审核时效】 are the shop's to fill, not key points."""
+        if scenario.template_id not in self._words:
+            self._words[scenario.template_id] = self._specific_words(scenario.reply)
+        return self._words[scenario.template_id]
+
+    def _specific_words(self, reply: str) -> dict[str, float]:
         if self._idf is None:
             docs = [set(self._tokenizer.tokenize(_PLACEHOLDER.sub(" ", t.reply))) for t in self._templates]
             df: dict[str, int] = {}
@@ -343,7 +356,7 @@ class DrillCoach:
                     df[w] = df.get(w, 0) + 1
             n = len(docs)
             self._idf = {w: float(np.log((n + 1) / (c + 0.5))) for w, c in df.items()}
-        words = {w for w in self._tokenizer.tokenize(_PLACEHOLDER.sub(" ", scenario.reply)) if len(w) >= 2}
+        words = {w for w in self._tokenizer.tokenize(_PLACEHOLDER.sub(" ", reply)) if len(w) >= 2}
         cap = float(self.rubric.key_points.get("common_df", 0.25)) * len(self._templates)
         floor = float(np.log((len(self._templates) + 1) / (cap + 0.5)))
         return {w: self._idf.get(w, 0.0) for w in words if self._idf.get(w, 0.0) > floor}
@@ -482,7 +495,7 @@ class DrillCoach:
                 avoid_hit is None,
                 0.0,
                 f"出现了“{avoid_hit}”（{scenario.avoid}）" if avoid_hit else "没有出现",
-                self.scenario_basis(scenario),
+                own_basis,
             )
         )
         if avoid_hit:
@@ -494,10 +507,10 @@ class DrillCoach:
         if crossed:
             score = min(score, float(r.points["red_line_cap"]))
         score = round(max(0.0, min(100.0, score)), 1)
-        return Grade(scenario, reply, score, tuple(items), self._advice(items, crossed), margin)
+        return Grade(scenario, reply, score, tuple(items), self._advice(items, crossed, missing), margin)
 
     @staticmethod
-    def _advice(items: list[RubricItem], crossed: list[str]) -> str:
+    def _advice(items: list[RubricItem], crossed: list[str], missing_points: list[str]) -> str:
         """The one thing to fix first."""
         by_key = {i.key: i for i in items}
         if crossed:
@@ -507,7 +520,7 @@ class DrillCoach:
         if not by_key["relevance"].passed:
             return "先回应买家这句话本身：你的回复更像是在回答另一个场景。"
         if not by_key["key_points"].passed:
-            return "把这个场景的要点讲到：" + by_key["key_points"].evidence.split("还可以讲：")[-1]
+            return "把这个场景的要点讲到：" + "、".join(missing_points[:4])
         missing = [i.label for i in items if i.kind == "required" and not i.passed]
         if missing:
             return f"再补上：{missing[0]}。"
