@@ -139,39 +139,38 @@ def _library(extract, text: str) -> list[dict]:
         return []
 
 
+# What our own patterns find as they stand: (pattern, kind, group holding the value).
+_PLAIN = (
+    (_EMAIL, "email", 0),
+    (_WECHAT, "wechat", 1),
+    (_WXID, "wechat", 0),
+    (_QQ, "qq", 1),
+    (_MOBILE, "phone", 0),
+    (_MOBILE_343, "phone", 0),
+    (_LANDLINE, "landline", 0),
+    (_TRACKING, "tracking", 0),
+    (_ORDER_FORMAT, "order", 0),
+)
+# jionlp's extractors whose findings are taken as they are.
+_EXTRACTORS = (("extract_email", "email"), ("extract_id_card", "id_card"), ("extract_wechat_id", "wechat"), ("extract_qq", "qq"))
+_TRACKING_DIGITS = re.compile(r"(?<![0-9])[0-9]{10,15}(?![0-9])")
+
+
 def _numbers(text: str) -> list[Span]:
     jio = _jio()
     spans: list[Span] = []
-    for hit in _library(jio.extract_email, text):
-        spans.append(Span(*hit["offset"], "email"))
-    for m in _EMAIL.finditer(text):
-        spans.append(Span(m.start(), m.end(), "email"))
-    for hit in _library(jio.extract_id_card, text):
-        spans.append(Span(*hit["offset"], "id_card"))
+    for name, kind in _EXTRACTORS:
+        spans += [Span(*hit["offset"], kind) for hit in _library(getattr(jio, name), text)]
+    for pattern, kind, group in _PLAIN:
+        spans += [Span(m.start(group), m.end(group), kind) for m in pattern.finditer(text)]
     for m in _GROUPED_ID.finditer(text):
         if _id_valid(re.sub(r"[ \-]", "", m.group())):
             spans.append(Span(m.start(), m.end(), "id_card"))
-    for m in _WECHAT.finditer(text):
-        spans.append(Span(m.start(1), m.end(1), "wechat"))
-    for m in _WXID.finditer(text):
-        spans.append(Span(m.start(), m.end(), "wechat"))
-    for hit in _library(jio.extract_wechat_id, text):
-        spans.append(Span(*hit["offset"], "wechat"))
-    for m in _QQ.finditer(text):
-        spans.append(Span(m.start(1), m.end(1), "qq"))
-    for hit in _library(jio.extract_qq, text):
-        spans.append(Span(*hit["offset"], "qq"))
     for hit in _library(jio.extract_phone_number, text):
         start, end = hit["offset"]
         while start < end and text[start].isspace():
             start += 1
         spans.append(Span(start, end, "phone" if hit["type"] == "cell_phone" else "landline"))
-    for m in _MOBILE.finditer(text):
-        spans.append(Span(m.start(), m.end(), "phone"))
-    for m in _MOBILE_343.finditer(text):
-        spans.append(Span(m.start(), m.end(), "phone"))
-    for m in _LANDLINE.finditer(text):
-        spans.append(Span(m.start(), m.end(), "landline"))
     for m in _CARD.finditer(text):
         digits = re.sub(r"[ \-]", "", m.group())
         before = text[max(0, m.start() - 14) : m.start()]
@@ -179,19 +178,15 @@ def _numbers(text: str) -> list[Span]:
             continue  # an order or tracking number that happens to pass Luhn (one in ten does)
         if 16 <= len(digits) <= 19 and (_luhn(digits) or _CARD_CUE.search(before)):
             spans.append(Span(m.start(), m.end(), "bank_card"))
-    for m in _TRACKING.finditer(text):
-        spans.append(Span(m.start(), m.end(), "tracking"))
-    for m in _ORDER_FORMAT.finditer(text):
-        spans.append(Span(m.start(), m.end(), "order"))
     for m in _LONG.finditer(text):
         before = text[max(0, m.start() - 12) : m.start()]
         if _PRODUCT_CUE.search(before) and not (_ORDER_CUE.search(before) or _TRACKING_CUE.search(before)):
             continue
-        kind = "tracking" if _TRACKING_CUE.search(text[max(0, m.start() - 12) : m.start()]) else "order"
+        kind = "tracking" if _TRACKING_CUE.search(before) else "order"
         if 16 <= len(m.group()) <= 19 and _CARD_CUE.search(text[max(0, m.start() - 14) : m.start()]):
             kind = "bank_card"
         spans.append(Span(m.start(), m.end(), kind))
-    for m in re.finditer(r"(?<![0-9])[0-9]{10,15}(?![0-9])", text):
+    for m in _TRACKING_DIGITS.finditer(text):
         if _TRACKING_CUE.search(text[max(0, m.start() - 12) : m.start()]):
             spans.append(Span(m.start(), m.end(), "tracking"))
     return spans
@@ -265,6 +260,27 @@ def _admin_word_at(text: str, i: int) -> int:
     return 0
 
 
+def _after_space(text: str, end: int) -> int:
+    """Where the next address part may start: right here, or after one space ("杭州 西湖区")."""
+    return end + 1 if end + 1 < len(text) and text[end] == " " and text[end + 1] != " " else end
+
+
+def _part_end(text: str, j: int) -> int:
+    """The end of a street part starting at j, or 0 when none does."""
+    m = _PART.match(text, j)
+    return m.end() if m and m.end() > j and m.group().strip() else 0
+
+
+# Addresses without any gazetteer name: a district word or a road with a door number, a campus
+# building, an industrial park's block.
+_UNNAMED = re.compile(
+    rf"[\u4e00-\u9fa5]{{1,8}}?(?:新区|[区县镇])\s?[\u4e00-\u9fa5]{{1,10}}?(?:{_STREET})\s?[0-9]+\s*号?"
+    rf"|[\u4e00-\u9fa5]{{2,10}}?(?:路|街|大道)\s?[0-9]+\s*号"
+    r"|[\u4e00-\u9fa5]{2,12}?(?:大学|学院)[\u4e00-\u9fa5]{0,8}?(?:校区|公寓|园|区)?\s?[\u4e00-\u9fa5A-Za-z]{0,4}[0-9]+\s*(?:号楼|栋|幢|舍)[0-9]*"
+    r"|[\u4e00-\u9fa5A-Za-z]{2,10}?(?:科技园|产业园|工业园|园区)[\u4e00-\u9fa5]{0,3}[A-Za-z0-9\-]+\s*(?:栋|幢|座)[0-9]*"
+)
+
+
 def _addresses(text: str) -> list[Span]:
     spans: list[Span] = []
     i, n = 0, len(text)
@@ -276,16 +292,15 @@ def _addresses(text: str) -> list[Span]:
         start, end, admins = i, i + size, 1
         # More admin levels, street parts and numbers, optionally one space apart.
         while end < n:
-            j = end + 1 if text[end] == " " and end + 1 < n and text[end + 1] != " " else end
+            j = _after_space(text, end)
             step = _place_at(text, j) or _admin_word_at(text, j)
             if step:
                 end, admins = j + step, admins + 1
                 continue
-            m = _PART.match(text, j)
-            if m and m.end() > j and (m.group().strip()):
-                end = m.end()
-                continue
-            break
+            step = _part_end(text, j)
+            if not step:
+                break
+            end = step
         body = text[start:end].rstrip()
         numbered, digits = _NUMBERED.search(body), re.search(r"[0-9]", body)
         # A place name alone ("广东发货", "发往新疆吗") is not an address; with a street part or a
@@ -295,26 +310,14 @@ def _addresses(text: str) -> list[Span]:
             i = start + len(body)
         else:
             i = start + size
-    # Addresses without any gazetteer name: a district word or a road with a door number.
-    for m in re.finditer(
-        rf"[\u4e00-\u9fa5]{{1,8}}?(?:新区|[区县镇])\s?[\u4e00-\u9fa5]{{1,10}}?(?:{_STREET})\s?[0-9]+\s*号?"
-        rf"|[\u4e00-\u9fa5]{{2,10}}?(?:路|街|大道)\s?[0-9]+\s*号"
-        r"|[\u4e00-\u9fa5]{2,12}?(?:大学|学院)[\u4e00-\u9fa5]{0,8}?(?:校区|公寓|园|区)?\s?[\u4e00-\u9fa5A-Za-z]{0,4}[0-9]+\s*(?:号楼|栋|幢|舍)[0-9]*"
-        r"|[\u4e00-\u9fa5A-Za-z]{2,10}?(?:科技园|产业园|工业园|园区)[\u4e00-\u9fa5]{0,3}[A-Za-z0-9\-]+\s*(?:栋|幢|座)[0-9]*",
-        text,
-    ):
+    for m in _UNNAMED.finditer(text):
         start = m.start()
         lead = _LEAD.match(text, start)
         if lead and lead.end() < m.end():
             start = lead.end()
         end = m.end()
-        while end < n:
-            j = end + 1 if text[end] == " " and end + 1 < n and text[end + 1] != " " else end
-            part = _PART.match(text, j)
-            if part and part.end() > j and part.group().strip():
-                end = part.end()
-                continue
-            break
+        while end < n and (step := _part_end(text, _after_space(text, end))):
+            end = step
         spans.append(Span(start, end, "address"))
     return [_trim(text, s) for s in spans]
 
@@ -332,6 +335,7 @@ _COMPOUND = (
     "百里 东郭 澹台 公冶 宗政 濮阳 淳于 单于 太叔 申屠 闻人 赫连 万俟 左丘 梁丘 拓跋 第五 鲜于 闾丘 亓官 司寇 巫马 "
     "公西 漆雕 乐正 壤驷 公良 夹谷 宰父 谷梁 段干 微生 羊舌 东门 商牟 伯赏 仲孙 颛孙"
 ).split()
+_COMPOUND_RE = re.compile("|".join(_COMPOUND))
 # 百家姓 and today's most common surnames.
 _SINGLE = set(
     "赵钱孙李周吴郑王冯陈褚卫蒋沈韩杨朱秦尤许何吕施张孔曹严华金魏陶姜戚谢邹喻柏水窦章云苏潘葛奚范彭郎鲁韦昌马苗凤花方"
@@ -544,7 +548,7 @@ def _leading_names(text: str) -> list[Span]:
     name there that is not in its dictionary (the dictionary's names are famous ones and brands)."""
     known = _posseg().dt.word_tag_tab
     starts = [m.start() for m in _LEAD_POSITION.finditer(text)]
-    starts += [m.start() for m in re.finditer("|".join(_COMPOUND), text)]
+    starts += [m.start() for m in _COMPOUND_RE.finditer(text)]
     spans = []
     for i in sorted(set(starts)):
         sur = _surname_at(text, i)
@@ -597,6 +601,7 @@ _FIELD = re.compile(
 )
 # When two findings overlap, the more specific wins (an ID card is also a long number …).
 _PRIORITY = ["email", "id_card", "bank_card", "wechat", "qq", "phone", "landline", "tracking", "order", "address", "name"]
+_RANK = {kind: i for i, kind in enumerate(_PRIORITY)}
 
 
 def find(text: str) -> list[Span]:
@@ -607,18 +612,13 @@ def find(text: str) -> list[Span]:
     found = _numbers(normalised) + _addresses(normalised) + _names(normalised)
     for m in _FIELD.finditer(normalised):
         found.append(Span(m.start(1), m.end(1), "address"))
-    rank = {k: i for i, k in enumerate(_PRIORITY)}
-    # Longest first, then by kind: a whole address beats a number inside it; a number beats a name.
-    found.sort(key=lambda s: (-(s.end - s.start) if s.kind == "address" else 0, rank[s.kind], -(s.end - s.start)))
+    # Longest address first, then by kind: a whole address beats a number inside it (which is then
+    # part of it); a number beats a name. What overlaps a span already taken is left out.
+    found.sort(key=lambda s: (-(s.end - s.start) if s.kind == "address" else 0, _RANK[s.kind], -(s.end - s.start)))
     taken: list[Span] = []
     for span in found:
-        if span.end <= span.start:
-            continue
-        overlapping = [t for t in taken if t.start < span.end and span.start < t.end]
-        if not overlapping:
+        if span.end > span.start and not any(t.start < span.end and span.start < t.end for t in taken):
             taken.append(span)
-        elif span.kind != "address" and all(t.kind == "address" for t in overlapping):
-            continue  # a number inside an address is part of it
     return sorted(taken, key=lambda s: s.start)
 
 
