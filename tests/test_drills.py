@@ -135,6 +135,7 @@ def test_the_drill_command_reads_and_writes_json_lines(real_settings):
         {"scenario": "yijia-001", "reply": "   "},
         "not json",
         {"scenario": "cuifu-001", "reply": "好的亲，记得在订单关闭前付款哦，付款后我们尽快发货～"},
+        '{"scenario": "cuifu-001", "reply": "\\ud800"}',
     ]
     stdin = "\n".join(x if isinstance(x, str) else json.dumps(x, ensure_ascii=False) for x in lines) + "\n"
     run = subprocess.run(
@@ -158,7 +159,7 @@ def test_the_drill_command_reads_and_writes_json_lines(real_settings):
         timeout=300,
     )
     out = [json.loads(line) for line in run.stdout.decode().splitlines()]
-    assert run.returncode == 0 and len(out) == 5, run.stderr.decode()[-2000:]
+    assert run.returncode == 0 and len(out) == 6, run.stderr.decode()[-2000:]
     first = out[0]
     assert first["scenario"] == "yijia-001" and 0 <= first["score"] <= 100 and first["advice"]
     assert {"key", "label", "passed", "points", "why", "basis"} <= set(first["items"][0])
@@ -167,6 +168,7 @@ def test_the_drill_command_reads_and_writes_json_lines(real_settings):
     assert "回复是空的" in out[2]["error"]
     assert "不是合法的 JSON" in out[3]["error"]
     assert "score" in out[4]
+    assert "孤立" in out[5]["error"]  # a lone surrogate is an error line, not a crash
 
 
 @pytest.mark.slow

@@ -8,6 +8,7 @@ import math
 import os
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 from ..config import DEFAULT_EMBEDDER, Settings
@@ -132,11 +133,7 @@ def _answer_line(mentor, raw: bytes, top_k: int, sources: tuple[str, ...] | None
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from ..pipeline.mentor import Mentor
-
-    settings = _settings(args)
-    # A rebuild draws its progress bar on stderr (ensure_index's default); stdout stays the answers.
-    mentor = Mentor.load(settings.index_dir, settings, rebuild=True, notify=_notify)
+    _, mentor = _mentor(args)
     sources = tuple(args.sources.split(",")) if args.sources else None
     if args.question == "-":
         out = sys.stdout
@@ -227,6 +224,8 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 
 def _mentor(args: argparse.Namespace):
+    """(settings, the loaded mentor). A rebuild draws its progress bar on stderr (ensure_index's
+    default), so stdout stays the answers."""
     from ..pipeline.mentor import Mentor
 
     settings = _settings(args)
@@ -242,15 +241,20 @@ def cmd_drill(args: argparse.Namespace) -> int:
             '用法：kefu-mentor drill --json - < replies.jsonl（每行一个 {"scenario": 模板 id, "reply": 回复}）', file=sys.stderr
         )
         return 2
+    try:
+        stream = sys.stdin.buffer if args.json == "-" else open(args.json, "rb")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        why = "找不到这个文件" if isinstance(exc, FileNotFoundError) else (exc.strerror or str(exc))
+        print(f"读不到输入文件 {args.json}：{why}。请检查路径，或用 - 从标准输入读取。", file=sys.stderr)
+        return 2
     settings, mentor = _mentor(args)
     coach = coach_for(mentor, settings.corpus_dir)
     by_id = {}
     for s in coach.scenarios:
         by_id.setdefault(s.template_id, s)
-    stream = sys.stdin.buffer if args.json == "-" else open(args.json, "rb")  # noqa: SIM115 - closed below
     try:
         for number, raw in enumerate(stream, 1):
-            print(json.dumps(_drill_line(coach, by_id, raw, number), ensure_ascii=False, allow_nan=False), flush=True)
+            print(json_line(_drill_line(coach, by_id, raw.rstrip(b"\r\n"), number)), flush=True)
     finally:
         if stream is not sys.stdin.buffer:
             stream.close()
@@ -258,6 +262,9 @@ def cmd_drill(args: argparse.Namespace) -> int:
 
 
 def _drill_line(coach, by_id: dict, raw: bytes, number: int) -> dict:
+    """One JSON Lines request → one grade or one error (never raises), checked like `ask --json -`'s."""
+    if len(raw) > MAX_LINE_BYTES:
+        return {"scenario": None, "error": f"第 {number} 行太长（{len(raw)} 字节，上限 {MAX_LINE_BYTES}）。每行只放一条回复。"}
     try:
         line = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -276,6 +283,8 @@ def _drill_line(coach, by_id: dict, raw: bytes, number: int) -> dict:
         return {"scenario": None, "error": f"第 {number} 行应是一个 JSON 对象，含 scenario 和 reply。"}
     scenario_id = data.get("scenario")
     reply = data.get("reply")
+    if any(_has_lone_surrogate(data.get(k)) for k in ("scenario", "reply", "buyer_says")):
+        return {"scenario": None, "error": f"第 {number} 行含有无效的字符编码（孤立的 \\ud800 一类代理字符），不是文字。"}
     if not isinstance(scenario_id, str) or scenario_id not in by_id:
         known = "、".join(sorted(by_id)[:5])
         return {
@@ -302,9 +311,7 @@ def _drill_line(coach, by_id: dict, raw: bytes, number: int) -> dict:
                 "passed": i.passed,
                 "points": round(i.points, 1),
                 "why": i.evidence,
-                "basis": None
-                if i.basis is None
-                else {"label": i.basis.label, "title": i.basis.title, "page": i.basis.page, "excerpt": i.basis.excerpt},
+                "basis": None if i.basis is None else asdict(i.basis),
             }
             for i in grade.items
         ],
