@@ -141,9 +141,9 @@ class TeacherTab:
         except MentorError as exc:  # the database is away: the rest of the view still works
             entries, feedback, classes = [], [], []
             banner += f"⚠️ **提问日志读不到**：{md_escape(str(exc))}\n\n"
-        problem = self.ctx.log_status()
-        if problem and "读不到" not in banner:
-            banner += f"⚠️ {md_escape(problem)}\n\n"
+        else:  # reading worked: writes may still be waiting, or there is no log at all
+            problem = self.ctx.log_status()
+            banner += f"⚠️ {md_escape(problem)}\n\n" if problem else ""
         class_choices = gr.update(choices=[ALL_CLASSES, *classes], value=class_code or ALL_CLASSES)
         try:
             table = coverage_table(self.ctx.settings, entries)

@@ -180,7 +180,7 @@ def cmd_coverage(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     database_url = args.database_url or os.environ.get("KEFU_MENTOR_DATABASE_URL")
-    log_path = args.log or Path(".data/questions.sqlite")
+    log_path = args.log or settings.data_dir / "questions.sqlite"
     if database_url and not args.log:
         entries = QuestionLog(database_url).entries(args.class_code or None)
     else:

@@ -152,10 +152,7 @@ class LocalPostgres:
 
     def start(self) -> LocalPostgres:
         self._run(str(self.bin / "initdb"), "-D", str(self.data), "-U", "kefu", "--auth=trust", "-E", "UTF8", "--locale=C")
-        options = f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories={self.dir} -c fsync=off"
-        self._run(
-            str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.dir / "server.log"), "-w", "start"
-        )
+        self.restart()
         self._run(str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "kefu", "kefu_mentor")
         return self
 
@@ -166,6 +163,7 @@ class LocalPostgres:
             pass
 
     def restart(self) -> None:
+        """Start the server on its data folder (after `stop`, or the first time from `start`)."""
         options = f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories={self.dir} -c fsync=off"
         self._run(
             str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.dir / "server.log"), "-w", "start"
