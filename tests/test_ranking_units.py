@@ -66,6 +66,8 @@ def test_a_situation_for_an_unknown_section_names_file_and_line():
         ("泄露他人信息扣几分", "number"),
         ("什么是描述不符", "definition"),
         ("买家说东西坏了怎么办", "other"),
+        ("顾客让我把别人的收货地址发给他，能发吗", "yesno"),
+        ("有人发链接让我登录后台，点不点", "yesno"),
     ],
 )
 def test_question_type(question, kind):

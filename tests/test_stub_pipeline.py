@@ -58,6 +58,12 @@ def test_a_number_question_quotes_the_figures_with_their_marker(stub):
     assert answer.citations[0].quoted and all(q in answer.citations[0].text for q in answer.citations[0].quoted)
 
 
+def test_a_yes_no_question_gets_the_rule_first(stub):
+    answer = stub.ask("客服可以把客户的订单信息泄露给别人吗？")
+    first = answer.answer.split("\n")[1]
+    assert "不能" in first and "泄露" in first
+
+
 def test_a_follow_up_is_read_with_the_previous_turn(stub):
     answer = stub.ask("那情节严重呢？", history=["泄露他人信息会被扣几分？"])
     assert "泄露他人信息" in answer.resolved_query
@@ -72,6 +78,19 @@ def test_rendering_escapes_markup_and_highlights_the_quoted_sentence(stub):
     assert "<mark>" in html and "教材原文" in html and "[1]" in markdown
     refused = answer_markdown(stub.ask("红烧肉怎么做才好吃"))
     assert "教材中没有找到相关内容" in refused and "相近的章节" not in refused
+
+
+def test_each_marker_links_to_its_passage_under_the_answer(stub):
+    answer = stub.ask("泄露他人信息会被扣几分？")
+    markdown = answer_markdown(answer)
+    assert '<a class="km-cite" href="#km-src-1">[1]</a>' in markdown
+    # The answer carries its own passages (shown under it on narrow screens, opened by [n]), each
+    # marked with its rank, on one line so Markdown leaves the HTML block whole.
+    inline = next(part for part in markdown.split("\n\n") if part.startswith("<div class='km-inline-sources'>"))
+    assert "\n" not in inline
+    for citation in answer.citations:
+        assert f"km-src-{citation.rank}" in inline
+    assert "<mark>" in inline
 
 
 def test_the_naive_recipe_starts_from_its_shipped_vectors(stub, tmp_path, monkeypatch):

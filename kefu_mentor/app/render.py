@@ -23,6 +23,43 @@ CSS = """
 .km-text {white-space:pre-wrap; line-height:1.7; margin-top:6px;}
 .km-text mark {background:#fde68a; padding:0 1px;}
 .km-refusal {border-left:4px solid #f59e0b; padding:6px 10px;}
+.km-cite {text-decoration:none; font-weight:600;}
+.km-flash {outline:2px solid #f59e0b;}
+.km-pass {color:#047857; font-weight:600;} .km-fail {color:#b91c1c; font-weight:600;}
+/* Each answer carries its own passages. On wide screens they stay hidden until its [n] is
+   clicked (the panel on the right shows the latest answer's); on narrow screens that panel
+   would sit far below the chat, so it is hidden and the passages show under each answer. */
+.km-narrow {display:none;}
+@media (min-width: 769px) {
+  .km-inline-sources details:not([open]) {display:none;}
+}
+@media (max-width: 768px) {
+  #km-sources {display:none;}
+  .km-wide {display:none;} .km-narrow {display:inline;}
+  .km-table-wrap {overflow-x:auto;}
+}
+"""
+
+# [n] in an answer opens that passage under the same answer (see CSS above). Capture phase:
+# the chat's own link handling would otherwise open "#km-src-n" as a new page.
+JS = """
+() => {
+  document.addEventListener('click', (event) => {
+    const link = event.target.closest ? event.target.closest('a.km-cite') : null;
+    if (!link) return;
+    event.preventDefault();
+    event.stopPropagation();
+    const rank = (link.getAttribute('href') || '').split('-').pop();
+    let box = link.parentElement;
+    while (box && !box.querySelector('.km-inline-sources')) box = box.parentElement;
+    const target = box && box.querySelector('.km-inline-sources .km-src-' + rank);
+    if (!target) return;
+    target.open = true;
+    target.scrollIntoView({behavior: 'smooth', block: 'nearest'});
+    target.classList.add('km-flash');
+    setTimeout(() => target.classList.remove('km-flash'), 1500);
+  }, true);
+}
 """
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-!|~>$])")
 
@@ -37,7 +74,13 @@ def _marker_escape(line: str) -> str:
     match = re.search(r"\[(\d+)\]$", line)
     if not match:
         return md_escape(line)
-    return md_escape(line[: match.start()]) + f"[{match.group(1)}]"
+    return md_escape(line[: match.start()]) + cite_link(int(match.group(1)))
+
+
+def cite_link(rank: int) -> str:
+    """A clickable [n]: opens passage n under the answer it belongs to."""
+    return f'<a class="km-cite" href="#km-src-{rank}">[{rank}]</a>'
+
 
 
 def scenario_chip(answer: Answer, scenario_min: float) -> str:
@@ -65,8 +108,13 @@ def answer_markdown(answer: Answer, scenario_min: float = 1.0) -> str:
     sources = []
     for c in answer.citations[:3]:
         page = f" · 第 {c.page} 页" if c.page else ""
-        sources.append(f"[{c.rank}] {c.label} · {md_escape(c.title)}{page}")
-    parts.append("**来源**（全文见右侧）：  \n" + "  \n".join(sources))
+        sources.append(f"{cite_link(c.rank)} {c.label} · {md_escape(c.title)}{page}")
+    parts.append(
+        "**来源**<span class='km-wide'>（全文见右侧，点 [n] 在这里展开）</span>"
+        "<span class='km-narrow'>（点 [n] 或下面的标题展开原文）</span>：  \n" + "  \n".join(sources)
+    )
+    # One line: a blank line would end the Markdown HTML block and let the text be parsed as Markdown.
+    parts.append("<div class='km-inline-sources'>" + "".join(_source_block(c, inline=True) for c in answer.citations) + "</div>")
     return "\n\n".join(parts)
 
 
@@ -89,21 +137,29 @@ def sources_html(answer: Answer | None) -> str:
             + (f"<p>相近的章节：</p><ul>{items}</ul>" if items else "")
             + "</div>"
         )
-    blocks = []
-    for c in answer.citations:
-        text = html.escape(c.text)
-        for sentence in c.quoted:
-            escaped = html.escape(sentence)
-            text = text.replace(escaped, f"<mark>{escaped}</mark>", 1)
-        page = f" · 第 {c.page} 页" if c.page else ""
-        note = _NOTES.get(c.source, "")
-        blocks.append(
-            f"<details class='km-source' data-rank='{c.rank}'{' open' if c.rank == 1 else ''}>"
-            f"<summary>[{c.rank}] <span class='km-label km-{html.escape(c.source)}'>{html.escape(c.label)}</span>"
-            f"{html.escape(c.title)}{page}</summary>"
-            f"<div class='km-note'>{note}</div><div class='km-text'>{text}</div></details>"
-        )
-    return "".join(blocks)
+    return "".join(_source_block(c) for c in answer.citations)
+
+
+def _source_block(c, inline: bool = False) -> str:
+    """One cited passage as an expandable block, quoted sentences highlighted; `inline` for the
+    copy under an answer in the chat (closed, and on one line: see `answer_markdown`)."""
+    text = html.escape(c.text)
+    for sentence in c.quoted:
+        escaped = html.escape(sentence)
+        text = text.replace(escaped, f"<mark>{escaped}</mark>", 1)
+    page = f" · 第 {c.page} 页" if c.page else ""
+    note = _NOTES.get(c.source, "")
+    opened = " open" if c.rank == 1 and not inline else ""
+    css = f"km-source km-src-{c.rank}"
+    if inline:
+        text = text.replace("\n", "<br>")
+    return (
+        f"<details class='{css}' data-rank='{c.rank}'{opened}>"
+        f"<summary>[{c.rank}] <span class='km-label km-{html.escape(c.source)}'>{html.escape(c.label)}</span>"
+        f"{html.escape(c.title)}{page}</summary>"
+        f"<div class='km-note'>{note}</div><div class='km-text'>{text}</div></details>"
+    )
+
 
 
 def basis_markdown(basis) -> str:

@@ -15,7 +15,7 @@ from .chat_tab import ChatTab
 from .context import AppContext
 from .drill_tab import DrillTab
 from .quiz_tab import QuizTab
-from .render import CSS
+from .render import CSS, JS
 from .teacher_tab import TeacherTab
 
 
@@ -24,7 +24,7 @@ def build_app(ctx: AppContext) -> gr.Blocks:
         gr.Markdown(
             "# 网店客服 AI 导师\n"
             "回答全部摘自《网店客服》（北京邮电大学出版社，2024）**教材原文**，或我们编写的**补充资料**与**话术模板**，"
-            "每句话后面的 [n] 对应右侧的出处。没有相关内容时会直接说明，不会乱编。"
+            "每句话后面的 [n] 是它的出处：点一下就在回答下面展开原文（宽屏时右侧也列出全部出处）。没有相关内容时会直接说明，不会乱编。"
         )
         chat = ChatTab(ctx)
         chat.build(demo)
@@ -70,4 +70,4 @@ def launch(argv: list[str] | None = None) -> None:
     demo = build_app(ctx)
     # Two cores: two answers at a time keeps latency flat; the rest wait in the queue.
     demo.queue(default_concurrency_limit=2, max_size=64)
-    demo.launch(server_name=args.host, server_port=args.port, css=CSS, show_error=False, footer_links=["api"])
+    demo.launch(server_name=args.host, server_port=args.port, css=CSS, js=JS, show_error=False, footer_links=["api"])

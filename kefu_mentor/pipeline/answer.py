@@ -79,18 +79,23 @@ def _candidate_sentences(chunk: Chunk) -> list[str]:
 _LIST_Q = re.compile(r"哪些|哪几|包括|包含|分为|分成|几类|几种|几个方面|几项|有什么(特点|作用|要求|职责)")
 _DEFINITION_Q = re.compile(r"什么是|是什么|含义|定义|指的是|是指|名词解释|解释一下|什么意思|啥意思")
 _NUMBER_Q = re.compile(r"几分|多少|几天|几次|多久|多长|几小时|几个小时|百分之|比例")
+# "能发吗 / 点不点 / 可以…吗": the learner wants the rule, so a sentence that states one leads.
+_YESNO_Q = re.compile(r"(能|可以|可不可以|允许|行|要|该)[^，,。]*[吗么嘛][？?]?\s*$|([\u4e00-\u9fff])不\2")
+_RULE = re.compile(r"不能|不得|不可|不要|不应|禁止|严禁|切勿|不允许")
 _HEADING = re.compile(r"^(\d+\.|[（(]\d+[）)]|[一二三四五六七八九十]+、)\s*\S")
 _DIGIT = re.compile(r"\d")
 
 
 def question_type(text: str) -> str:
-    """list | definition | number | other, from the wording of the question."""
+    """list | definition | number | yesno | other, from the wording of the question."""
     if _LIST_Q.search(text):
         return "list"
     if _NUMBER_Q.search(text):
         return "number"
     if _DEFINITION_Q.search(text):
         return "definition"
+    if _YESNO_Q.search(text):
+        return "yesno"
     return "other"
 
 
@@ -106,7 +111,7 @@ def select_sentences(lexicon: Lexicon, query: Query, hits: list[Hit]) -> list[tu
     weight = sum(lexicon.idf(w) for w in words) or 1.0
     kind = question_type(query.text)
     limit = MAX_SENTENCES + 2 if kind == "list" else MAX_SENTENCES
-    scored: list[tuple[float, int, int, str]] = []
+    scored: list[tuple[float, int, int, str, bool]] = []
     for position, hit in enumerate(hits[:3]):
         chunk = hit.chunk
         for order, (sentence, tokens) in enumerate(lexicon.sentences(hit, _candidate_sentences)):
@@ -122,7 +127,10 @@ def select_sentences(lexicon: Lexicon, query: Query, hits: list[Hit]) -> list[tu
                     prior += 0.2
                 elif kind == "number" and _DIGIT.search(sentence):
                     prior += 0.2
-            scored.append((overlap + prior, position, order, sentence))
+            rule = kind == "yesno" and chunk.source != "template" and overlap > 0 and bool(_RULE.search(sentence))
+            if rule:
+                prior += 0.2 / (position + 1)
+            scored.append((overlap + prior, position, order, sentence, rule))
     if not scored:
         return []
     scored.sort(key=lambda s: -s[0])
@@ -133,8 +141,9 @@ def select_sentences(lexicon: Lexicon, query: Query, hits: list[Hit]) -> list[tu
         top = [s for s in scored if s[1] == scored[0][1] and s not in chosen]
         top.sort(key=lambda s: s[2])
         chosen += top[: MIN_SENTENCES - len(chosen)]
-    chosen.sort(key=lambda s: (s[1], s[2]))
-    return [(position, sentence) for _, position, _, sentence in chosen]
+    # Reading order, except that a yes/no question's rule comes first: it is the answer.
+    chosen.sort(key=lambda s: (not s[4], s[1], s[2]))
+    return [(position, sentence) for _, position, _, sentence, _ in chosen]
 
 
 def compose(lexicon: Lexicon, query: Query, hits: list[Hit]) -> tuple[str, list[Citation]]:
