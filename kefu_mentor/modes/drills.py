@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +22,11 @@ from ..pipeline.text import Tokenizer
 from ..schema import SOURCE_LABELS, Chunk
 
 _WARNING = re.compile(r"[^，。！？,.!?]{0,8}(一旦|很难|有风险|风险大|不安全|没有保障|容易被骗|不受保护)")
-_NEGATION = re.compile(r"(不要|别|不能|请勿|切勿|不会|不用|无需|不必|不得|禁止|不是|没有|并非|从不|不可以)[^，。！？,.!?]{0,6}$")
+_NEGATION = re.compile(
+    r"(不要|别|不能|请勿|切勿|不会|不用|无需|不必|不得|禁止|不是|没有|并非|从不|不可以|没法|无法|不敢)[^，。！？,.!?]{0,6}$"
+    # "不一定能", "不保证": the phrase itself negated
+    r"|不$"
+)
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,26 @@ class Scenario:
     why: str
     avoid: str
     toc: str
+    turn: int = 1
+    # The buyer's next message and its recommended reply (the template's follow-up), for turn 2.
+    next_buyer: str = ""
+    next_reply: str = ""
+    next_avoid: str = ""
+
+    def second_turn(self) -> Scenario | None:
+        """The same scenario one message later: the buyer answers the trainee's reply."""
+        if self.turn != 1 or not self.next_buyer:
+            return None
+        return replace(
+            self,
+            turn=2,
+            buyer_line=self.next_buyer,
+            reply=self.next_reply,
+            avoid=self.next_avoid,
+            next_buyer="",
+            next_reply="",
+            next_avoid="",
+        )
 
 
 @dataclass(frozen=True)
@@ -48,6 +72,7 @@ class Basis:
     title: str  # the passage's breadcrumb as one string
     page: int | None
     excerpt: str
+    toc_id: str = ""  # the TOC node, so the teacher view can count practice per section
 
 
 @dataclass(frozen=True)
@@ -118,7 +143,19 @@ class Rubric:
 def load_scenarios(corpus_dir: Path) -> list[Scenario]:
     """Every buyer line of every template is a possible drill opening (templates validated as the index reads them)."""
     return [
-        Scenario(t.id, t.family, t.stage, t.scenario, line, t.reply, t.why, t.avoid, t.toc)
+        Scenario(
+            t.id,
+            t.family,
+            t.stage,
+            t.scenario,
+            line,
+            t.reply,
+            t.why,
+            t.avoid,
+            t.toc,
+            1,
+            *((t.follow_up.buyer, t.follow_up.reply, t.follow_up.avoid) if t.follow_up else ()),
+        )
         for t in load_templates(corpus_dir)
         for line in t.buyer_says
     ]
@@ -132,7 +169,7 @@ def find_basis(chunks: list[Chunk], spec: dict | None, sources: tuple[str, ...],
     if not found:
         return None
     chunk, excerpt = found
-    return Basis(SOURCE_LABELS[chunk.source], chunk.title, chunk.page, excerpt[:excerpt_chars])
+    return Basis(SOURCE_LABELS[chunk.source], chunk.title, chunk.page, excerpt[:excerpt_chars], chunk.toc_id)
 
 
 def _matches(text: str, spec: dict) -> str | None:
@@ -285,7 +322,8 @@ class DrillCoach:
         self._tokenizer = Tokenizer()
         self._idf: dict[str, float] | None = None
         self._matrix: tuple[dict[str, int], np.ndarray, np.ndarray] | None = None
-        self._words: dict[str, dict[str, float]] = {}  # key words per template id
+        self._words: dict[str, dict[str, float]] = {}  # key words per template id and turn
+        self._turn_vectors: dict[str, np.ndarray] = {}
         self.tone = tone if tone is not None and tone.embedder_id == embedder.id else None
 
     def families(self) -> list[str]:
@@ -312,7 +350,7 @@ class DrillCoach:
         template = next((c for c in self.chunks if c.source == "template" and c.reply == scenario.reply), None)
         if template is None:
             return None
-        return Basis(SOURCE_LABELS["template"], template.title, template.page, scenario.reply[:160])
+        return Basis(SOURCE_LABELS["template"], template.title, template.page, scenario.reply[:160], template.toc_id)
 
     # -- the parts of a grade ------------------------------------------------------------------
     def _reference_matrix(self) -> tuple[dict[str, int], np.ndarray, np.ndarray]:
@@ -337,15 +375,26 @@ class DrillCoach:
             return 0.0
         sims = matrix @ vector
         own = float(sims[rows[scenario.template_id]])
+        if scenario.turn > 1:  # the buyer has moved on: their new message and its reply count as this scenario too
+            own = max(own, float(self._turn_reference(scenario) @ vector))
         others = sims[families != scenario.family]
         return own - float(others.max()) if len(others) else own
+
+    def _turn_reference(self, scenario: Scenario) -> np.ndarray:
+        """A later turn's own reference vector (its buyer line and recommended reply), embedded once."""
+        key = f"{scenario.template_id}#{scenario.turn}"
+        if key not in self._turn_vectors:
+            text = f"场景：{scenario.scenario}\n买家：{scenario.buyer_line}\n推荐回复：{scenario.reply}"
+            self._turn_vectors[key] = self.embedder.embed_passages([text])[0]
+        return self._turn_vectors[key]
 
     def _key_words(self, scenario: Scenario) -> dict[str, float]:
         """The recommended reply's own words, weighted by how specific they are to it (IDF over
         all replies); placeholders such as 【审核时效】 are the shop's to fill, not key points."""
-        if scenario.template_id not in self._words:
-            self._words[scenario.template_id] = self._specific_words(scenario.reply)
-        return self._words[scenario.template_id]
+        key = f"{scenario.template_id}#{scenario.turn}"  # each turn has its own recommended reply
+        if key not in self._words:
+            self._words[key] = self._specific_words(scenario.reply)
+        return self._words[key]
 
     def _specific_words(self, reply: str) -> dict[str, float]:
         if self._idf is None:

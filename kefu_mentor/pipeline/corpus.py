@@ -23,6 +23,7 @@ _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _COMMENT = re.compile(r"<!--.*?-->", re.S)
 _TEMPLATE_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 TEMPLATE_KEYS = ("id", "toc", "scenario", "buyer_says", "reply", "why", "avoid")
+FOLLOW_UP_KEYS = ("buyer", "reply", "avoid")  # the optional second turn of a drill
 STAGES = ("售前", "售中", "售后", "客户关系")
 
 
@@ -373,6 +374,15 @@ def render_template(template: Template) -> str:
 
 
 @dataclass(frozen=True)
+class FollowUp:
+    """What the buyer says next after the recommended reply, and the reply to that (drills' second turn)."""
+
+    buyer: str
+    reply: str
+    avoid: str
+
+
+@dataclass(frozen=True)
 class Template:
     """One validated reply template, as written in `corpus/templates/*.yaml`."""
 
@@ -387,6 +397,7 @@ class Template:
     avoid: str
     file: str
     line: int
+    follow_up: FollowUp | None = None  # not part of the passage the index searches
 
 
 def read_templates(text: str, rel: str, toc: TableOfContents, seen_ids: set[str] | None = None) -> list[Template]:
@@ -438,6 +449,14 @@ def read_templates(text: str, rel: str, toc: TableOfContents, seen_ids: set[str]
         for key in ("scenario", "reply", "why", "avoid"):
             if not isinstance(item[key], str):
                 raise CorpusError(rel, line, f"话术 {item['id']} 的 {key} 应为文字", "写成一段文字")
+        follow_up = item.get("follow_up")
+        if follow_up is not None and not (
+            isinstance(follow_up, dict)
+            and all(isinstance(follow_up.get(k), str) and follow_up[k].strip() for k in FOLLOW_UP_KEYS)
+        ):
+            raise CorpusError(
+                rel, line, f"话术 {item['id']} 的 follow_up 不完整", f"follow_up 下要有 {'、'.join(FOLLOW_UP_KEYS)} 三项文字"
+            )
         templates.append(
             Template(
                 str(item["id"]),
@@ -451,6 +470,7 @@ def read_templates(text: str, rel: str, toc: TableOfContents, seen_ids: set[str]
                 item["avoid"],
                 rel,
                 line or 1,
+                FollowUp(*(follow_up[k].strip() for k in FOLLOW_UP_KEYS)) if follow_up else None,
             )
         )
     return templates
