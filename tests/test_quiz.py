@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kefu_mentor.modes.quiz import build_quiz, check
+from kefu_mentor.modes.quiz import MODULES, QuizQuestion, build_quiz, check, masked_excerpt
 
 from .conftest import REAL_CORPUS
 
@@ -68,3 +68,49 @@ def test_generated_questions_are_answerable_from_their_passage(quiz, real_mentor
         assert any(filled in text for text in passages[q.basis.title]), q.id
     templates = [q for q in quiz.values() if q.kind == "template"]
     assert templates and all(len(q.options) == 4 and check(q, q.answer).correct for q in templates)
+
+
+def test_a_short_answer_is_graded_on_its_points_in_the_learner_s_own_words(quiz):
+    question = quiz["m1-short-1"]
+    # One of the answers written blind for eval/quiz/short_answers.yaml (dev split) by a helper who saw
+    # only the question and its passage: none of the book's phrases for the five points.
+    paraphrase = (
+        "客服做得好，店铺在顾客心中的形象就好，咨询转成订单的比例也高，顾客买东西的感受更愉快；"
+        "同时熟悉规则、谨慎沟通能帮店铺避开退款、投诉和诈骗等麻烦，回复快、态度好还能把平台给店铺打的服务分拉上去。"
+    )
+    result = check(question, paraphrase)
+    assert result.correct and result.matched  # each point shown with the learner's words that made it
+    assert all(said in paraphrase for _, said in result.matched)
+    keywords = check(question, "形象 成交量 购物体验 经营风险 服务态度评分")
+    assert not keywords.correct and "完整的句子" in keywords.feedback
+
+
+def test_a_fill_in_takes_the_term_without_its_generic_tail():
+    question = QuizQuestion("x-fill-1", "fill", "网店客服需要具备 _____。", "test", blanks=(("语言表达能力",),))
+    assert check(question, "语言表达").correct and check(question, "语言表达能力").correct
+    assert not check(question, "语言").correct and not check(question, "表达").correct
+
+
+def test_a_mixed_session_draws_from_several_modules_with_plausible_distractors(real_mentor):
+    chunks = real_mentor.store.chunks
+    for module in MODULES:  # every module has questions whose key cites a passage
+        questions = build_quiz(REAL_CORPUS, chunks, module, seed=5)
+        assert len(questions) >= 10 and all(q.basis is not None for q in questions), module
+    session = build_quiz(REAL_CORPUS, chunks, "all", seed=5)
+    assert len(session) == 10 and len({q.module for q in session}) >= 5
+    assert build_quiz(REAL_CORPUS, chunks, "all", seed=6) != session  # each session its own draw
+    family = {c.reply: c.family for c in chunks if c.source == "template"}
+    for q in (q for q in build_quiz(REAL_CORPUS, chunks, "m4", generated=8, seed=2) if q.kind == "template"):
+        right = next(o for o in q.options if o.startswith(q.answer))
+        wrong = [o.split(". ", 1)[1] for o in q.options if o is not right]
+        # Two distractors from the same scenario family: the learner must read the buyer's line.
+        assert sum(family[w] == family[right.split(". ", 1)[1]] for w in wrong) == 2
+
+
+def test_an_excerpt_never_gives_away_another_question_s_answer(quiz):
+    fill = quiz["m1-fill-1"]  # 售前客服 / 售后客服
+    others = list(quiz.values())
+    for q in others:
+        shown = masked_excerpt(q, others)
+        if q is not fill:
+            assert "售前客服" not in shown and "售后客服" not in shown, q.id

@@ -343,6 +343,25 @@ def cmd_eval_drills(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval_quiz(args: argparse.Namespace) -> int:
+    from . import quiz_eval
+
+    settings, mentor = _mentor(args)
+    try:
+        results = quiz_eval.measure(settings.corpus_dir, mentor.chunks, args.data)
+    except FileNotFoundError:
+        print(f"找不到简答题评测集 {args.data}。", file=sys.stderr)
+        return 2
+    table = quiz_eval.format_report(results)
+    print(json.dumps(results, ensure_ascii=False, indent=2) if args.json else table)
+    if args.report:
+        from .evaluation import put_section
+
+        put_section(args.report, "quiz", quiz_eval.report_section(table))
+        print(f"已写入 {args.report}（简答题评分一节）。", file=sys.stderr)
+    return 0
+
+
 def cmd_train_tone(args: argparse.Namespace) -> int:
     from . import drill_eval
 
@@ -531,6 +550,12 @@ def build_parser() -> argparse.ArgumentParser:
     edr.add_argument("--json", action="store_true")
     edr.add_argument("--report", type=Path, help="把结果写进这个 Markdown 页面的“情景演练评分”一节，例如 docs/evaluation.md")
     edr.set_defaults(func=cmd_eval_drills)
+
+    equiz = sub.add_parser("eval-quiz", parents=[common], help="简答题评分评测：盲写的好答案、片面答案、关键词罗列和答非所问")
+    equiz.add_argument("--data", type=Path, default=Path("eval/quiz/short_answers.yaml"))
+    equiz.add_argument("--json", action="store_true")
+    equiz.add_argument("--report", type=Path, help="把结果写进这个 Markdown 页面的“简答题评分”一节，例如 docs/evaluation.md")
+    equiz.set_defaults(func=cmd_eval_quiz)
 
     tone = sub.add_parser("train-tone", parents=[common], help="用分级回复的 dev 部分训练语气模型（corpus/drills/tone.npz）")
     tone.add_argument("--data", type=Path, default=Path("eval/drills"))
