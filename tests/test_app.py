@@ -72,6 +72,16 @@ def test_textbook_question_shows_breadcrumb_and_highlight(page):
     assert "[1]" in chat and "Traceback" not in chat
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "app-answer.png"), full_page=True)
+    # [n] opens passage n right under the answer; on a phone the passages sit there, not far below.
+    page.locator("#km-chat a.km-cite").first.click()
+    page.wait_for_selector("#km-chat .km-inline-sources details.km-src-1[open]", timeout=10_000)
+    assert "不能泄露他人信息" in page.inner_text("#km-chat .km-inline-sources details.km-src-1")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_timeout(500)
+    assert not page.locator("#km-sources").is_visible()
+    assert page.locator("#km-chat .km-inline-sources details.km-src-2").is_visible()
+    page.screenshot(path=str(ARTIFACTS / "app-answer-390.png"), full_page=True)
+    page.set_viewport_size({"width": 1400, "height": 1000})
 
 
 def _last_message(page, expected: str) -> str:
@@ -180,29 +190,76 @@ def test_a_pasted_buyer_message_shows_its_scenario_chip_and_a_reply_to_copy(page
     assert "场景：" not in _last_message(page, "[1]")
 
 
-def test_a_drill_reply_is_graded_item_by_item_with_advice(page):
+def test_a_two_turn_drill_is_graded_item_by_item_and_flags_the_scenario_s_own_avoid_text(page):
+    import re
+
+    from kefu_mentor.modes.drills import load_scenarios
+
+    from .conftest import REAL_CORPUS
+
     page.get_by_role("tab", name="情景演练").click()
-    page.click("#km-drill-next")
-    page.wait_for_function("document.querySelector('#km-drill-opening').innerText.includes('买家')", timeout=60_000)
-    page.fill("#km-drill-reply textarea", "加我微信吧，私下转账给你便宜点")
+    scenarios = load_scenarios(REAL_CORPUS)
+    for _ in range(20):  # until a scenario whose second turn's 不要这样说 quotes what not to say
+        page.click("#km-drill-next")
+        page.wait_for_function("document.querySelector('#km-drill-opening').innerText.includes('买家')", timeout=60_000)
+        page.wait_for_function("!document.querySelector('#km-drill-opening').innerText.includes('第 2 轮')", timeout=30_000)
+        page.fill("#km-drill-reply textarea", "加我微信吧，私下转账给你便宜点")
+        page.click("#km-drill-submit")
+        page.wait_for_function("document.querySelector('#km-drill-opening').innerText.includes('第 2 轮')", timeout=60_000)
+        result = page.inner_text("#km-drill-result")
+        assert "先改这一点" in result and "引导买家到平台外交易或付款" in result
+        assert "违规" in result and "回应" in result and "要点" in result  # verdicts in words, item by item
+        # Turn 2: the buyer answers back; a reply saying what this turn's 不要这样说 names is flagged with it.
+        opening = page.inner_text("#km-drill-opening")
+        first = [line for line in opening.split("\n") if line.startswith("买家：")][0].removeprefix("买家：").strip()
+        buyer = [line for line in opening.split("\n") if line.startswith("买家：")][-1].removeprefix("买家：").strip()
+        scenario = next(s for s in scenarios if s.buyer_line == first and s.next_buyer == buyer)
+        quoted = re.findall(r"“([^”]{4,30})”", scenario.next_avoid)
+        if quoted:
+            said = quoted[0]
+            break
+    page.fill("#km-drill-reply textarea", f"亲，{said}。")
     page.click("#km-drill-submit")
-    page.wait_for_function("document.querySelector('#km-drill-result').innerText.includes('得分')", timeout=60_000)
+    page.wait_for_function("document.querySelector('#km-drill-result').innerText.includes('第 2 轮')", timeout=60_000)
     result = page.inner_text("#km-drill-result")
-    assert "先改这一点" in result and "引导买家到平台外交易或付款" in result
-    assert "违规" in result and "回应" in result and "要点" in result  # verdicts in words, item by item
+    assert "不要这样说" in result and said in result and "违规" in result
+    assert "本题结束" in page.inner_text("#km-drill-opening")
     page.screenshot(path=str(ARTIFACTS / "app-drill.png"), full_page=True)
     page.get_by_role("tab", name="问答").click()
 
 
-def test_a_quiz_answer_is_submitted_with_enter_and_scored_as_it_goes(page):
+def test_a_ten_question_quiz_mixes_modules_keeps_score_and_ends_with_a_summary(page):
+    import re
+
     page.get_by_role("tab", name="练习测验").click()
     page.click("#km-quiz-start")
-    page.wait_for_function("document.querySelector('#km-quiz-question').innerText.includes('第 1/')", timeout=60_000)
-    page.fill("#km-quiz-answer input, #km-quiz-answer textarea", "A")
-    page.keyboard.press("Enter")
-    page.wait_for_function("document.querySelector('#km-quiz-feedback').innerText.includes('已答 1/')", timeout=30_000)
-    page.click("#km-quiz-next")
-    page.wait_for_function("document.querySelector('#km-quiz-question').innerText.includes('第 2/')", timeout=30_000)
+    page.wait_for_function("document.querySelector('#km-quiz-question').innerText.includes('第 1/10')", timeout=60_000)
+    modules, typed_with_enter = set(), False
+    for n in range(1, 11):
+        head = page.inner_text("#km-quiz-question").split("\n")[0]
+        modules.update(re.findall(r"模块[一二三四五六七]", head))
+        # The header names the kind; the matching answer box is the one shown.
+        if "单选题" in head or "话术选择题" in head:  # one choice: radio buttons
+            page.locator("#km-quiz-choice label").first.click()
+            page.click("#km-quiz-check")
+        elif "多选题" in head:  # several: tick boxes
+            page.locator("#km-quiz-choices label").first.click()
+            page.click("#km-quiz-check")
+        else:
+            page.fill("#km-quiz-answer input, #km-quiz-answer textarea", "不知道")
+            page.keyboard.press("Enter")
+            typed_with_enter = True
+        page.wait_for_function(f"document.querySelector('#km-quiz-feedback').innerText.includes('已答 {n}/10')", timeout=30_000)
+        page.click("#km-quiz-next")
+        if n < 10:
+            page.wait_for_function(
+                f"document.querySelector('#km-quiz-question').innerText.includes('第 {n + 1}/10')", timeout=30_000
+            )
+    page.wait_for_function("document.querySelector('#km-quiz-question').innerText.includes('本次测验结束')", timeout=30_000)
+    summary = page.inner_text("#km-quiz-question")
+    assert len(modules) >= 2 and typed_with_enter
+    assert "共 10 题，答了 10 题" in summary and "章节" in summary and "建议重读" in summary
+    page.screenshot(path=str(ARTIFACTS / "app-quiz.png"), full_page=True)
     page.get_by_role("tab", name="问答").click()
 
 
@@ -213,5 +270,16 @@ def test_teacher_view_shows_its_table_and_chart_on_the_page(page):
     page.fill("#km-teacher-password input", "teacher-test")
     page.click("#km-teacher-refresh")
     page.wait_for_function("document.querySelector('#km-teacher-summary').innerText.includes('个小节')", timeout=60_000)
+    page.wait_for_selector("#km-teacher-chart img", state="attached", timeout=30_000)
+    page.locator("#km-teacher-chart img").scroll_into_view_if_needed()  # the image loads lazily, below the tables
     page.wait_for_selector("#km-teacher-chart img", timeout=30_000)
+    # The drill and the quiz above left their traces: the weakest replies and wrong answers, lowest first.
+    weakest = page.inner_text("#km-weakest")
+    assert "情景演练" in weakest and "练习测验" in weakest and "加我微信吧" in weakest
+    assert "先讲什么" in page.inner_text("#km-teacher-focus")
+    page.screenshot(path=str(ARTIFACTS / "teacher-1280.png"), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(ARTIFACTS / "teacher-390.png"), full_page=True)
+    page.set_viewport_size({"width": 1400, "height": 1000})
     page.get_by_role("tab", name="问答").click()

@@ -143,8 +143,8 @@ def test_a_thumbs_down_with_a_reason_reaches_the_teacher_view_and_the_csv(mini_s
     assert "已记录你的 👎" in thanks
     assert chat.feedback(SimpleNamespace(index=99, liked=False), turns, "") == ""  # not an answer: nothing stored
 
-    summary, _, _, disliked, files, _, _ = teacher.refresh("")
-    assert "👎 1 次" in summary
+    summary, _, _, _, _, _, disliked, files, _, _ = teacher.refresh("")
+    assert "点踩 1 次" in summary
     (row,) = disliked
     assert row[1].endswith("二、平台规则") and row[2] == "泄露他人信息会被扣几分？"
     assert "没说清情节严重时扣几分" in row[3] and "13912345678" not in row[3]  # redacted like the questions
@@ -193,18 +193,53 @@ def test_a_quiz_session_is_shuffled_keeps_a_running_score_and_ends_with_a_summar
     from kefu_mentor.app.quiz_tab import QuizTab
 
     quiz = QuizTab(AppContext(real_settings))
-    first, _, _, _, _ = quiz.start("m1", seed=1)
-    second, _, _, _, _ = quiz.start("m1", seed=2)
+    first, *_ = quiz.start("m1", seed=1)
+    second, *_ = quiz.start("m1", seed=2)
     assert len(first) >= 10 and [q.id for q in first] != [q.id for q in second]
-    questions, position, shown, _, scores = quiz.start("m1", seed=3)
+    questions, position, shown, _, scores, typed, chosen, ticked = quiz.start("m1", seed=3)
     assert "第 1/" in shown
-    message, scores = quiz.answer("   ", questions, position, scores)
-    assert "请先写下你的答案" in message and scores == {}
-    message, scores = quiz.answer(questions[0].key, questions, position, scores)  # the key itself is right
+    # The answer box fits the question: radio buttons for one choice, tick boxes for several, text otherwise.
+    kind = questions[0].kind
+    assert (chosen["visible"] is True) is (kind in ("single", "template")) and (ticked["visible"] is True) is (kind == "multiple")
+    assert (typed["visible"] is True) is (kind not in ("single", "template", "multiple"))
+    message, scores = quiz.answer("   ", None, [], questions, position, scores)
+    assert "请" in message and scores == {}
+    key = questions[0].key
+    message, scores = quiz.answer(key, key, list(key), questions, position, scores)  # the key itself is right
     assert "目前**：已答 1/" in message and scores == {"0": 1.0}
     while True:
-        position, shown, _ = quiz.next(questions, position, scores)
+        position, shown, *_ = quiz.next(questions, position, scores)
         if "本次测验结束" in shown:
             break
     assert position == len(questions) - 1 and f"共 {len(questions)} 题" in shown and "答对 1 题" in shown
-    assert "建议重读" in shown and "依据：" in shown
+    assert "建议重读" in shown and "<details>" in shown
+
+
+def test_the_teacher_view_lists_the_weakest_drill_reply_and_a_wrong_quiz_answer_by_need(real_settings, tmp_path):
+    from kefu_mentor.app.drill_tab import DrillTab
+    from kefu_mentor.app.quiz_tab import QuizTab
+    from kefu_mentor.modes.qlog import QuestionLog
+
+    settings = real_settings.with_(data_dir=tmp_path / "data")
+    ctx = AppContext(settings, question_log=QuestionLog(tmp_path / "data" / "questions.sqlite"))
+    drill, quiz, teacher = DrillTab(ctx), QuizTab(ctx), TeacherTab(ctx)
+    scenario, opening, *_ = drill.next("议价", {})
+    result, _, summary, _, following, said, _ = drill.submit(
+        "亲，理解您想买得划算，现在下单可以用满减券，到手价更低，我帮您算一下～", scenario, {}, opening, "3班"
+    )
+    assert following["turn"] == 2 and "第 2 轮" in said  # the buyer answers back
+    drill.submit("爱买不买", following, summary, said, "3班")
+    questions, position, *_ = quiz.start("m1", seed=4)
+    wrong = "完全不对的答案" if questions[0].kind not in ("single", "template", "multiple") else ""
+    quiz.answer(wrong, "Z", ["Z"], questions, position, {}, "3班")
+
+    summary, focus, coverage, families, weakest, *_ = teacher.refresh("", "3班")
+    assert "情景演练 2 次回复" in summary and "练习测验 1 次作答（答错 1 次）" in summary
+    scores = [row[4] for row in weakest]
+    assert scores == sorted(scores)  # lowest score first
+    assert any(row[0] == "情景演练" and row[3] == "爱买不买" and row[4] <= 20 for row in weakest)
+    assert any(row[0] == "练习测验" and row[4] == 0 for row in weakest)
+    assert families[0][0] == "议价" and families[0][-1] == "爱买不买"
+    needs = [row[1] for row in coverage]
+    assert needs == sorted(needs, reverse=True) and needs[0] >= 1
+    assert "先讲什么" in focus and coverage[0][0] in focus

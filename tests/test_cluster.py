@@ -187,7 +187,7 @@ def test_the_teacher_view_says_the_database_is_away_and_still_shows_coverage(min
     qlog = QuestionLog(f"postgresql://kefu@127.0.0.1:{free_port()}/kefu_mentor", retry_interval=60)
     ctx = AppContext(mini_settings, question_log=qlog)
     ctx.record(_answer("数据库断开时的问题"))
-    summary, coverage, *_ = TeacherTab(ctx).refresh("")
+    summary, _, coverage, *_ = TeacherTab(ctx).refresh("")
     assert "提问日志读不到" in summary and "学员的提问照常回答" in summary
     assert coverage  # the coverage table does not need the log
     assert qlog.pending == 1

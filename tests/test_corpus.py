@@ -192,3 +192,19 @@ def test_an_unknown_toc_id_is_reported_on_its_own_line(corpus_copy):
     assert text.split("\n")[2] == "toc: m1t2"  # line 3 of the file
     path.write_text(text.replace("toc: m1t2\n", "toc: m9t9\n", 1), encoding="utf-8")
     _expect_error(corpus_copy, "m1-t2.md", line=3, text="m9t9")
+
+
+def test_a_template_follow_up_must_be_complete(tmp_path):
+    import yaml
+
+    from kefu_mentor.errors import CorpusError
+    from kefu_mentor.pipeline.corpus import read_templates
+    from kefu_mentor.pipeline.toc import TableOfContents
+
+    toc = TableOfContents.load(REAL_CORPUS / "toc.yaml")
+    data = yaml.safe_load((REAL_CORPUS / "templates" / "cuifu.yaml").read_text(encoding="utf-8"))
+    data["templates"] = data["templates"][:1]
+    assert read_templates(yaml.safe_dump(data, allow_unicode=True), "t.yaml", toc)[0].follow_up is not None
+    data["templates"][0]["follow_up"] = {"buyer": "那好吧"}
+    with pytest.raises(CorpusError, match="follow_up"):
+        read_templates(yaml.safe_dump(data, allow_unicode=True), "t.yaml", toc)

@@ -181,3 +181,17 @@ def test_graded_replies_land_in_their_bands(coach, split):
     assert result["pairwise"] >= 0.85, result
     assert all(k["in_band"] >= 0.7 for k in result["kinds"].values()), result["kinds"]
     assert result["kinds"]["recommended"]["in_band"] >= 0.9 and result["kinds"]["keyword_salad"]["in_band"] >= 0.9
+
+
+def test_a_drill_has_a_second_turn_graded_against_its_own_reply(coach):
+    firsts = {s.template_id: s for s in load_scenarios(REAL_CORPUS)}
+    seconds = [s.second_turn() for s in firsts.values()]
+    assert all(seconds) and all(s.turn == 2 and s.second_turn() is None for s in seconds)
+    # The follow-up's own recommended reply passes; a reply written for the first turn is a
+    # different message and does not earn the second turn's key points in full.
+    scores = [coach.grade(s, s.reply).score for s in seconds]
+    assert sum(score >= 85 for score in scores) / len(scores) >= 0.95
+    second = next(s for s in seconds if s.template_id == "tuihuan-001")
+    said = next(p for p in coach._avoid_phrases(second))
+    item = next(i for i in coach.grade(second, f"亲，{said}。").items if i.key == "avoid")
+    assert not item.passed and second.avoid in item.evidence

@@ -99,6 +99,24 @@ def test_a_log_from_the_first_release_is_migrated_and_kept(tmp_path):
     assert entries[0].toc_id == "m1t2-k2" and log.classes() == ["2班"]
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT version FROM schema_version").fetchone()[0] >= 3
+    # Version 4: the practice table, added to the old file too.
+    log.record_practice("drill", "cuifu-001#1", "m3t2-k1", "催付", "拍了还没付", "亲，记得付款哦", 0.42, False, "2班")
+    assert [p.item_id for p in log.practice("2班")] == ["cuifu-001#1"]
+
+
+def test_drill_replies_and_quiz_answers_are_logged_redacted_per_class(tmp_path):
+    log = QuestionLog(tmp_path / "q.sqlite")
+    log.record_practice("quiz", "m1-fill-1", "m1t1-k3", "模块一 › 任务一", "网店的客服岗位分为…", "售前、售后", 1.0, True, "A班")
+    log.record_practice(
+        "drill", "wuliu-001#2", "m4t2-k1", "物流跟踪", "快递到哪了", "亲，您的收件人张伟 13912345678 已签收", 0.3, False, "B班"
+    )
+    (quiz,) = log.practice("A班")
+    assert (quiz.kind, quiz.score, quiz.passed, quiz.topic) == ("quiz", 1.0, True, "模块一 › 任务一")
+    (drill,) = log.practice("B班")
+    assert "13912345678" not in drill.response and "[手机号]" in drill.response
+    assert len(log.practice()) == 2 and log.classes() == ["A班", "B班"]
+    with pytest.raises(ValueError):
+        log.record_practice("exam", "x", None, "", "", "", 0.0, False)
 
 
 def test_entries_waiting_for_a_database_keep_their_order_and_a_full_queue_says_so(tmp_path, monkeypatch):

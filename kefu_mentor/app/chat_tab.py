@@ -10,7 +10,7 @@ import gradio as gr
 from ..errors import MentorError, QuestionError
 from ..modes.qlog import clean_class
 from ..schema import SOURCE_LABELS, SOURCE_TYPES, Answer
-from .context import AppContext, page_progress
+from .context import AppContext, page_progress, usable_class
 from .render import answer_markdown, md_escape, sources_html
 
 log = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ class ChatTab:
             {"role": "assistant", "content": self._shown(answer)},
         ]
         history.append(message)
-        self.ctx.record(answer, _class_or_none(class_code))
+        self.ctx.record(answer, usable_class(class_code))
         turns[str(len(chat) - 1)] = _turn(message, answer)
         reply = next((c.reply for c in answer.citations[:1] if c.reply), "")
         return (
@@ -168,7 +168,7 @@ class ChatTab:
                 (reason or "")[:500],
                 turn["toc_id"],
                 turn["title"],
-                _class_or_none(class_code),
+                usable_class(class_code),
             )
         except Exception:  # a full disk must not break the chat
             log.exception("could not record feedback")
@@ -261,6 +261,8 @@ class ChatTab:
                         elem_id="km-class",
                     )
                     class_note = gr.Markdown(elem_id="km-class-note")
+                # The drill and quiz tabs log under the same class code.
+                self.class_code = class_code
                 with gr.Row():
                     reason = gr.Textbox(
                         placeholder="觉得回答不对或没用？可以先在这里写一句原因，再点回答下方的 👎",
@@ -351,14 +353,6 @@ def _turn(question: str, answer: Answer) -> dict:
         "toc_id": top.toc_id if top else None,
         "title": top.title if top else None,
     }
-
-
-def _class_or_none(code: str | None) -> str:
-    """The class code to record: an unusable one is not recorded (the page already says why)."""
-    try:
-        return clean_class(code)
-    except ValueError:
-        return ""
 
 
 def _fixed(respond: Callable, text: str) -> Callable:

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from ..config import Settings
 from ..errors import BuildLockedError, CorpusError, MentorError
 from ..modes import redact
-from ..modes.qlog import QuestionLog
+from ..modes.qlog import QuestionLog, clean_class
 from ..pipeline.corpus import corpus_digest
 from ..pipeline.index import BUILD_LOCKED, build_index, console_progress
 from ..pipeline.mentor import Mentor
@@ -260,6 +260,15 @@ class AppContext:
         except Exception:
             log.exception("could not log the question")
 
+    def record_practice(self, class_code: str = "", **entry) -> None:
+        """Log a drill reply or a quiz answer for the teacher view (redacted; never costs the learner a grade)."""
+        if self.question_log is None:
+            return
+        try:
+            self.question_log.record_practice(class_code=class_code, **entry)
+        except Exception:
+            log.exception("could not log the practice entry")
+
     def log_status(self) -> str | None:
         """What is wrong with the question log, if anything (for the teacher view), in Chinese."""
         if self.question_log is None:
@@ -282,3 +291,11 @@ class AppContext:
             f"**索引状态**：{m['chunk_count']} 个文本块（{sources}）· 向量模型 `{m['embedder']['id']}`（{m['embedder']['dim']} 维）"
             f" · 语料指纹 `{m['corpus']['digest'][:10]}` · 建立于 {m['built_at']}{notice}"
         )
+
+
+def usable_class(code: str | None) -> str:
+    """The class code to record: an unusable one is not recorded (the chat tab says why under the box)."""
+    try:
+        return clean_class(code)
+    except ValueError:
+        return ""

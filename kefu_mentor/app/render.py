@@ -82,7 +82,6 @@ def cite_link(rank: int) -> str:
     return f'<a class="km-cite" href="#km-src-{rank}">[{rank}]</a>'
 
 
-
 def scenario_chip(answer: Answer, scenario_min: float) -> str:
     """ "场景：议价 · 把握 0.82" when the recogniser is at least `scenario_min` sure of the buyer's scenario
     (routing then applies to every class but `other`, which is shown so the learner sees why no template leads)."""
@@ -161,13 +160,15 @@ def _source_block(c, inline: bool = False) -> str:
     )
 
 
+def _basis_text(basis) -> str:
+    """ "教材原文 · 模块一 › … · 第 3 页", unescaped."""
+    page = f" · 第 {basis.page} 页" if basis.page else ""
+    return f"{basis.label} · {basis.title}{page}"
+
 
 def basis_markdown(basis) -> str:
     """ "依据：教材原文 · 模块一 › … · 第 3 页" for a drill item's or quiz answer's passage."""
-    if basis is None:
-        return ""
-    page = f" · 第 {basis.page} 页" if basis.page else ""
-    return f"依据：{basis.label} · {md_escape(basis.title)}{page}"
+    return f"依据：{md_escape(_basis_text(basis))}" if basis is not None else ""
 
 
 def grade_markdown(grade: Grade) -> str:
@@ -184,7 +185,7 @@ def grade_markdown(grade: Grade) -> str:
     for item in grade.items:
         if item.kind == "forbidden" and item.passed:
             continue  # only violations are worth a line
-        verdict = "通过 ✅" if item.passed else ("违规 ⛔" if item.kind == "forbidden" else "未做到 ❌")
+        verdict = verdict_html(item.passed, "通过", "违规" if item.kind == "forbidden" else "未做到")
         lines.append(
             f"| {kinds[item.kind]}：{md_escape(item.label)} | {verdict} | {item.points:.0f} | {md_escape(item.evidence)} | {basis_markdown(item.basis)} |"
         )
@@ -193,7 +194,7 @@ def grade_markdown(grade: Grade) -> str:
     lines.append(
         f"没有出现禁止的内容（{md_escape('、'.join(clean))}）。"
         if len(clean) == sum(i.kind == "forbidden" for i in grade.items)
-        else "⛔ 标为“违规”的内容会让买家不满或违反平台规则：碰到任何一条，这次最多只能得 15 分。"
+        else "标为<span class='km-fail'>违规</span>的内容会让买家不满或违反平台规则：碰到任何一条，这次最多只能得 15 分。"
     )
     lines += [
         "",
@@ -223,26 +224,32 @@ _QUIZ_KINDS = {
     "template": "话术选择题",
 }
 _QUIZ_HINTS = {
-    "fill": "多个空用顿号或空格隔开",
-    "cloze": "",
-    "single": "填字母",
-    "multiple": "填所有正确的字母",
-    "short": "写出要点",
-    "template": "填字母",
+    "fill": "多个空用顿号或空格隔开，回车提交",
+    "cloze": "回车提交",
+    "single": "在下面选一项，再点“提交答案”",
+    "multiple": "在下面勾选所有正确的选项，再点“提交答案”",
+    "short": "用完整的句子写出要点，回车或点“提交答案”",
+    "template": "在下面选一项，再点“提交答案”",
 }
+_NUMERALS = "一二三四五六七"
+
+
+def module_label(module: str) -> str:
+    """m4 → 模块四."""
+    return f"模块{_NUMERALS[int(module[1]) - 1]}" if len(module) == 2 and module[1] in "1234567" else ""
 
 
 def question_markdown(q: QuizQuestion, n: int, total: int) -> str:
-    """A quiz question as shown: number, kind, origin, prompt, options and how to answer."""
-    options = "\n".join(f"- {md_escape(o)}" for o in q.options)
-    hint = _QUIZ_HINTS[q.kind]
-    return f"**第 {n}/{total} 题 · {_QUIZ_KINDS[q.kind]}**（{md_escape(q.origin)}）\n\n{md_escape(q.prompt)}\n\n{options}\n\n" + (
-        f"*{hint}*" if hint else ""
-    )
+    """A quiz question as shown: number, kind, module, origin and prompt (choices are the radio
+    buttons or tick boxes under it), and how to answer."""
+    module = module_label(q.module)
+    head = f"**第 {n}/{total} 题 · {_QUIZ_KINDS[q.kind]}" + (f" · {module}" if module else "") + f"**（{md_escape(q.origin)}）"
+    return f"{head}\n\n{md_escape(q.prompt)}\n\n*{_QUIZ_HINTS[q.kind]}*"
 
 
 def quiz_summary_markdown(questions: list, scores: dict) -> str:
-    """The end of a quiz: the score, by section, and the passages to reread for what went wrong."""
+    """The end of a quiz: the score, by section (in the book's order), and the passages to reread
+    for what went wrong, each one click from its text."""
     total = len(questions)
     done = {int(k): float(v) for k, v in scores.items() if str(k).isdigit() and int(k) < total}
     lines = [
@@ -252,28 +259,41 @@ def quiz_summary_markdown(questions: list, scores: dict) -> str:
         "| 章节 | 题数 | 平均得分 |",
         "|---|---|---|",
     ]
-    by_section: dict[str, list[float]] = {}
+    by_section: dict[tuple[str, str], list[float]] = {}
     for i, q in enumerate(questions):
-        section = q.basis.title.split(" › ")[1] if q.basis and " › " in q.basis.title else (q.basis.title if q.basis else "其他")
+        crumbs = q.basis.title.split(" › ") if q.basis else ["其他"]
+        section = (q.module, " · ".join(filter(None, [module_label(q.module), crumbs[1] if len(crumbs) > 1 else crumbs[0]])))
         by_section.setdefault(section, []).append(done.get(i, 0.0))
-    lines += [f"| {md_escape(s)} | {len(v)} | {sum(v) / len(v):.0%} |" for s, v in sorted(by_section.items())]
+    lines += [f"| {md_escape(s)} | {len(v)} | {sum(v) / len(v):.0%} |" for (_, s), v in sorted(by_section.items())]
     reread = [q for i, q in enumerate(questions) if done.get(i, 0.0) < 0.999 and q.basis]
     if reread:
-        lines += ["", "**建议重读**（没答对或没答的题所依据的段落）："]
+        lines += ["", "**建议重读**（没答对或没答的题所依据的段落，点开看原文）：", ""]
         seen = set()
         for q in reread:
             if q.basis.title not in seen:
                 seen.add(q.basis.title)
-                lines.append(f"- {basis_markdown(q.basis)}")
+                lines.append(
+                    f"<details><summary>{html.escape(_basis_text(q.basis))}</summary>"
+                    f"<div class='km-text'>{html.escape(q.basis.excerpt).replace(chr(10), '<br>')}</div></details>"
+                )
     lines += ["", "点“出题”再来一次（题目顺序和生成的题会不同）。"]
     return "\n".join(lines)
 
 
-def quiz_feedback_markdown(result) -> str:
-    """The verdict on one quiz answer, with the key and the passage it comes from."""
+def verdict_html(passed: bool, yes: str = "正确", no: str = "不对") -> str:
+    """A verdict in words and colour (no emoji: without an emoji font they render as boxes)."""
+    return f"<span class='km-pass'>√ {yes}</span>" if passed else f"<span class='km-fail'>× {no}</span>"
+
+
+def quiz_feedback_markdown(result, excerpt: str | None = None) -> str:
+    """The verdict on one quiz answer, with the key, the learner's sentences that made each point
+    (short answers), and the passage it comes from (`excerpt`: with other questions' answers blanked)."""
     q = result.question
-    verdict = "✅ 正确" if result.correct else "❌ 不对"
-    return (
-        f"{verdict}（得分 {result.score:.0%}）。{md_escape(result.feedback)}\n\n**答案**：{md_escape(q.key)}\n\n"
-        f"{basis_markdown(q.basis)}\n\n> {md_escape(q.basis.excerpt) if q.basis else ''}"
-    )
+    lines = [f"{verdict_html(result.correct)}（得分 {result.score:.0%}）。{md_escape(result.feedback)}"]
+    if result.matched:
+        lines.append("**你答到的要点**：\n" + "\n".join(f"- {md_escape(p)} ← “{md_escape(said)}”" for p, said in result.matched))
+    lines.append(f"**答案**：{md_escape(q.key)}")
+    if q.basis:
+        lines.append(basis_markdown(q.basis))
+        lines.append(f"> {md_escape(q.basis.excerpt if excerpt is None else excerpt)}")
+    return "\n\n".join(lines)

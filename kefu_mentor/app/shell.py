@@ -28,8 +28,8 @@ def build_app(ctx: AppContext) -> gr.Blocks:
         )
         chat = ChatTab(ctx)
         chat.build(demo)
-        DrillTab(ctx).build()
-        QuizTab(ctx).build()
+        DrillTab(ctx).build(chat.class_code)
+        QuizTab(ctx).build(chat.class_code)
         TeacherTab(ctx).build()
         # After the tabs: an API endpoint between them would split the tab bar in two.
         gr.api(chat.api_ask, api_name="ask")

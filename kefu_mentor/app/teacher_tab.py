@@ -7,7 +7,18 @@ from pathlib import Path
 import gradio as gr
 
 from ..errors import MentorError
-from ..modes.instructor import coverage_chart, coverage_table, export_csv, export_feedback_csv, group_gaps
+from ..modes.instructor import (
+    by_need,
+    coverage_chart,
+    coverage_table,
+    export_csv,
+    export_feedback_csv,
+    export_practice_csv,
+    family_rows,
+    group_gaps,
+    practice_label,
+    weakest_practice,
+)
 from ..modes.redact import KINDS_ZH, LABELS
 from ..modes.uploads import add, list_uploads, preview, remove
 from ..pipeline.mentor import Mentor
@@ -116,7 +127,7 @@ class TeacherTab:
     def check(self, question: str) -> str:
         """The learner's answer to `question` now, with where its first passage comes from."""
         if not (question or "").strip():
-            return "请先填一个问题（点上面的 👎 或回答不了的问题，会自动填好）。"
+            return "请先填一个问题（在上面“点踩的回答”或“回答不了的问题”表里点一行，会自动填好）。"
         try:
             answer = self.ctx.mentor().ask(question)
         except MentorError as exc:
@@ -127,9 +138,11 @@ class TeacherTab:
         return f"现在第一条引用是 **{top.label}** · {md_escape(top.title)}\n\n" + answer_markdown(answer)
 
     def refresh(self, password: str, class_code: str | None = None):
+        """(summary, focus, coverage, families, weakest practice, gaps, disliked, files, chart, class choices)."""
+        empty = (None,) * 8
         denied = self.ctx.instructor_denied(password)
         if denied:
-            return denied, None, None, None, None, None, gr.update()
+            return denied, *empty, gr.update()
         qlog = self.ctx.question_log
         chosen = class_code if class_code and class_code != ALL_CLASSES else None
         stale = self.ctx.stale_reason()
@@ -137,33 +150,46 @@ class TeacherTab:
         try:
             entries = qlog.entries(chosen) if qlog else []
             feedback = qlog.feedback(chosen) if qlog else []
+            practice = qlog.practice(chosen) if qlog else []
             classes = qlog.classes() if qlog else []
         except MentorError as exc:  # the database is away: the rest of the view still works
-            entries, feedback, classes = [], [], []
+            entries, feedback, practice, classes = [], [], [], []
             banner += f"⚠️ **提问日志读不到**：{md_escape(str(exc))}\n\n"
         else:  # reading worked: writes may still be waiting, or there is no log at all
             problem = self.ctx.log_status()
             banner += f"⚠️ {md_escape(problem)}\n\n" if problem else ""
         class_choices = gr.update(choices=[ALL_CLASSES, *classes], value=class_code or ALL_CLASSES)
         try:
-            table = coverage_table(self.ctx.settings, entries)
+            table = coverage_table(self.ctx.settings, entries, feedback, practice)
         except MentorError as exc:  # the corpus cannot be read: say what to fix, keep the page
-            return banner + f"覆盖情况暂时无法统计：{md_escape(str(exc))}", None, None, None, None, None, class_choices
-        gaps = group_gaps(entries)
+            return banner + f"覆盖情况暂时无法统计：{md_escape(str(exc))}", *empty, class_choices
+        ranked = by_need(table)
         coverage_rows = [
             [
                 r["breadcrumb"],
+                r["need"],
+                r["questions"],
+                r["cited"],
+                r["low_confidence"],
+                r["disliked"],
+                f"{r['drills']} 次 · 均分 {100 * r['drill_avg']:.0f}" if r["drills"] else "",
+                f"{r['quizzes']} 题 · 错 {r['quiz_wrong']}" if r["quizzes"] else "",
                 r["page"],
                 r["textbook"],
                 r["supplement"],
                 r["template"],
                 r["teacher"],
-                r["questions"],
-                r["cited"],
                 "没有资料" if r["no_material"] else ("从未被引用" if r["never_cited"] else ""),
             ]
-            for r in table
+            for r in ranked
         ]
+        families = [
+            [f.family, f.attempts, round(100 * f.average), round(100 * f.lowest), f.weakest_prompt, f.weakest_reply]
+            for f in family_rows(practice)
+        ]
+        weak = weakest_practice(practice)
+        weakest = [[practice_label(p.kind), p.topic, p.prompt, p.response, round(100 * p.score)] for p in weak]
+        gaps = group_gaps(entries)
         gap_rows = [[g.example, g.count, g.refused, g.low_confidence, " | ".join(g.questions[:5])] for g in gaps]
         # Disliked answers by subsection (refusals last), newest first within each.
         disliked = sorted((f for f in feedback if not f.liked), key=lambda f: (f.breadcrumb or "~", -f.given_at))
@@ -172,20 +198,37 @@ class TeacherTab:
         files = [
             *export_csv(table, gaps, folder),
             export_feedback_csv(feedback, folder),
+            export_practice_csv(practice, folder),
             coverage_chart(table, folder / "coverage.png"),
         ]
         scope = f"班级 **{md_escape(chosen)}**：" if chosen else ""
+        drills = [p for p in practice if p.kind == "drill"]
+        quizzes = [p for p in practice if p.kind == "quiz"]
         summary = (
             banner
             + scope
             + (
                 f"共 {len(table)} 个小节，{sum(not r['no_material'] for r in table)} 个有资料；"
                 f"记录了 {len(entries)} 个提问，其中拒答 {sum(e.abstained for e in entries)} 个；"
-                f"学员评价 {len(feedback)} 次，其中 👎 {len(disliked)} 次。"
+                f"学员评价 {len(feedback)} 次，其中点踩 {len(disliked)} 次；"
+                f"情景演练 {len(drills)} 次回复，练习测验 {len(quizzes)} 次作答"
+                + (f"（答错 {sum(not p.passed for p in quizzes)} 次）" if quizzes else "")
+                + "。"
                 + (f"（提问日志：{qlog.backend} · `{md_escape(qlog.where)}`）" if qlog else "")
             )
         )
-        return summary, coverage_rows, gap_rows, disliked_rows, [str(f) for f in files], str(files[-1]), class_choices
+        return (
+            summary,
+            focus_markdown(ranked, weak),
+            coverage_rows,
+            families,
+            weakest,
+            gap_rows,
+            disliked_rows,
+            [str(f) for f in files],
+            str(files[-1]),
+            class_choices,
+        )
 
     def rebuild(self, password: str, progress=gr.Progress()) -> str:  # noqa: B008 - Gradio injects its tracker
         return self.ctx.rebuild(password, page_progress(progress))
@@ -212,10 +255,44 @@ class TeacherTab:
             with gr.Row():
                 rebuild = gr.Button("修改语料后重建索引", size="sm", scale=1, elem_id="km-teacher-rebuild")
                 rebuild_result = gr.Markdown()
+            focus = gr.Markdown(elem_id="km-teacher-focus")
             coverage = gr.Dataframe(
-                headers=["小节", "页码", "教材", "补充", "话术", "教师", "第一条引用", "被引用（任一位置）", "提示"],
-                label="覆盖情况（第一条引用 = 学员提问的第一条出处落在这一节的次数）",
+                headers=[
+                    "小节",
+                    "需要关注",
+                    "第一条引用",
+                    "被引用（任一位置）",
+                    "低置信度",
+                    "点踩",
+                    "情景演练",
+                    "练习测验",
+                    "页码",
+                    "教材",
+                    "补充",
+                    "话术",
+                    "教师",
+                    "提示",
+                ],
+                label="各小节（按需要关注的程度排序：低置信度回答、点踩（算两次）、不及格的演练回复、答错的测验题）",
                 wrap=True,
+                # Fixed widths: on a phone the table scrolls sideways instead of squeezing every
+                # column but the first out of sight (the list above it is the phone's summary).
+                column_widths=["240px", "80px", "80px", "90px", "80px", "50px", "130px", "110px"] + ["60px"] * 5 + ["100px"],
+                elem_id="km-coverage",
+            )
+            families = gr.Dataframe(
+                headers=["场景类别", "演练次数", "平均分", "最低分", "最低分时买家的话", "最低分的回复"],
+                label="情景演练：各场景类别（平均分低的在前）",
+                wrap=True,
+                column_widths=["110px", "80px", "70px", "70px", "180px", "260px"],
+                elem_id="km-families",
+            )
+            weakest = gr.Dataframe(
+                headers=["类型", "类别或章节", "题目或买家的话", "学员的回答", "得分"],
+                label="最需要讲评的练习：不及格的演练回复和答错的测验题（得分低的在前）",
+                wrap=True,
+                column_widths=["90px", "200px", "220px", "260px", "60px"],
+                elem_id="km-weakest",
             )
             gaps = gr.Dataframe(
                 headers=["代表问题", "次数", "拒答", "低置信度", "其他问法"],
@@ -224,7 +301,7 @@ class TeacherTab:
             )
             disliked = gr.Dataframe(
                 headers=["目录id", "小节", "问题", "原因", "回答开头"],
-                label="学员点了 👎 的回答（按小节）。点一行：在下面“添加教师资料”里选好这一节，并填好要检验的问题",
+                label="学员点踩的回答（按小节）。点一行：在下面“添加教师资料”里选好这一节，并填好要检验的问题",
                 wrap=True,
                 elem_id="km-disliked",
             )
@@ -280,7 +357,7 @@ class TeacherTab:
             check_button.click(self.check, [check_question], check_answer, api_visibility="private")
             disliked.select(self.pick_disliked, None, [under, check_question, adder], api_visibility="private")
             gaps.select(self.pick_gap, None, [check_question, adder], api_visibility="private")
-            outputs = [summary, coverage, gaps, disliked, files, chart, class_filter]
+            outputs = [summary, focus, coverage, families, weakest, gaps, disliked, files, chart, class_filter]
             refresh.click(self.refresh, [password, class_filter], outputs, api_visibility="private")
             class_filter.input(self.refresh, [password, class_filter], outputs, api_visibility="private")
             rebuild.click(self.rebuild, [password], rebuild_result, api_visibility="private").then(
@@ -288,3 +365,27 @@ class TeacherTab:
             )
             # The view opens filled (when no password is asked for; otherwise it says so).
             tab.select(self.refresh, [password, class_filter], outputs, api_visibility="private")
+
+
+def focus_markdown(ranked: list[dict], weakest: list, top: int = 5) -> str:
+    """The few sections to teach first, as short lines that read on a phone too."""
+    needy = [r for r in ranked if r["need"] > 0][:top]
+    if not needy:
+        return "**先讲什么**：还没有需要特别关注的小节（没有低置信度回答、点踩、不及格的演练或答错的测验）。"
+    lines = ["**先讲什么**（需要关注的程度从高到低）："]
+    for r in needy:
+        signs = [
+            f"{label} {r[key]}"
+            for key, label in (
+                ("low_confidence", "低置信度"),
+                ("disliked", "点踩"),
+                ("weak_drills", "演练不及格"),
+                ("quiz_wrong", "测验答错"),
+            )
+            if r[key]
+        ]
+        lines.append(f"- {md_escape(r['breadcrumb'])}：{'，'.join(signs)}")
+    if weakest:
+        p = weakest[0]
+        lines.append(f"\n得分最低的练习：{practice_label(p.kind)} · {md_escape(p.topic)} · {round(100 * p.score)} 分")
+    return "\n".join(lines)

@@ -15,9 +15,11 @@ from ..pipeline.corpus import load_corpus
 from ..pipeline.text import Tokenizer
 from ..schema import SOURCE_LABELS, SOURCE_TYPES
 from .coverage import CoverageRow, coverage_rows
-from .qlog import LoggedQuestion
+from .qlog import PRACTICE_KINDS, Feedback, LoggedQuestion, Practice
 
 LOW_CONFIDENCE = 0.6
+# A drill reply below this share of the points needs the teacher's eye (the drill tab's pass mark).
+DRILL_PASS = 0.6
 
 
 @dataclass(frozen=True)
@@ -34,30 +36,111 @@ class GapGroup:
         return len(self.questions)
 
 
-def coverage_table(settings: Settings, log: list[LoggedQuestion] | None = None) -> list[dict]:
-    """Every TOC subsection: chunks by source type, learners' questions landed there, and flags."""
+def coverage_table(
+    settings: Settings,
+    log: list[LoggedQuestion] | None = None,
+    feedback: list[Feedback] | None = None,
+    practice: list[Practice] | None = None,
+) -> list[dict]:
+    """Every TOC subsection: chunks by source type; learners' questions landed there (first
+    citation) and cited there (any rank); answers given there with low confidence or a 👎; drill
+    replies and quiz answers on it; and `need`, how much it calls for the teacher's attention."""
     corpus = load_corpus(settings.corpus_dir)
     rows: list[CoverageRow] = coverage_rows(corpus, chunk_sections(corpus.sections, settings.chunker))
     answered = [entry for entry in (log or []) if entry.toc_id and not entry.abstained]
     landed = Counter(entry.toc_id for entry in answered)
     # Cited at any rank (entries logged before the log kept every citation count their first).
     cited = Counter(toc for entry in answered for toc in (entry.cited or (entry.toc_id,)))
+    unsure = Counter(entry.toc_id for entry in answered if entry.confidence < LOW_CONFIDENCE)
+    disliked = Counter(f.toc_id for f in (feedback or []) if not f.liked and f.toc_id)
+    drills: dict[str, list[float]] = {}
+    quizzes: dict[str, list[bool]] = {}
+    for p in practice or []:
+        if p.toc_id:
+            if p.kind == "drill":
+                drills.setdefault(p.toc_id, []).append(p.score)
+            else:
+                quizzes.setdefault(p.toc_id, []).append(p.passed)
     table = []
     for row in rows:
+        toc = row.toc_id
+        drill_scores, quiz_results = drills.get(toc, []), quizzes.get(toc, [])
+        weak_drills = sum(score < DRILL_PASS for score in drill_scores)
+        wrong = sum(not ok for ok in quiz_results)
         table.append(
             {
-                "toc_id": row.toc_id,
+                "toc_id": toc,
                 "module": row.breadcrumb.split(" › ")[0],
                 "breadcrumb": row.breadcrumb,
                 "page": row.page,
                 **{s: row.counts[s] for s in SOURCE_TYPES},
-                "questions": landed.get(row.toc_id, 0),
-                "cited": cited.get(row.toc_id, 0),
-                "never_cited": cited.get(row.toc_id, 0) == 0,
+                "questions": landed.get(toc, 0),
+                "cited": cited.get(toc, 0),
+                "never_cited": cited.get(toc, 0) == 0,
                 "no_material": row.total == 0,
+                "low_confidence": unsure.get(toc, 0),
+                "disliked": disliked.get(toc, 0),
+                "drills": len(drill_scores),
+                "drill_avg": sum(drill_scores) / len(drill_scores) if drill_scores else None,
+                "weak_drills": weak_drills,
+                "quizzes": len(quiz_results),
+                "quiz_wrong": wrong,
+                # What the teacher should look at first: each sign of trouble counts once, a 👎 twice
+                # (a learner took the trouble to say so).
+                "need": unsure.get(toc, 0) + 2 * disliked.get(toc, 0) + weak_drills + wrong,
             }
         )
     return table
+
+
+def by_need(table: list[dict]) -> list[dict]:
+    """The coverage rows most in need first; the rest keep the book's order."""
+    order = {id(row): i for i, row in enumerate(table)}
+    return sorted(table, key=lambda row: (-row["need"], order[id(row)]))
+
+
+@dataclass(frozen=True)
+class FamilyRow:
+    """Drill results for one scenario family, with the weakest reply."""
+
+    family: str
+    attempts: int
+    average: float
+    lowest: float
+    weakest_prompt: str
+    weakest_reply: str
+
+
+def family_rows(practice: list[Practice]) -> list[FamilyRow]:
+    """Per scenario family, weakest average first."""
+    by_family: dict[str, list[Practice]] = {}
+    for p in practice:
+        if p.kind == "drill":
+            by_family.setdefault(p.topic, []).append(p)
+    rows = []
+    for family, items in by_family.items():
+        weakest = min(items, key=lambda p: p.score)
+        rows.append(
+            FamilyRow(
+                family,
+                len(items),
+                sum(p.score for p in items) / len(items),
+                weakest.score,
+                weakest.prompt,
+                weakest.response,
+            )
+        )
+    return sorted(rows, key=lambda r: (r.average, r.family))
+
+
+def weakest_practice(practice: list[Practice], limit: int = 30) -> list[Practice]:
+    """Drill replies below the pass mark and wrong quiz answers, lowest score first: what to go over in class."""
+    weak = [p for p in practice if (p.kind == "drill" and p.score < DRILL_PASS) or (p.kind == "quiz" and not p.passed)]
+    return sorted(weak, key=lambda p: (p.score, -p.done_at))[:limit]
+
+
+def practice_label(kind: str) -> str:
+    return PRACTICE_KINDS.get(kind, kind)
 
 
 def group_gaps(log: list[LoggedQuestion], tokenizer: Tokenizer | None = None, threshold: float = 0.4) -> list[GapGroup]:
@@ -125,6 +208,13 @@ def export_csv(table: list[dict], gaps: list[GapGroup], folder: Path) -> tuple[P
                 "被引用次数（任一位置）",
                 "从未被引用",
                 "没有资料",
+                "低置信度回答",
+                "👎",
+                "演练次数",
+                "演练平均分",
+                "测验作答",
+                "测验答错",
+                "需要关注",
             ]
         )
         for r in table:
@@ -141,6 +231,13 @@ def export_csv(table: list[dict], gaps: list[GapGroup], folder: Path) -> tuple[P
                     r["cited"],
                     "是" if r["never_cited"] else "",
                     "是" if r["no_material"] else "",
+                    r.get("low_confidence", 0),
+                    r.get("disliked", 0),
+                    r.get("drills", 0),
+                    "" if r.get("drill_avg") is None else round(100 * r["drill_avg"]),
+                    r.get("quizzes", 0),
+                    r.get("quiz_wrong", 0),
+                    r.get("need", 0),
                 ]
             )
     with gaps_path.open("w", encoding="utf-8-sig", newline="") as handle:
@@ -165,6 +262,29 @@ def export_feedback_csv(feedback: list, folder: Path) -> Path:
         for f in feedback:
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(f.given_at))
             writer.writerow([when, "👍" if f.liked else "👎", f.breadcrumb or "（拒答）", f.question, f.answer, f.reason])
+    return path
+
+
+def export_practice_csv(practice: list[Practice], folder: Path) -> Path:
+    """Every drill reply and quiz answer (redacted when stored), with score and pass/fail."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "practice.csv"
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = _SafeWriter(handle)
+        writer.writerow(["时间", "类型", "类别或章节", "题目或买家的话", "学员的回答", "得分", "结果"])
+        for p in practice:
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(p.done_at))
+            writer.writerow(
+                [
+                    when,
+                    practice_label(p.kind),
+                    p.topic,
+                    p.prompt,
+                    p.response,
+                    round(100 * p.score),
+                    "通过" if p.passed else "未通过",
+                ]
+            )
     return path
 
 

@@ -31,9 +31,10 @@ from .redact import redact
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # Columns added in version 2 (class codes, replica names, idempotent retries) and 3 (every section
-# an answer cited, not only its first), on top of version 1.
+# an answer cited, not only its first), on top of version 1. Version 4 adds the practice table
+# (drill replies and quiz answers, for the teacher view).
 _ADDED = {
     "questions": {
         "uid": "TEXT",
@@ -63,6 +64,21 @@ CREATE TABLE IF NOT EXISTS feedback (
     toc_id TEXT,
     breadcrumb TEXT
 );
+CREATE TABLE IF NOT EXISTS practice (
+    id {serial},
+    done_at DOUBLE PRECISION NOT NULL,
+    uid TEXT,
+    kind TEXT NOT NULL,
+    item_id TEXT NOT NULL,
+    toc_id TEXT,
+    topic TEXT NOT NULL,
+    prompt TEXT NOT NULL,
+    response TEXT NOT NULL,
+    score DOUBLE PRECISION NOT NULL,
+    passed INTEGER NOT NULL,
+    class_code TEXT NOT NULL DEFAULT '',
+    replica TEXT NOT NULL DEFAULT ''
+);
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)
 """
 _INDEXES = """
@@ -70,7 +86,9 @@ CREATE INDEX IF NOT EXISTS questions_asked_at ON questions(asked_at);
 CREATE UNIQUE INDEX IF NOT EXISTS questions_uid ON questions(uid);
 CREATE INDEX IF NOT EXISTS questions_class ON questions(class_code);
 CREATE UNIQUE INDEX IF NOT EXISTS feedback_uid ON feedback(uid);
-CREATE INDEX IF NOT EXISTS feedback_class ON feedback(class_code)
+CREATE INDEX IF NOT EXISTS feedback_class ON feedback(class_code);
+CREATE UNIQUE INDEX IF NOT EXISTS practice_uid ON practice(uid);
+CREATE INDEX IF NOT EXISTS practice_class ON practice(class_code)
 """
 _QUESTION_COLUMNS = (
     "uid",
@@ -96,6 +114,21 @@ _FEEDBACK_COLUMNS = (
     "class_code",
     "replica",
 )
+_PRACTICE_COLUMNS = (
+    "uid",
+    "done_at",
+    "kind",
+    "item_id",
+    "toc_id",
+    "topic",
+    "prompt",
+    "response",
+    "score",
+    "passed",
+    "class_code",
+    "replica",
+)
+PRACTICE_KINDS = {"drill": "情景演练", "quiz": "练习测验"}
 # Writes kept in memory while the database is away; beyond this the oldest are dropped (and said).
 MAX_PENDING = 10_000
 MAX_CLASS_CHARS = 32
@@ -135,6 +168,24 @@ class Feedback:
     reason: str
     toc_id: str | None
     breadcrumb: str | None
+    class_code: str = ""
+    replica: str = ""
+
+
+@dataclass(frozen=True)
+class Practice:
+    """One drill reply or quiz answer, redacted like the questions."""
+
+    id: int
+    done_at: float
+    kind: str  # drill | quiz
+    item_id: str  # the template id or the quiz question id
+    toc_id: str | None
+    topic: str  # the scenario family (drill) or the section the question rests on (quiz)
+    prompt: str  # what the learner answered: the buyer's line or the question
+    response: str
+    score: float  # 0 to 1
+    passed: bool
     class_code: str = ""
     replica: str = ""
 
@@ -385,6 +436,37 @@ class QuestionLog:
         )
         self._write("feedback", _FEEDBACK_COLUMNS, row)
 
+    def record_practice(
+        self,
+        kind: str,
+        item_id: str,
+        toc_id: str | None,
+        topic: str,
+        prompt: str,
+        response: str,
+        score: float,
+        passed: bool,
+        class_code: str = "",
+    ) -> None:
+        """Store a drill reply or a quiz answer (the learner's text redacted before writing)."""
+        if kind not in PRACTICE_KINDS:
+            raise ValueError(f"unknown practice kind {kind!r}")
+        row = (
+            uuid.uuid4().hex,
+            time.time(),
+            kind,
+            item_id,
+            toc_id,
+            topic[:200],
+            redact(prompt)[:500],
+            redact(response)[:2000],
+            float(score),
+            int(bool(passed)),
+            class_code,
+            self.replica,
+        )
+        self._write("practice", _PRACTICE_COLUMNS, row)
+
     def _write(self, table: str, columns: tuple[str, ...], row: tuple) -> None:
         sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) ON CONFLICT DO NOTHING"
         # Entries waiting from an outage go first, so the log keeps its order.
@@ -492,7 +574,7 @@ class QuestionLog:
     def prune(self) -> None:
         """Apply retention (age and row count) in the database."""
         cutoff = time.time() - self.max_age_days * 86400
-        for table, at in (("questions", "asked_at"), ("feedback", "given_at")):
+        for table, at in (("questions", "asked_at"), ("feedback", "given_at"), ("practice", "done_at")):
             self._db.execute(f"DELETE FROM {table} WHERE {at} < ?", (cutoff,))
             self._db.execute(
                 f"DELETE FROM {table} WHERE id <= (SELECT id FROM {table} ORDER BY id DESC LIMIT 1 OFFSET ?)",
@@ -537,10 +619,20 @@ class QuestionLog:
         )
         return [Feedback(r[0], r[1], bool(r[2]), r[3], r[4], r[5], r[6], r[7], r[8] or "", r[9] or "") for r in rows]
 
+    def practice(self, class_code: str | None = None) -> list[Practice]:
+        where, params = self._where_class(class_code)
+        rows = self._read(
+            "SELECT id, done_at, kind, item_id, toc_id, topic, prompt, response, score, passed, class_code, replica"
+            f" FROM practice{where} ORDER BY done_at, id",
+            params,
+        )
+        return [Practice(*r[:9], bool(r[9]), r[10] or "", r[11] or "") for r in rows]
+
     def classes(self) -> list[str]:
         """Every class code seen, for the teacher view's filter."""
         rows = self._read(
             "SELECT class_code FROM questions WHERE class_code <> '' UNION SELECT class_code FROM feedback WHERE class_code <> ''"
+            " UNION SELECT class_code FROM practice WHERE class_code <> ''"
         )
         return sorted({r[0] for r in rows})
 
