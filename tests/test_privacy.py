@@ -83,6 +83,49 @@ def test_ordinary_shop_talk_is_left_alone(text):
     assert find(text) == [] and redact(text) == text
 
 
+@pytest.mark.parametrize(
+    ("text", "secret", "label"),
+    [
+        # A flat however the estate is named: building + entrance + room, the estate's name before it.
+        ("寄到 翠湖花园 7号楼 3单元 502室", "翠湖花园 7号楼 3单元 502室", "[地址]"),
+        ("放到南湖东园三区12幢1单元801 谢谢", "南湖东园三区12幢1单元801", "[地址]"),
+        ("我在 江城大学 西校区 6 舍 214", "江城大学 西校区 6 舍 214", "[地址]"),
+        # A gazetteer short form and the level word it leaves off (黔东南 + 州).
+        ("贵州黔东南州 榕江县 古州镇 车江村 4 组", "车江村 4 组", "[地址]"),
+        # A name told by what stands after it: a title, something a person does, 收.
+        ("鲁思涵同学的教材到了吗", "鲁思涵", "[姓名]"),
+        ("柏振东来电，要求改时间", "柏振东", "[姓名]"),
+        ("放门卫，后勤处卜晓霞收", "卜晓霞", "[姓名]"),
+        # After a verb, when jieba also reads a person there; a second spelling of a name.
+        ("麻烦给贺欣妍打个电话", "贺欣妍", "[姓名]"),
+        ("收件人写成了吕晓 应该是吕骁", "吕晓", "[姓名]"),
+        # A compound surname anywhere, and a transliterated name without its dot after a cue.
+        ("令狐婧来电询问发票", "令狐婧", "[姓名]"),
+        ("买家艾克拜尔吐尔逊要求退货", "艾克拜尔吐尔逊", "[姓名]"),
+    ],
+)
+def test_names_and_flats_are_told_by_what_stands_around_them(text, secret, label):
+    cleaned = redact(text)
+    assert secret not in cleaned and label in cleaned, cleaned
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "海天酱油 1.9L 还有吗",  # a brand and a quantity
+        "戴尔 XPS13 有现货吗",  # a brand and a model
+        "周黑鸭的鸭脖辣不辣",  # a brand and something no person owns
+        "收纳柜 5 层 2 门的多少钱",  # a floor and a door are furniture
+        "安徽黄山毛峰 250g 多少钱",  # an origin and a weight, not an address
+        "亲，包裹已由中通揽收",  # 揽收 is one word
+        "培训时讲师说要先道歉",  # a surname character inside running text
+        "是顺丰还是中通",
+    ],
+)
+def test_brands_quantities_and_running_text_are_left_alone(text):
+    assert redact(text) == text, redact(text)
+
+
 def test_the_library_prints_nothing_on_our_stdout(capsys):
     """jionlp prints a banner on import; `ask --json -` writes JSON Lines to stdout."""
     import subprocess
