@@ -15,8 +15,8 @@ from .conftest import ROOT
 DATA = ROOT / "eval" / "privacy"
 
 
-# Names and addresses in free text are below the issue's 0.95 on the held-out split (0.923 and
-# 0.929 at the last measurement, docs/reliability.md): these floors catch a regression, they are
+# Names and addresses in free text are below the issue's 0.95 on fresh lines (0.844 and 0.920 on the
+# last fresh set, docs/reliability.md): these floors catch a regression, they are
 # not the target.
 FLOORS = {"姓名": 0.90, "地址": 0.90}
 
@@ -81,6 +81,22 @@ def test_the_kinds_the_issue_names_are_replaced_by_their_label(text, secret, lab
 )
 def test_ordinary_shop_talk_is_left_alone(text):
     assert find(text) == [] and redact(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "kept_out", "labels"),
+    [
+        # A number at the end of an address is its own finding, with its own label.
+        ("陶子涵 武汉市 洪山区 珞喻路 12号 光谷大厦 9楼 027-87651234", "87651234", ["[地址]", "[电话]"]),
+        # Any "…卡" names a card, though 邮政 is also a carrier.
+        ("退到我邮政卡 6230 5211 0098 7741 吧", "0098", ["[银行卡号]"]),
+        # A contact detail right after its owner's name.
+        ("龚文博手机 139 0571 2288 晚上打", "龚文博", ["[姓名]", "[手机号]"]),
+    ],
+)
+def test_contact_numbers_keep_their_own_label_and_mark_their_owner(text, kept_out, labels):
+    cleaned = redact(text)
+    assert kept_out not in cleaned and all(label in cleaned for label in labels), cleaned
 
 
 @pytest.mark.parametrize(

@@ -80,7 +80,8 @@ _GROUPED_ID = re.compile(
     r"(?<![0-9])[1-9][0-9]{5}[ \-]?(?:19|20)[0-9]{2}[ \-]?[0-9]{2}[0-9]{2}[ \-]?[0-9]{3}[0-9Xx](?![0-9A-Za-z])"
 )
 _CARD = re.compile(r"(?<![0-9])[0-9]{4}(?:[ \-]?[0-9]{4}){2,3}(?:[ \-]?[0-9]{1,4})?(?![0-9])")
-_CARD_CUE = re.compile(r"(?:卡号|银行卡|储蓄卡|信用卡|借记卡|农行卡|工行卡|建行卡|招行卡|打到|退到|退回到|转到|汇到)[^0-9]{0,8}$")
+# Any "…卡" names a card (邮政卡, 工资卡, 中行卡), not only the few banks one could list.
+_CARD_CUE = re.compile(r"(?:卡号|[\u4e00-\u9fa5]{1,3}卡|打到|退到|退回到|转到|汇到)[^0-9]{0,8}$")
 _MOBILE = re.compile(r"(?<![0-9])(?:\+?86[ \-]?)?1[3-9][0-9](?:[ \-]?[0-9]{4}){2}(?![0-9])")
 _MOBILE_343 = re.compile(r"(?<![0-9])1[3-9][0-9][ \-]?[0-9]{4}[ \-]?[0-9]{4}(?![0-9])")
 _LANDLINE = re.compile(
@@ -179,9 +180,10 @@ def _numbers(text: str) -> list[Span]:
     for m in _CARD.finditer(text):
         digits = re.sub(r"[ \-]", "", m.group())
         before = text[max(0, m.start() - 14) : m.start()]
-        if _ORDER_CUE.search(before) or _TRACKING_CUE.search(before):
+        card_cue = _CARD_CUE.search(before)  # "邮政卡" names a card, though 邮政 is also a carrier
+        if not card_cue and (_ORDER_CUE.search(before) or _TRACKING_CUE.search(before)):
             continue  # an order or tracking number that happens to pass Luhn (one in ten does)
-        if 16 <= len(digits) <= 19 and (_luhn(digits) or _CARD_CUE.search(before)):
+        if 16 <= len(digits) <= 19 and (_luhn(digits) or card_cue):
             spans.append(Span(m.start(), m.end(), "bank_card"))
     for m in _LONG.finditer(text):
         before = text[max(0, m.start() - 12) : m.start()]
@@ -794,7 +796,9 @@ _SURNAME_TITLES = frozenset("先生 女士 小姐 经理 老师 师傅 总 哥 �
 # What a person does right after being named: 韩立新来电, 阿牛木呷让我问, 乔一帆说, 苏和收.
 _PERSON_VERB = re.compile(
     r"(?:来电|来问|反馈|反映|说|让|叫我|要求|投诉|申请|咨询|称|确认|同意|签收|代收|收(?=$|[\s，,。；;！!])|"
-    r"是我|下的|买的|订的|拍的|付的|留言|打电话|打来|接电话|回电话|回电|来取|来拿|负责|处理|在吗|已确认)"
+    r"是我|下的|买的|订的|拍的|付的|留言|打电话|打来|接电话|回电话|回电|来取|来拿|负责|处理|在吗|已确认|"
+    # a contact detail named right after its owner: 汪海波座机 0571…, 刘洋手机 139…
+    r"(?:的)?(?:座机|电话|手机|微信|邮箱|地址)(?=\s?(?:号码?)?[:：是]?\s?[0-9A-Za-z(（+]))"
 )
 # Verbs that may put a name after them; weaker than a cue, so jieba must also read a person there
 # (给霍思彤打电话, 跟江浩说, 请联系孔维东, 这单是付文杰下的, 交给主管邓丽君处理); so may a role.
@@ -1127,7 +1131,8 @@ def find(text: str) -> list[Span]:
     if not text:
         return []
     normalised = text.translate(_HALF)  # same length: offsets stay valid
-    found = _numbers(normalised) + _addresses(normalised) + _names(normalised)
+    numbers = _numbers(normalised)
+    found = numbers + _trimmed(normalised, _addresses(normalised), numbers) + _names(normalised)
     for m in _FIELD.finditer(normalised):
         found.append(Span(m.start(1), m.end(1), "address"))
     # Longest address first, then by kind: a whole address beats a number inside it (which is then
@@ -1142,6 +1147,23 @@ def find(text: str) -> list[Span]:
             taken.append(span)
             used[span.start : span.end] = b"\x01" * (span.end - span.start)
     return sorted(taken, key=lambda s: s.start)
+
+
+_CONTACT = ("phone", "landline", "id_card", "bank_card", "email", "qq", "wechat")
+
+
+def _trimmed(text: str, addresses: list[Span], numbers: list[Span]) -> list[Span]:
+    """An address ends where a contact number starts inside it ("…天百大厦 7楼 0991-2817745"): the
+    address's own numbers are short, a phone number is its own finding with its own label."""
+    out = []
+    for address in addresses:
+        end = min(
+            (n.start for n in numbers if n.kind in _CONTACT and address.start < n.start < address.end), default=address.end
+        )
+        while end != address.end and end > address.start and text[end - 1].isspace():
+            end -= 1
+        out.append(Span(address.start, end, address.kind) if end != address.end else address)
+    return out
 
 
 def redact(text: str) -> str:
