@@ -594,16 +594,17 @@ class QuestionLog:
                 f"提问日志数据库（{self.where}）暂时读不到：{_short(exc)}。请检查数据库是否在运行、地址和密码是否正确；学员的提问照常回答。"
             ) from exc
 
-    @staticmethod
-    def _where_class(class_code: str | None) -> tuple[str, tuple]:
-        return (" WHERE class_code = ?", (class_code,)) if class_code else ("", ())
+    def _rows(self, table: str, columns: str, at: str, class_code: str | None) -> list[tuple]:
+        """A table's entries (all, or one class's), oldest first."""
+        where, params = (" WHERE class_code = ?", (class_code,)) if class_code else ("", ())
+        return self._read(f"SELECT id, {columns} FROM {table}{where} ORDER BY {at}, id", params)
 
     def entries(self, class_code: str | None = None) -> list[LoggedQuestion]:
-        where, params = self._where_class(class_code)
-        rows = self._read(
-            "SELECT id, asked_at, question, abstained, confidence, toc_id, breadcrumb, class_code, replica, cited"
-            f" FROM questions{where} ORDER BY asked_at, id",
-            params,
+        rows = self._rows(
+            "questions",
+            "asked_at, question, abstained, confidence, toc_id, breadcrumb, class_code, replica, cited",
+            "asked_at",
+            class_code,
         )
         return [
             LoggedQuestion(r[0], r[1], r[2], bool(r[3]), r[4], r[5], r[6], r[7] or "", r[8] or "", tuple((r[9] or "").split()))
@@ -611,20 +612,20 @@ class QuestionLog:
         ]
 
     def feedback(self, class_code: str | None = None) -> list[Feedback]:
-        where, params = self._where_class(class_code)
-        rows = self._read(
-            "SELECT id, given_at, liked, question, answer, reason, toc_id, breadcrumb, class_code, replica"
-            f" FROM feedback{where} ORDER BY given_at, id",
-            params,
+        rows = self._rows(
+            "feedback",
+            "given_at, liked, question, answer, reason, toc_id, breadcrumb, class_code, replica",
+            "given_at",
+            class_code,
         )
         return [Feedback(r[0], r[1], bool(r[2]), r[3], r[4], r[5], r[6], r[7], r[8] or "", r[9] or "") for r in rows]
 
     def practice(self, class_code: str | None = None) -> list[Practice]:
-        where, params = self._where_class(class_code)
-        rows = self._read(
-            "SELECT id, done_at, kind, item_id, toc_id, topic, prompt, response, score, passed, class_code, replica"
-            f" FROM practice{where} ORDER BY done_at, id",
-            params,
+        rows = self._rows(
+            "practice",
+            "done_at, kind, item_id, toc_id, topic, prompt, response, score, passed, class_code, replica",
+            "done_at",
+            class_code,
         )
         return [Practice(*r[:9], bool(r[9]), r[10] or "", r[11] or "") for r in rows]
 

@@ -334,12 +334,17 @@ def cmd_eval_drills(args: argparse.Namespace) -> int:
             print(f"找不到评分测试集 {args.data / ('graded_' + split + '.yaml')}。", file=sys.stderr)
             return 2
     report = drill_eval.format_report(results)
-    print(json.dumps(results, ensure_ascii=False, indent=2) if args.json else report)
+    return _show_section(args, results, report, "drills", drill_eval.report_section(report), "情景演练评分")
+
+
+def _show_section(args: argparse.Namespace, results: dict, table: str, section: str, body: str, title: str) -> int:
+    """Print an eval command's table (or its JSON) and, with --report, write it as its section of the page."""
+    print(json.dumps(results, ensure_ascii=False, indent=2) if args.json else table)
     if args.report:
         from .evaluation import put_section
 
-        put_section(args.report, "drills", drill_eval.report_section(report))
-        print(f"已写入 {args.report}（情景演练评分一节）。", file=sys.stderr)
+        put_section(args.report, section, body)
+        print(f"已写入 {args.report}（{title}一节）。", file=sys.stderr)
     return 0
 
 
@@ -353,13 +358,7 @@ def cmd_eval_quiz(args: argparse.Namespace) -> int:
         print(f"找不到简答题评测集 {args.data}。", file=sys.stderr)
         return 2
     table = quiz_eval.format_report(results)
-    print(json.dumps(results, ensure_ascii=False, indent=2) if args.json else table)
-    if args.report:
-        from .evaluation import put_section
-
-        put_section(args.report, "quiz", quiz_eval.report_section(table))
-        print(f"已写入 {args.report}（简答题评分一节）。", file=sys.stderr)
-    return 0
+    return _show_section(args, results, table, "quiz", quiz_eval.report_section(table), "简答题评分")
 
 
 def cmd_train_tone(args: argparse.Namespace) -> int:
