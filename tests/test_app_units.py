@@ -229,6 +229,7 @@ def test_the_teacher_view_lists_the_weakest_drill_reply_and_a_wrong_quiz_answer_
     )
     assert following["turn"] == 2 and "第 2 轮" in said  # the buyer answers back
     drill.submit("爱买不买", following, summary, said, "3班")
+    ChatTab(ctx).respond("能便宜点吗 便宜就拍", [], [], ["textbook", "supplement", "template"], 5, {}, "3班")
     questions, position, *_ = quiz.start("m1", seed=4)
     wrong = "完全不对的答案" if questions[0].kind not in ("single", "template", "multiple") else ""
     quiz.answer(wrong, "Z", ["Z"], questions, position, {}, "3班")
@@ -239,7 +240,8 @@ def test_the_teacher_view_lists_the_weakest_drill_reply_and_a_wrong_quiz_answer_
     assert scores == sorted(scores)  # lowest score first
     assert any(row[0] == "情景演练" and row[3] == "爱买不买" and row[4] <= 20 for row in weakest)
     assert any(row[0] == "练习测验" and row[4] == 0 for row in weakest)
-    assert families[0][0] == "议价" and families[0][-1] == "爱买不买"
+    # The family's row holds the buyer's question asked in the chat and both drill turns.
+    assert families[0][0] == "议价" and families[0][1] == 1 and families[0][3] == 2 and families[0][-1] == "爱买不买"
     needs = [row[1] for row in coverage]
     assert needs == sorted(needs, reverse=True) and needs[0] >= 1
     assert "先讲什么" in focus and coverage[0][0] in focus

@@ -184,8 +184,17 @@ class TeacherTab:
             for r in ranked
         ]
         families = [
-            [f.family, f.attempts, round(100 * f.average), round(100 * f.lowest), f.weakest_prompt, f.weakest_reply]
-            for f in family_rows(practice)
+            [
+                f.family,
+                f.questions,
+                f.weak_questions,
+                f.attempts,
+                "" if f.average is None else round(100 * f.average),
+                "" if f.lowest is None else round(100 * f.lowest),
+                f.weakest_prompt,
+                f.weakest_reply,
+            ]
+            for f in family_rows(practice, entries)
         ]
         weak = weakest_practice(practice)
         weakest = [[practice_label(p.kind), p.topic, p.prompt, p.response, round(100 * p.score)] for p in weak]
@@ -281,10 +290,19 @@ class TeacherTab:
                 elem_id="km-coverage",
             )
             families = gr.Dataframe(
-                headers=["场景类别", "演练次数", "平均分", "最低分", "最低分时买家的话", "最低分的回复"],
-                label="情景演练：各场景类别（平均分低的在前）",
+                headers=[
+                    "场景类别",
+                    "提问",
+                    "拒答或低置信度",
+                    "演练次数",
+                    "平均分",
+                    "最低分",
+                    "最低分时买家的话",
+                    "最低分的回复",
+                ],
+                label="各场景类别：学员的提问（第一条引用是这一类的话术，或识别为这一类的买家消息）和情景演练（需要关注的在前）",
                 wrap=True,
-                column_widths=["110px", "80px", "70px", "70px", "180px", "260px"],
+                column_widths=["110px", "60px", "90px", "80px", "70px", "70px", "180px", "260px"],
                 elem_id="km-families",
             )
             weakest = gr.Dataframe(

@@ -101,36 +101,47 @@ def by_need(table: list[dict]) -> list[dict]:
 
 @dataclass(frozen=True)
 class FamilyRow:
-    """Drill results for one scenario family, with the weakest reply."""
+    """One scenario family: learners' questions about it and their drill replies, with the weakest."""
 
     family: str
+    questions: int
+    weak_questions: int  # refused or answered with low confidence
     attempts: int
-    average: float
-    lowest: float
+    average: float | None
+    lowest: float | None
     weakest_prompt: str
     weakest_reply: str
+    weak_drills: int = 0  # drill replies under the pass mark
 
 
-def family_rows(practice: list[Practice]) -> list[FamilyRow]:
-    """Per scenario family, weakest average first."""
-    by_family: dict[str, list[Practice]] = {}
+def family_rows(practice: list[Practice], log: list[LoggedQuestion] | None = None) -> list[FamilyRow]:
+    """Per scenario family, most in need first (weak answers and failed drill replies), then weakest average."""
+    drills: dict[str, list[Practice]] = {}
     for p in practice:
         if p.kind == "drill":
-            by_family.setdefault(p.topic, []).append(p)
+            drills.setdefault(p.topic, []).append(p)
+    asked: dict[str, list[LoggedQuestion]] = {}
+    for entry in log or []:
+        if entry.family:
+            asked.setdefault(entry.family, []).append(entry)
     rows = []
-    for family, items in by_family.items():
-        weakest = min(items, key=lambda p: p.score)
+    for family in sorted(set(drills) | set(asked)):
+        items, questions = drills.get(family, []), asked.get(family, [])
+        weakest = min(items, key=lambda p: p.score) if items else None
         rows.append(
             FamilyRow(
                 family,
+                len(questions),
+                sum(e.abstained or e.confidence < LOW_CONFIDENCE for e in questions),
                 len(items),
-                sum(p.score for p in items) / len(items),
-                weakest.score,
-                weakest.prompt,
-                weakest.response,
+                sum(p.score for p in items) / len(items) if items else None,
+                weakest.score if weakest else None,
+                weakest.prompt if weakest else "",
+                weakest.response if weakest else "",
+                sum(p.score < DRILL_PASS for p in items),
             )
         )
-    return sorted(rows, key=lambda r: (r.average, r.family))
+    return sorted(rows, key=lambda r: (-(r.weak_questions + r.weak_drills), 2.0 if r.average is None else r.average, r.family))
 
 
 def weakest_practice(practice: list[Practice], limit: int = 30) -> list[Practice]:

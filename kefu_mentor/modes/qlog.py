@@ -26,6 +26,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from ..errors import MentorError
+from ..pipeline.scenario import NONE, OTHER
 from ..schema import Answer
 from .redact import redact
 
@@ -34,13 +35,14 @@ log = logging.getLogger(__name__)
 SCHEMA_VERSION = 4
 # Columns added in version 2 (class codes, replica names, idempotent retries) and 3 (every section
 # an answer cited, not only its first), on top of version 1. Version 4 adds the practice table
-# (drill replies and quiz answers, for the teacher view).
+# (drill replies and quiz answers, for the teacher view) and each question's scenario family.
 _ADDED = {
     "questions": {
         "uid": "TEXT",
         "class_code": "TEXT NOT NULL DEFAULT ''",
         "replica": "TEXT NOT NULL DEFAULT ''",
         "cited": "TEXT NOT NULL DEFAULT ''",
+        "family": "TEXT NOT NULL DEFAULT ''",
     },
     "feedback": {"uid": "TEXT", "class_code": "TEXT NOT NULL DEFAULT ''", "replica": "TEXT NOT NULL DEFAULT ''"},
 }
@@ -101,6 +103,7 @@ _QUESTION_COLUMNS = (
     "class_code",
     "replica",
     "cited",
+    "family",
 )
 _FEEDBACK_COLUMNS = (
     "uid",
@@ -154,6 +157,7 @@ class LoggedQuestion:
     class_code: str = ""
     replica: str = ""
     cited: tuple[str, ...] = ()  # every TOC node the answer cited, best first
+    family: str = ""  # the scenario family of the template it led with, or that the recogniser read
 
 
 @dataclass(frozen=True)
@@ -408,6 +412,7 @@ class QuestionLog:
             class_code,
             self.replica,
             " ".join(dict.fromkeys(c.toc_id for c in answer.citations)),
+            _family(answer),
         )
         self._write("questions", _QUESTION_COLUMNS, row)
 
@@ -602,12 +607,14 @@ class QuestionLog:
     def entries(self, class_code: str | None = None) -> list[LoggedQuestion]:
         rows = self._rows(
             "questions",
-            "asked_at, question, abstained, confidence, toc_id, breadcrumb, class_code, replica, cited",
+            "asked_at, question, abstained, confidence, toc_id, breadcrumb, class_code, replica, cited, family",
             "asked_at",
             class_code,
         )
         return [
-            LoggedQuestion(r[0], r[1], r[2], bool(r[3]), r[4], r[5], r[6], r[7] or "", r[8] or "", tuple((r[9] or "").split()))
+            LoggedQuestion(
+                r[0], r[1], r[2], bool(r[3]), r[4], r[5], r[6], r[7] or "", r[8] or "", tuple((r[9] or "").split()), r[10] or ""
+            )
             for r in rows
         ]
 
@@ -643,6 +650,17 @@ class QuestionLog:
         if self._pending:
             self.flush()
         self._db.close()
+
+
+def _family(answer: Answer) -> str:
+    """The scenario family a question was about: its first template's, or the one the recogniser
+    read in a buyer's message (a refused one too); '' for a study question."""
+    top = answer.citations[0] if answer.citations else None
+    if top is not None and top.family:
+        return top.family
+    scenario = answer.scenario
+    family = getattr(scenario, "family", "") if scenario is not None else ""
+    return family if family not in (NONE, OTHER) else ""
 
 
 def _short(exc: Exception) -> str:
