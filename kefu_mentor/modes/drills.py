@@ -442,7 +442,7 @@ class DrillCoach:
         vector = self.embedder.embed_passages([reply or "（空）"])[0]
         margin = self.relevance(scenario, vector) if reply else -1.0
         low, high = float(r.relevance["low"]), float(r.relevance["high"])
-        share = min(1.0, max(0.0, (margin - low) / (high - low)))
+        share = _saturating(max(0.0, (margin - low) / (high - low)))
         items.append(
             RubricItem(
                 "relevance",
@@ -459,7 +459,7 @@ class DrillCoach:
         # 2. The scenario's own key points, from its recommended reply.
         coverage, found, missing = self.key_points(scenario, reply)
         full = float(r.key_points["full"])
-        kp_share = min(1.0, coverage / full)
+        kp_share = _saturating(coverage / full)
         items.append(
             RubricItem(
                 "key_points",
@@ -554,7 +554,9 @@ class DrillCoach:
         if not sentences:
             score *= float(r.form["factor"])
         if crossed:
-            score = min(score, float(r.points["red_line_cap"]))
+            # Scaled, not clipped: every reply that crosses a red line ends at or under the cap, and a
+            # polite one that slipped still ranks above a rude one that also lectures the buyer.
+            score = score * float(r.points["red_line_cap"]) / 100
         score = round(max(0.0, min(100.0, score)), 1)
         return Grade(scenario, reply, score, tuple(items), self._advice(items, crossed, missing), margin)
 
@@ -574,6 +576,14 @@ class DrillCoach:
         if missing:
             return f"再补上：{missing[0]}。"
         return "这条回复已经很好，可以对照推荐回复看看还有哪里可以更贴心。"
+
+
+def _saturating(x: float, knee: float = 0.9) -> float:
+    """x up to the knee, then rising ever more slowly towards 1: past "enough", being closer still
+    counts a little (the recommended reply itself over a good paraphrase), instead of a flat 1."""
+    if x <= knee:
+        return x
+    return knee + (1 - knee) * (1 - float(np.exp(-(x - knee) / (1 - knee))))
 
 
 def scenario_vectors(chunks: list[Chunk], store_vectors, scenarios: list[Scenario]) -> dict[str, np.ndarray]:
