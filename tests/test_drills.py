@@ -136,6 +136,8 @@ def test_the_drill_command_reads_and_writes_json_lines(real_settings):
         "not json",
         {"scenario": "cuifu-001", "reply": "好的亲，记得在订单关闭前付款哦，付款后我们尽快发货～"},
         '{"scenario": "cuifu-001", "reply": "\\ud800"}',
+        {"scenario": "cuifu-001", "turn": 2, "reply": "亲，付款后我们会尽快安排发货，有问题随时找我～"},
+        {"scenario": "cuifu-001", "turn": 3, "reply": "好的"},
     ]
     stdin = "\n".join(x if isinstance(x, str) else json.dumps(x, ensure_ascii=False) for x in lines) + "\n"
     run = subprocess.run(
@@ -159,7 +161,7 @@ def test_the_drill_command_reads_and_writes_json_lines(real_settings):
         timeout=300,
     )
     out = [json.loads(line) for line in run.stdout.decode().splitlines()]
-    assert run.returncode == 0 and len(out) == 6, run.stderr.decode()[-2000:]
+    assert run.returncode == 0 and len(out) == 8, run.stderr.decode()[-2000:]
     first = out[0]
     assert first["scenario"] == "yijia-001" and 0 <= first["score"] <= 100 and first["advice"]
     assert {"key", "label", "passed", "points", "why", "basis"} <= set(first["items"][0])
@@ -169,6 +171,8 @@ def test_the_drill_command_reads_and_writes_json_lines(real_settings):
     assert "不是合法的 JSON" in out[3]["error"]
     assert "score" in out[4]
     assert "孤立" in out[5]["error"]  # a lone surrogate is an error line, not a crash
+    assert out[6]["turn"] == 2 and "score" in out[6] and first["turn"] == 1  # the second turn, graded on its own reply
+    assert "turn 只能是 1 或 2" in out[7]["error"]
 
 
 @pytest.mark.slow

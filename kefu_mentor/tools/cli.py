@@ -296,6 +296,13 @@ def _drill_line(coach, by_id: dict, raw: bytes, number: int) -> dict:
     if len(reply) > 2000:
         return {"scenario": scenario_id, "error": f"回复太长（{len(reply)} 个字符，上限 2000）。"}
     scenario = by_id[scenario_id]
+    turn = data.get("turn", 1)
+    if turn not in (1, 2) or isinstance(turn, bool):
+        return {"scenario": scenario_id, "error": f"turn 只能是 1 或 2（第二轮是买家接着说的那句），不是 {turn!r}。"}
+    if turn == 2:
+        scenario = scenario.second_turn()
+        if scenario is None:
+            return {"scenario": scenario_id, "error": "这个场景没有第二轮（模板里没有 follow_up）。"}
     if isinstance(data.get("buyer_says"), str) and data["buyer_says"].strip():
         from dataclasses import replace
 
@@ -303,6 +310,7 @@ def _drill_line(coach, by_id: dict, raw: bytes, number: int) -> dict:
     grade = coach.grade(scenario, reply)
     return {
         "scenario": scenario_id,
+        "turn": scenario.turn,
         "score": grade.score,
         "items": [
             {
