@@ -167,3 +167,35 @@ def test_an_upload_named_after_a_buyer_is_stored_under_a_redacted_name(tmp_path)
     prepared = preview(settings, path, "teacher")
     assert "13812345678" not in prepared.stored + prepared.markdown + prepared.name
     assert "张三" not in prepared.name and "[手机号]" in prepared.name
+
+
+@pytest.mark.parametrize(
+    ("text", "address"),
+    [
+        # Parts separated by spaces, with a name between them that ends in no street word.
+        ("寄到 杭州市余杭区 文一西路 青禾云栖 菜鸟驿站", "杭州市余杭区 文一西路 青禾云栖 菜鸟驿站"),
+        # A pickup point after an estate, no gazetteer name and no number.
+        ("放 春晓苑小区北门丰巢柜 谢谢", "春晓苑小区北门丰巢柜"),
+        # A campus named before its area and dormitory.
+        ("寄到 东岭大学 南区 竹园7舍", "东岭大学 南区 竹园7舍"),
+    ],
+)
+def test_addresses_typed_in_space_separated_parts(text, address):
+    spans = [text[s.start : s.end] for s in find(text) if s.kind == "address"]
+    assert address in spans, spans
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("漆远航 13912345678 送到门口", "漆远航"),  # a rarer surname, beside a phone number
+        ("请帮我查一下祝晓彤的订单", "祝晓彤"),  # the owner of an order
+    ],
+)
+def test_names_told_by_the_record_around_them(text, name):
+    assert name not in redact(text), redact(text)
+
+
+@pytest.mark.parametrize("text", ["不要放驿站 谢谢", "顾客 13912345678 来电问发货"])
+def test_pickup_points_and_roles_alone_stay(text):
+    assert "驿站" in redact(text) or "顾客" in redact(text)

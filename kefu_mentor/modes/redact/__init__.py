@@ -48,7 +48,8 @@ def find(text: str) -> list[Span]:
         return []
     normalised = text.translate(_HALF)  # same length: offsets stay valid
     numbers = _numbers(normalised)
-    found = numbers + _trimmed(normalised, _addresses(normalised), numbers) + _names(normalised)
+    found = numbers + _trimmed(normalised, _addresses(normalised), numbers)
+    found += _names(normalised, found)
     for m in _FIELD.finditer(normalised):
         found.append(Span(m.start(1), m.end(1), "address"))
     # Longest address first, then by kind: a whole address beats a number inside it (which is then

@@ -11,10 +11,17 @@ from .library import _place_at
 # -- addresses --------------------------------------------------------------------------------
 _ADMIN_SUFFIX = "省市区县旗州盟镇乡"
 _STREET = (
-    "街道|大道|路|街|巷|弄|胡同|里|村委会|村|屯|组|社区|小区|花园|家园|公寓|大厦|广场|中心|大楼|园区|产业园|科技园|工业园|"
+    # Pickup points and a building's front desk first: alternatives are tried in order (门卫室, not 门).
+    "自提点|自提柜|快递柜|代收点|门卫室|门卫|传达室|收发室|小卖部|柜|"
+    "街道|大道|路口|路|街|巷|弄|胡同|里|村委会|村|屯|组|社区|小区|花园|家园|公寓|大厦|广场|中心|大楼|园区|产业园|科技园|工业园|"
     "校区|大学|学院|师大|科大|工大|农大|医大|财大|交大|中学|小学|医院|宿舍|家属院|新村|苑|府|城|湾|庄|山庄|驿站|门|座|塔|舍|"
-    "园|幢|栋|号楼|楼|斋|国际|公馆|华庭|庭|雅居|居|阁|郡|邸|天地|首府|世家"
+    "园|幢|栋|号楼|楼|斋|国际|公馆|华庭|庭|雅居|居|阁|郡|邸|天地|首府|世家|"
+    # Schools, institutes, hotels and office blocks, parks and islands people live or work in.
+    "高中|初中|幼儿园|院|酒店|宾馆|写字楼|基地|商场|商城|市场|厂房|厂|仓库|岛|道"
 )
+# Characters that make a would-be street part a phrase instead ("我不知道", "放我家门"): a place's name
+# carries no particle or pronoun.
+_PHRASE = "的了吗呢吧啊呀我你他她您就还把给被要想"
 # Words that label a field of personal data: a street part never runs into one ("…3 层 财务部顾敏收
 # 021-…", "…1803 电话 139…").
 _NOT_PART = r"(?!收|电话|手机|联系|座机|微信|订单|单号|快递|身份|卡号|邮箱|号码)"
@@ -23,14 +30,14 @@ _NOT_PART = r"(?!收|电话|手机|联系|座机|微信|订单|单号|快递|身
 # A street-level part: a few characters ending in a street word (a park's 区 included: 高科技园区),
 # or a number with its unit that is not a phone number ("A座1205", "男生11号楼", "3 组").
 _PART = re.compile(
-    rf"(?:[\u4e00-\u9fa5A-Za-z0-9]{{0,10}}?(?:{_STREET})区?"
+    rf"(?:(?:(?![{_PHRASE}])[\u4e00-\u9fa5A-Za-z0-9]){{0,10}}?(?:{_STREET})区?"
     rf"|(?:{_NOT_PART}[\u4e00-\u9fa5]){{0,6}}\s?(?![0-9]{{7}})(?!0[0-9]{{2,3}}[\- ][0-9])(?!{_QUANTITY})"
-    r"[0-9A-Za-z]+(?:[\-#][0-9A-Za-z]+)*\s*(?:号楼|号院|号|栋|幢|座|单元|室|楼|层|户|舍|期|组|门)?"
-    r"|[一二三四五六七八九十]+[组社队]|[东西南北]区"
+    r"[0-9A-Za-z]+(?:[\-#][0-9A-Za-z]+)*\s*(?:号楼|号院|号|栋|幢|座|单元|室|楼|层|户|舍|期|组|门|区)?"
+    r"|[一二三四五六七八九十]+[组社队区期]|[东西南北]区"
     # Where two roads cross: 通达路 与 蒙山大道 交汇.
     r"|(?:与|和)\s?[\u4e00-\u9fa5]{1,8}?(?:路|街|大道)(?:\s?(?:交汇处?|交叉口|路口))?|交汇处?|交叉口"
     # A village's last detail: 东头第二家, 村委会对面小卖部.
-    r"|(?:东头|西头|南头|北头|村口|对面|斜对面|旁边|隔壁|后面|前面|附近|路口)(?:第[一二三四五六七八九十0-9]+家|[\u4e00-\u9fa5]{0,4}?(?:家|店|部|超市|驿站|门口))?)"
+    r"|(?:东头|西头|南头|北头|村口|对面|斜对面|旁边|隔壁|后面|前面|附近|路口)(?:第[一二三四五六七八九十0-9]+家|\s?[\u4e00-\u9fa5]{0,4}?(?:家|店|部|超市|驿站|门口))?)"
 )
 _NUMBERED = re.compile(
     r"[0-9０-９]+\s*(?:号|栋|幢|单元|室|楼|层|舍)|[一二三四五六七八九十]+组|(?:村|镇|乡|社区|小区|大学|学院|校区|公寓|大厦)"
@@ -73,9 +80,28 @@ def _part_end(text: str, j: int) -> int:
     return m.end() if m and m.end() > j and m.group().strip() else 0
 
 
+# A name between spaces that ends in no street word (海甸岛 is one, 红谷凯旋, 关上, 劲松 are not): part
+# of the address only when the address goes on after it.
+_BRIDGE = re.compile(rf"{_NOT_PART}(?:(?![{_PHRASE}])[\u4e00-\u9fa5A-Za-z]){{2,8}}(?= [^ ])")
+
+
+def _step(text: str, end: int, admin: bool = False) -> int:
+    """The end of the next part after `end` (an admin level too with `admin`), perhaps past one
+    bridging name; 0 when the address stops here."""
+    j = _after_space(text, end)
+    step = (admin and _admin_at(text, j) and j + _admin_at(text, j)) or _part_end(text, j)
+    if step or j == end:
+        return step
+    bridge = _BRIDGE.match(text, j)
+    if not bridge:
+        return 0
+    k = bridge.end() + 1
+    return (admin and _admin_at(text, k) and k + _admin_at(text, k)) or _part_end(text, k)
+
+
 def _extend(text: str, end: int) -> int:
     """Take the street parts that follow `end`, each right after the last or one space on."""
-    while end < len(text) and (step := _part_end(text, _after_space(text, end))):
+    while end < len(text) and (step := _step(text, end)):
         end = step
     return end
 
@@ -104,7 +130,9 @@ _FLAT = re.compile(
 _STOP = "的了在是我你他她把给吗呢吧啊就都也还和跟"
 _ESTATE_BEFORE = re.compile(
     rf"(?:(?:(?:(?![{_STOP}])[\u4e00-\u9fa5A-Za-z0-9]){{1,8}}?(?:{_STREET})区?"
-    rf"|(?:[东西南北中]{_NUM}?|[A-Za-z]|{_NUM})\s?(?:区|期|号院)|[东西南北中][一二三四五六七八九十0-9]{{1,2}})\s?)+$"
+    rf"|(?:[东西南北中]{_NUM}?|[A-Za-z]|{_NUM})\s?(?:区|期|号院)|[东西南北中][一二三四五六七八九十0-9]{{1,2}}"
+    # Where two roads cross: 青年路 与 建设路 交叉口.
+    r"|(?:与|和)\s?[\u4e00-\u9fa5]{1,8}?(?:路|街|大道)(?:\s?(?:交汇处?|交叉口|路口))?)\s?)+$"
 )
 
 
@@ -112,19 +140,49 @@ _ESTATE_BEFORE = re.compile(
 _NAMED_BEFORE = re.compile(rf"(?:^|(?<=[\s，,：:]))(?:(?![{_STOP}])[\u4e00-\u9fa5]){{2,8}}\s?$")
 
 
+_NUMBERS_ONLY = re.compile(r"[\s0-9A-Za-z一二三四五六七八九十东西南北中期区号院]+")
+
+
+def _estate_start(text: str, start: int, inner: int, bare: bool = True) -> int:
+    """Where the estate or campus named before `start` begins (`start` when none is), the lead verb
+    left out (送到 + …); a bare name stands before a phase or block number (绿地新都会 3期), and,
+    with `bare`, alone as a field of its own."""
+    before = _ESTATE_BEFORE.search(text, max(0, start - 40), start)
+    if before and _NUMBERS_ONLY.fullmatch(before.group()):
+        before = _NAMED_BEFORE.search(text, max(0, before.start() - 10), before.start()) or before
+    before = before or (bare and _NAMED_BEFORE.search(text, max(0, start - 10), start))
+    if not before:
+        return start
+    lead = _LEAD.match(text, before.start())
+    return lead.end() if lead and lead.end() < inner else before.start()
+
+
 def _flats(text: str) -> list[Span]:
-    """Flats with the estate or campus named before them, the lead verb left out (送到 + …)."""
+    """Flats with the estate or campus named before them."""
+    return [Span(_estate_start(text, m.start(), m.start()), _extend(text, m.end()), "address") for m in _FLAT.finditer(text)]
+
+
+_PICKUP = re.compile(r"驿站|自提点|自提柜|快递柜|代收点|丰巢柜|门卫室|传达室|收发室")
+
+
+def _pickups(text: str) -> list[Span]:
+    """A pickup point or front desk with the estate or street named before it ("幸福小区东门菜鸟驿站",
+    "青年路 与 建设路 交叉口 妈妈驿站"); the courier's brand may stand between (菜鸟, 丰巢)."""
     spans = []
-    for m in _FLAT.finditer(text):
-        start, end = m.start(), _extend(text, m.end())
-        before = _ESTATE_BEFORE.search(text, max(0, start - 40), start) or _NAMED_BEFORE.search(text, max(0, start - 10), start)
-        if before:
-            start = before.start()
-            lead = _LEAD.match(text, start)
-            if lead and lead.end() < m.start():
-                start = lead.end()
-        spans.append(Span(start, end, "address"))
+    for m in _PICKUP.finditer(text):
+        for brand in range(5):
+            at = m.start() - brand
+            if at <= 0 or (brand and not _cjk_run(text[at : m.start()])):
+                break
+            start = _estate_start(text, at, at, bare=False)
+            if start < at:
+                spans.append(Span(start, m.end(), "address"))
+                break
     return spans
+
+
+def _cjk_run(word: str) -> bool:
+    return all("\u4e00" <= c <= "\u9fa5" for c in word)
 
 
 def _addresses(text: str) -> list[Span]:
@@ -135,7 +193,7 @@ def _addresses(text: str) -> list[Span]:
         if not size:
             i += 1
             continue
-        start, end, admins = i, i + size, 1
+        start, end, admins, parts = i, i + size, 1, 0
         # More admin levels, street parts and numbers, optionally one space apart.
         while end < n:
             j = _after_space(text, end)
@@ -143,15 +201,15 @@ def _addresses(text: str) -> list[Span]:
             if step:
                 end, admins = j + step, admins + 1
                 continue
-            step = _part_end(text, j)
+            step = _step(text, end)
             if not step:
                 break
-            end = step
+            end, parts = step, parts + 1
         body = text[start:end].rstrip()
         numbered, digits = _NUMBERED.search(body), re.search(r"[0-9]", body)
         # A place name alone ("广东发货", "发往新疆吗") is not an address; with a street part or a
         # door number after it, it is.
-        if (admins >= 2 and (numbered or digits)) or (numbered and digits):
+        if (admins >= 2 and (numbered or digits or parts >= 2)) or (numbered and digits):
             spans.append(Span(start, start + len(body), "address"))
             i = start + len(body)
         else:
@@ -162,7 +220,22 @@ def _addresses(text: str) -> list[Span]:
         if lead and lead.end() < m.end():
             start = lead.end()
         spans.append(Span(start, _extend(text, m.end()), "address"))
-    return _merge([_trim(text, s) for s in spans + _flats(text)], text)
+    return _merge([_back(text, _trim(text, s)) for s in spans + _flats(text) + _pickups(text)], text)
+
+
+# A street part standing on its own before an address, one space back (西南大学 + 北区 …).
+_PART_BEFORE = re.compile(rf"(?:^|(?<=[\s，,：:]))(?:(?![{_PHRASE}])[\u4e00-\u9fa5A-Za-z0-9]){{1,10}}?(?:{_STREET})区? $")
+
+
+def _back(text: str, span: Span) -> Span:
+    """The span with the street parts just before it (the lead verb left out)."""
+    start = span.start
+    while start > 1 and (before := _PART_BEFORE.search(text, max(0, start - 14), start)):
+        lead = _LEAD.match(text, before.start())
+        start = lead.end() if lead and lead.end() < start - 1 else before.start()
+        if lead:
+            break
+    return Span(start, span.end, span.kind) if start != span.start else span
 
 
 def _merge(spans: list[Span], text: str) -> list[Span]:

@@ -69,6 +69,19 @@ def _tag(window: str) -> tuple[tuple[str, str], ...]:
     return tuple((t.word, t.flag) for t in _posseg().lcut(window))
 
 
+@lru_cache(maxsize=1)
+def _name_initials() -> frozenset[str]:
+    """Characters that begin a person's name in jieba's HMM tagger (its emission table for the
+    first character of an nr word): a surname list learnt from text, longer than ours."""
+    from jieba.posseg import prob_emit
+
+    return frozenset(c for c, logp in prob_emit.P[("B", "nr")].items() if logp > -12.5)
+
+
+def _name_initial(char: str) -> int:
+    return 1 if char in _name_initials() else 0
+
+
 def _known() -> dict[str, str]:
     """jieba's dictionary, word → tag."""
     return _posseg().dt.word_tag_tab

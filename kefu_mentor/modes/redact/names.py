@@ -19,6 +19,8 @@ from .name_reading import (
     _NOT_GIVEN_TAGS,
     _PERSON_FIELDS,
     _PERSON_VERB,
+    _PERSONAL,
+    _ROLE,
     _TITLE,
     _TITLE_AFTER,
     _about_person,
@@ -31,6 +33,7 @@ from .name_reading import (
     _known,
     _name_at,
     _name_before,
+    _name_initial,
     _name_tokens,
     _posseg,
     _reads_as_name,
@@ -41,8 +44,10 @@ from .name_reading import (
 )
 
 
-def _names(text: str) -> list[Span]:
-    spans: list[Span] = []
+def _names(text: str, found: list[Span] | tuple[Span, ...] = ()) -> list[Span]:
+    """Person names in `text`; `found` holds the other findings (numbers, addresses), whose
+    neighbours in a record may be names (see `_record_names`)."""
+    spans: list[Span] = _record_names(text, found) + _owner_names(text)
     for m in _NAME_CUE.finditer(text):
         start = _CUE_GAP.match(text, m.start() + len(m.group(1))).end()
         size = _name_at(text, start)
@@ -89,6 +94,50 @@ def _names(text: str) -> list[Span]:
     for name in {text[s.start : s.end] for s in spans if s.end - s.start >= 2}:
         for m in re.finditer(re.escape(name), text):
             spans.append(Span(m.start(), m.end(), "name"))
+    return spans
+
+
+# Findings that make a record about one person: a word set apart right beside them is its owner's
+# name ("严某某 泉州市…", "…@163.com 苗某"); order and tracking numbers stand beside brands (申通 773…).
+_RECORD_KINDS = ("phone", "landline", "id_card", "email", "address", "bank_card")
+_WORD_TAGS = ("nr", "n", "a", "z")  # a dictionary word that may also be a given name (方圆/n, 严肃/a)
+
+
+def _record_names(text: str, found: list[Span] | tuple[Span, ...]) -> list[Span]:
+    """A name set apart beside a contact number or an address, the two separated by spaces only.
+    Even a dictionary word is read as a name here when it opens with a surname and is a noun or an
+    adjective; a word no dictionary knows may open with a surname jieba's own model of names knows
+    (its HMM's name-initial characters), which covers rarer surnames than our list."""
+    edges = {s.start for s in found if s.kind in _RECORD_KINDS} | {s.end for s in found if s.kind in _RECORD_KINDS}
+    if not edges:
+        return []
+    known, spans = _known(), []
+    for m in re.finditer(r"(?<![\u4e00-\u9fa5])[\u4e00-\u9fa5]{2,4}(?![\u4e00-\u9fa5])", text):
+        left, right = text[: m.start()].rstrip(), m.end() + len(text[m.end() :]) - len(text[m.end() :].lstrip())
+        if len(left) == m.start() and right == m.end() or not (len(left) in edges or right in edges):
+            continue  # glued to its neighbour, or beside no finding
+        word = m.group()
+        sur = _surname_at(word, 0) or (word not in known and _name_initial(word[0]))
+        if not sur or len(word) - sur > 2 or any(c in _NOT_GIVEN for c in word[sur:]) or _place_at(word, 0):
+            continue
+        if _NAME_CUE.fullmatch(word) or _ROLE.fullmatch(word) or _TITLE_AFTER.fullmatch(word):
+            continue  # 顾客, 老板, 师傅: who, not a name
+        if word in known and not known[word].startswith(_WORD_TAGS):
+            continue
+        if word not in known and not _reads_as_name(word, sur) and _surname_at(word, 0):
+            continue
+        spans.append(Span(m.start(), m.end(), "name"))
+    return spans
+
+
+def _owner_names(text: str) -> list[Span]:
+    """A name before 的 and something a person owns in a shop's chat (帮我查下某某的单, 某某的退货),
+    where jieba cuts the name out itself."""
+    spans = []
+    for m in re.finditer(r"的(?=" + _PERSONAL.pattern + ")", text):
+        i = _name_before(text, m.start(), need_start=False)
+        if i >= 0 and _tagged_as_name(text, i, m.start(), listed=True) and not _brand_after(text, m.start()):
+            spans.append(Span(i, m.start(), "name"))
     return spans
 
 
