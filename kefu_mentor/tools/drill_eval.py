@@ -137,7 +137,7 @@ def train_tone(embedder, corpus_dir: Path, items: list[dict]) -> tuple[ToneModel
             texts.append(reply["text"])
             rude.append(reply["kind"] == "rude")
     vectors = embedder.embed_passages(texts)
-    model = ToneModel.fit(vectors, np.array(rude), embedder.id)
+    model = ToneModel.fit(vectors, texts, np.array(rude), embedder.id)
     path = Path(corpus_dir) / "drills" / TONE_FILE
     model.save(path)
     return model, {"replies": len(texts), "rude": int(sum(rude)), "path": str(path)}
