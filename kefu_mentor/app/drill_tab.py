@@ -7,14 +7,12 @@ import logging
 import gradio as gr
 
 from ..errors import MentorError
-from ..modes.drills import DrillCoach, DrillSummary, Scenario, coach_for, load_scenarios
+from ..modes.drills import PASS_SCORE, DrillCoach, DrillSummary, Scenario, coach_for, load_scenarios
 from .context import AppContext, usable_class
 from .render import grade_markdown, md_escape, summary_markdown
 
 log = logging.getLogger(__name__)
 ALL = "全部类别"
-# A drill reply at or above this score counts as passed in the teacher view.
-PASS_SCORE = 60
 
 
 class DrillTab:

@@ -12,7 +12,8 @@ from ..pipeline.toc import TableOfContents
 from .context import AppContext, usable_class
 from .render import md_escape, question_markdown, quiz_feedback_markdown, quiz_summary_markdown
 
-_CHOICE = ("single", "template")
+_CHOICE = ("single", "template")  # radio buttons
+_PICKED = (*_CHOICE, "multiple")  # answered by picking options, not by typing
 
 
 class QuizTab:
@@ -66,7 +67,7 @@ class QuizTab:
         else:
             response = (typed or "").strip()
         if not response:
-            hint = "先选一个选项" if question.kind in _CHOICE + ("multiple",) else "先写下你的答案"
+            hint = "先选一个选项" if question.kind in _PICKED else "先写下你的答案"
             return f"请{hint}，再提交（文字题按回车也可以）。", scores
         result = check(question, response[:2000])
         scores[str(position)] = result.score
@@ -78,9 +79,7 @@ class QuizTab:
             topic=_section(question),
             prompt=question.prompt,
             # A letter alone would not tell the teacher what was chosen.
-            response="；".join(o for o in question.options if o[:1] in response)
-            if question.kind in _CHOICE + ("multiple",)
-            else response,
+            response="；".join(o for o in question.options if o[:1] in response) if question.kind in _PICKED else response,
             score=result.score,
             passed=result.correct,
         )
@@ -138,7 +137,7 @@ def _boxes(question: QuizQuestion | None) -> tuple:
         return True if yes else "hidden"
 
     return (
-        gr.update(value="", visible=shown(kind not in _CHOICE + ("multiple",))),
+        gr.update(value="", visible=shown(kind not in _PICKED)),
         gr.update(choices=options if kind in _CHOICE else [], value=None, visible=shown(kind in _CHOICE)),
         gr.update(choices=options if kind == "multiple" else [], value=[], visible=shown(kind == "multiple")),
     )

@@ -36,7 +36,6 @@ CSS = """
 @media (max-width: 768px) {
   #km-sources {display:none;}
   .km-wide {display:none;} .km-narrow {display:inline;}
-  .km-table-wrap {overflow-x:auto;}
 }
 """
 

@@ -22,6 +22,8 @@ from ..pipeline.embedding import Embedder
 from ..pipeline.text import Tokenizer
 from ..schema import SOURCE_LABELS, Chunk
 
+# A reply at or above this score passes (the teacher view counts the ones below it).
+PASS_SCORE = 60.0
 _WARNING = re.compile(r"[^，。！？,.!?]{0,8}(一旦|很难|有风险|风险大|不安全|没有保障|容易被骗|不受保护)")
 _NEGATION = re.compile(
     r"(不要|别|不能|请勿|切勿|不会|不用|无需|不必|不得|禁止|不是|没有|并非|从不|不可以|没法|无法|不敢)[^，。！？,.!?]{0,6}$"

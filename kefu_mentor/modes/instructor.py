@@ -18,8 +18,6 @@ from .coverage import CoverageRow, coverage_rows
 from .qlog import PRACTICE_KINDS, Feedback, LoggedQuestion, Practice
 
 LOW_CONFIDENCE = 0.6
-# A drill reply below this share of the points needs the teacher's eye (the drill tab's pass mark).
-DRILL_PASS = 0.6
 
 
 @dataclass(frozen=True)
@@ -53,20 +51,19 @@ def coverage_table(
     cited = Counter(toc for entry in answered for toc in (entry.cited or (entry.toc_id,)))
     unsure = Counter(entry.toc_id for entry in answered if entry.confidence < LOW_CONFIDENCE)
     disliked = Counter(f.toc_id for f in (feedback or []) if not f.liked and f.toc_id)
-    drills: dict[str, list[float]] = {}
-    quizzes: dict[str, list[bool]] = {}
+    # Whether a reply or answer passed was decided once, when it was logged.
+    drills: dict[str, list[Practice]] = {}
+    quizzes: dict[str, list[Practice]] = {}
     for p in practice or []:
         if p.toc_id:
-            if p.kind == "drill":
-                drills.setdefault(p.toc_id, []).append(p.score)
-            else:
-                quizzes.setdefault(p.toc_id, []).append(p.passed)
+            (drills if p.kind == "drill" else quizzes).setdefault(p.toc_id, []).append(p)
     table = []
     for row in rows:
         toc = row.toc_id
-        drill_scores, quiz_results = drills.get(toc, []), quizzes.get(toc, [])
-        weak_drills = sum(score < DRILL_PASS for score in drill_scores)
-        wrong = sum(not ok for ok in quiz_results)
+        replies, answers = drills.get(toc, []), quizzes.get(toc, [])
+        drill_scores = [p.score for p in replies]
+        weak_drills = sum(not p.passed for p in replies)
+        wrong = sum(not p.passed for p in answers)
         table.append(
             {
                 "toc_id": toc,
@@ -83,7 +80,7 @@ def coverage_table(
                 "drills": len(drill_scores),
                 "drill_avg": sum(drill_scores) / len(drill_scores) if drill_scores else None,
                 "weak_drills": weak_drills,
-                "quizzes": len(quiz_results),
+                "quizzes": len(answers),
                 "quiz_wrong": wrong,
                 # What the teacher should look at first: each sign of trouble counts once, a 👎 twice
                 # (a learner took the trouble to say so).
@@ -138,7 +135,7 @@ def family_rows(practice: list[Practice], log: list[LoggedQuestion] | None = Non
                 weakest.score if weakest else None,
                 weakest.prompt if weakest else "",
                 weakest.response if weakest else "",
-                sum(p.score < DRILL_PASS for p in items),
+                sum(not p.passed for p in items),
             )
         )
     return sorted(rows, key=lambda r: (-(r.weak_questions + r.weak_drills), 2.0 if r.average is None else r.average, r.family))
@@ -146,7 +143,7 @@ def family_rows(practice: list[Practice], log: list[LoggedQuestion] | None = Non
 
 def weakest_practice(practice: list[Practice], limit: int = 30) -> list[Practice]:
     """Drill replies below the pass mark and wrong quiz answers, lowest score first: what to go over in class."""
-    weak = [p for p in practice if (p.kind == "drill" and p.score < DRILL_PASS) or (p.kind == "quiz" and not p.passed)]
+    weak = [p for p in practice if not p.passed]
     return sorted(weak, key=lambda p: (p.score, -p.done_at))[:limit]
 
 
@@ -242,13 +239,13 @@ def export_csv(table: list[dict], gaps: list[GapGroup], folder: Path) -> tuple[P
                     r["cited"],
                     "是" if r["never_cited"] else "",
                     "是" if r["no_material"] else "",
-                    r.get("low_confidence", 0),
-                    r.get("disliked", 0),
-                    r.get("drills", 0),
-                    "" if r.get("drill_avg") is None else round(100 * r["drill_avg"]),
-                    r.get("quizzes", 0),
-                    r.get("quiz_wrong", 0),
-                    r.get("need", 0),
+                    r["low_confidence"],
+                    r["disliked"],
+                    r["drills"],
+                    "" if r["drill_avg"] is None else round(100 * r["drill_avg"]),
+                    r["quizzes"],
+                    r["quiz_wrong"],
+                    r["need"],
                 ]
             )
     with gaps_path.open("w", encoding="utf-8-sig", newline="") as handle:

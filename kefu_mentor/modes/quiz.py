@@ -177,7 +177,7 @@ def _check_short(question: QuizQuestion, response: str) -> QuizResult:
     )
     if not whole:
         # Exam answers are sentences: a bag of keywords shows recall, not understanding.
-        share = min(share, 0.5 * share)
+        share *= 0.5
         feedback = f"请用完整的句子作答：你的答案{why}。" + feedback
     return QuizResult(question, response, whole and share >= SHORT_PASS, share, feedback, tuple(matched))
 
