@@ -213,6 +213,9 @@ def test_a_quiz_session_is_shuffled_keeps_a_running_score_and_ends_with_a_summar
             break
     assert position == len(questions) - 1 and f"共 {len(questions)} 题" in shown and "答对 1 题" in shown
     assert "建议重读" in shown and "<details>" in shown
+    # Sections in the book's order (任务一, 任务二, 任务三), not in the order their names sort.
+    tasks = [t for t in ("任务一", "任务二", "任务三") if f"· {t}" in shown]
+    assert len(tasks) >= 2 and [shown.index(f"· {t}") for t in tasks] == sorted(shown.index(f"· {t}") for t in tasks)
 
 
 def test_the_teacher_view_lists_the_weakest_drill_reply_and_a_wrong_quiz_answer_by_need(real_settings, tmp_path):

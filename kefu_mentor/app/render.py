@@ -246,6 +246,13 @@ def question_markdown(q: QuizQuestion, n: int, total: int) -> str:
     return f"{head}\n\n{md_escape(q.prompt)}\n\n*{_QUIZ_HINTS[q.kind]}*"
 
 
+def _task_number(q: QuizQuestion) -> int:
+    """The task a question's passage belongs to (m4t2-k3 → 2), the module's exercises and training
+    after its tasks, as in the book."""
+    match = re.match(r"m\d+t(\d+)", q.basis.toc_id if q.basis else "")
+    return int(match.group(1)) if match else 99
+
+
 def quiz_summary_markdown(questions: list, scores: dict) -> str:
     """The end of a quiz: the score, by section (in the book's order), and the passages to reread
     for what went wrong, each one click from its text."""
@@ -258,12 +265,12 @@ def quiz_summary_markdown(questions: list, scores: dict) -> str:
         "| 章节 | 题数 | 平均得分 |",
         "|---|---|---|",
     ]
-    by_section: dict[tuple[str, str], list[float]] = {}
+    by_section: dict[tuple[str, int, str], list[float]] = {}
     for i, q in enumerate(questions):
         crumbs = q.basis.title.split(" › ") if q.basis else ["其他"]
-        section = (q.module, " · ".join(filter(None, [module_label(q.module), crumbs[1] if len(crumbs) > 1 else crumbs[0]])))
-        by_section.setdefault(section, []).append(done.get(i, 0.0))
-    lines += [f"| {md_escape(s)} | {len(v)} | {sum(v) / len(v):.0%} |" for (_, s), v in sorted(by_section.items())]
+        label = " · ".join(filter(None, [module_label(q.module), crumbs[1] if len(crumbs) > 1 else crumbs[0]]))
+        by_section.setdefault((q.module, _task_number(q), label), []).append(done.get(i, 0.0))
+    lines += [f"| {md_escape(s)} | {len(v)} | {sum(v) / len(v):.0%} |" for (_, _, s), v in sorted(by_section.items())]
     reread = [q for i, q in enumerate(questions) if done.get(i, 0.0) < 0.999 and q.basis]
     if reread:
         lines += ["", "**建议重读**（没答对或没答的题所依据的段落，点开看原文）：", ""]
