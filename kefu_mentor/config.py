@@ -59,6 +59,9 @@ class Settings:
     # `HybridRetriever.authority`); exercises and discussion prompts ask rather than answer.
     template_weight: float = 0.5
     prompt_weight: float = 0.5
+    # Passages inside the part of the book a question names ("模块一课后实训") count this many
+    # times more (see `structure.place_named`).
+    place_boost: float = 2.0
     # Scenario routing for a buyer's own message: when the recogniser is at least `scenario_min`
     # sure of a family, that family's templates count `scenario_boost` times, others less; at
     # `scenario_keep` or more the message is never refused (it gets at least that family's

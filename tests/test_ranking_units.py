@@ -14,6 +14,7 @@ from kefu_mentor.errors import CorpusError
 from kefu_mentor.pipeline.answer import question_type
 from kefu_mentor.pipeline.chunking import chunk_sections
 from kefu_mentor.pipeline.corpus import attach_situations
+from kefu_mentor.pipeline.structure import Place, place_named
 from kefu_mentor.schema import Section
 from kefu_mentor.tools.evaluation import GoldenItem, calibrate
 
@@ -246,3 +247,34 @@ def test_password_guessing_is_throttled_with_a_clear_wait():
         assert gate.denied("") == "请输入教师密码。"
     assert gate.denied("secret") is None
     assert PasswordGate(None).denied("anything") is None  # no password set: open
+
+
+@pytest.mark.parametrize(
+    ("question", "module", "task", "part"),
+    [
+        ("任务一的任务实践题目叫什么", "", "一", "任务实践"),
+        ("模块一课后实训的实训步骤有哪些", "一", "", "课后实训"),
+        ("第3个模块的课后习题第二题怎么答", "三", "", "思考与练习"),
+        ("拓展阅读里梅西百货那段怎么写的", "", "", "拓展阅读"),
+        ("买家催发货怎么回", "", "", ""),
+    ],
+)
+def test_the_part_of_the_book_a_question_names(question, module, task, part):
+    assert place_named(question) == Place(module, task, part)
+
+
+def test_a_named_part_holds_only_passages_inside_it():
+    place = place_named("模块一任务一的任务实践")
+    assert place.holds(("模块一 网店客服岗前准备", "任务一 认知网店客服", "任务实践", "网店客服需求现状调研与发展趋势预测"))
+    assert not place.holds(("模块一 网店客服岗前准备", "任务二 储备网店客服知识", "任务实践", "制作网店客服岗位知识储备手册"))
+    assert not place.holds(("模块二 网店客服工具操作", "任务一 操作客服沟通工具", "任务实践", "练习：搭建一套店铺快捷短语"))
+    assert not Place().holds(("模块一 网店客服岗前准备",))
+
+
+def test_passages_in_the_named_part_come_first_and_say_so(retriever):
+    query = retriever.prepare("模块三任务二讲的不能违背承诺")
+    hits = retriever.search(query, 5)
+    assert hits[0].placed and hits[0].chunk.breadcrumb[0].startswith("模块三")
+    assert all(h.placed == h.chunk.breadcrumb[0].startswith("模块三") for h in hits)
+    unplaced = retriever.search(retriever.prepare("不能违背承诺"), 5)
+    assert not any(h.placed for h in unplaced)

@@ -14,6 +14,7 @@ from ..schema import Chunk
 from .embedding import Embedder
 from .index import IndexStore, bm25_document
 from .scenario import OTHER, Scenario, template_family
+from .structure import Place, place_named
 from .text import Tokenizer
 
 # A pasted buyer message talks to the shop ("你们…", "我的快递…"); a learner's question talks
@@ -52,6 +53,7 @@ class Hit:
     dense: float  # best cosine over the chunk's vectors
     bm25: float
     coverage: float  # IDF-weighted share of the query's words found in the chunk
+    placed: bool = False  # lies in the part of the book the question names ("任务一的任务实践")
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ class Query:
     buyer_voice: bool = False  # reads like a message pasted from a buyer
     wants_reply: bool = False  # a learner asking what to say to a buyer
     scenario: Scenario | None = None  # a buyer message's recognised scenario family
+    place: Place = Place()  # the module, task or part of the book the question names
 
 
 class Lexicon:
@@ -161,8 +164,22 @@ class HybridRetriever:
             previous = history[-1]
             previous_tokens = [t for t in self.tokenizer.tokenize(previous) if t not in tokens]
             text = f"{previous} {question}"
-            return Query(text, tuple(tokens + previous_tokens), True, is_buyer_voice(previous), bool(_WANTS_REPLY.search(text)))
-        return Query(question, tuple(tokens), False, is_buyer_voice(question), bool(_WANTS_REPLY.search(question)))
+            return Query(
+                text,
+                tuple(tokens + previous_tokens),
+                True,
+                is_buyer_voice(previous),
+                bool(_WANTS_REPLY.search(text)),
+                place=place_named(question) or place_named(previous),
+            )
+        return Query(
+            question,
+            tuple(tokens),
+            False,
+            is_buyer_voice(question),
+            bool(_WANTS_REPLY.search(question)),
+            place=place_named(question),
+        )
 
     def coverage(self, query_tokens: tuple[str, ...], index: int) -> float:
         return self.lexicon.coverage(query_tokens, index)
@@ -244,7 +261,11 @@ class HybridRetriever:
                 bm25_weight = 0.0
         for rank, i in enumerate(bm25_order):
             fused[i] += bm25_weight * authority[self._sources[i]] / (self.settings.rrf_k + rank + 1)
-        if not _ABOUT_PROMPTS.search(query.text):
+        placed = np.zeros(n_chunks, dtype=bool)
+        if query.place:
+            placed = np.array([query.place.holds(c.breadcrumb) for c in chunks], dtype=bool)
+            fused[placed] *= self.settings.place_boost
+        if not _ABOUT_PROMPTS.search(query.text) and query.place.part != "思考与练习":
             fused[self._is_prompt] *= self.settings.prompt_weight
         scenario = query.scenario
         if scenario and scenario.family != OTHER and scenario.confidence >= self.settings.scenario_min:
@@ -263,7 +284,15 @@ class HybridRetriever:
                 seen.add(self._text_keys[i])
                 order.append(i)
         return [
-            Hit(int(i), chunks[i], float(fused[i]), float(dense[i]), float(bm25[i]), self.coverage(query.tokens, int(i)))
+            Hit(
+                int(i),
+                chunks[i],
+                float(fused[i]),
+                float(dense[i]),
+                float(bm25[i]),
+                self.coverage(query.tokens, int(i)),
+                bool(placed[i]),
+            )
             for i in order
         ]
 
