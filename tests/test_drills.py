@@ -64,6 +64,13 @@ def test_kinds_are_in_order_on_a_small_fixture(coach):
         ("亲，这是全网最低价，质量是最好的！", "absolute"),
         ("收到货给个五星好评，截图发我返您5元红包～", "review_cashback"),
         ("应该是您下单时点错了颜色，运费您这边出一下哈", "blame"),
+        ("亲，这个价只给您留10分钟，马上要自动涨价了～", "false_claim"),
+        ("亲，这款米饭煮出来能降血糖，糖尿病人天天吃都没问题～", "false_claim"),
+        ("亲别急，我给您改价，按秒杀价算～", "private_deal"),
+        ("可以开的，金额想开高一点也行，品名也能写成办公用品～", "invoice"),
+        ("您把账号密码和收到的验证码都发我，我帮您登进去看看～", "account"),
+        ("您先给我们一个五星好评，好评后我马上给您换货～", "review_cashback"),
+        ("刚才住望京花园3号楼的李先生也拍了两件，您放心买～", "leak"),
     ],
 )
 def test_a_red_line_caps_the_score_and_is_cited(coach, reply, violation):
@@ -78,8 +85,21 @@ def test_negated_or_warned_forbidden_words_are_not_violations(coach):
     for reply in (
         "亲，请只在订单页面付款，不要私下转账哦，有问题随时找我～",
         "为了您的资金安全，私下转账一旦出问题很难维权，请在平台下单哦",
+        "私下转账真不行哈，钱走平台原路退回，您在订单里提个退款就好～",  # refused right after it
+        "这个不行哦，我们不加微信的，有问题就在这里找我～",
     ):
         assert next(i for i in coach.grade(scenario, reply).items if i.key == "off_platform").passed, reply
+
+
+def test_a_curt_reply_is_at_most_mediocre_and_told_why(coach):
+    """Right direction, one line: "一般", not "好" (the rubric's form.short_cap)."""
+    scenario = _scenario("cuifu-001")
+    curt = coach.grade(scenario, "好的亲，晚点记得付款。")
+    item = next(i for i in curt.items if i.key == "thorough")
+    assert not item.passed and "推荐回复有" in item.evidence
+    assert 40 <= curt.score <= 65 and "简短" in curt.advice
+    full = coach.grade(scenario, scenario.reply)
+    assert next(i for i in full.items if i.key == "thorough").passed and full.score > 65
 
 
 def test_the_scenarios_own_avoid_text_is_checked(coach):

@@ -24,9 +24,13 @@ from ..schema import SOURCE_LABELS, Chunk
 
 # A reply at or above this score passes (the teacher view counts the ones below it).
 PASS_SCORE = 60.0
-_WARNING = re.compile(r"[^，。！？,.!?]{0,8}(一旦|很难|有风险|风险大|不安全|没有保障|容易被骗|不受保护)")
+_WARNING = re.compile(
+    r"[^，。！？,.!?]{0,8}(一旦|万一|很难|有风险|风险大|不安全|没有保障|没保障|不好保障|容易被骗|不受保护"
+    # "…删差评这种要求我们没法接受", "私下转账真不行": refused right after it
+    r"|没法接受|不能接受|无法接受|不接受|不行|不可以|不允许|做不了|办不到)"
+)
 _NEGATION = re.compile(
-    r"(不要|别|不能|请勿|切勿|不会|不用|无需|不必|不得|禁止|不是|没有|并非|从不|不可以|没法|无法|不敢)[^，。！？,.!?]{0,6}$"
+    r"(不要|别|不能|请勿|切勿|不会|不用|无需|不必|不得|禁止|不是|没有|并非|从不|不可以|不允许|不让|不支持|没法|没办法|无法|不敢|不加|不走|不能说)[^，。！？,.!?]{0,6}$"
     # "不一定能", "不保证": the phrase itself negated
     r"|不$"
 )
@@ -535,6 +539,21 @@ class DrillCoach:
                 self.basis(r.form.get("basis")),
             )
         )
+        # A curt reply ("好的，请稍等") may point the right way but leaves the buyer to ask again.
+        short_share = float(r.form.get("short_share", 0.0))
+        own_length, model_length = _length(reply), _length(scenario.reply)
+        thorough = own_length >= short_share * model_length
+        items.append(
+            RubricItem(
+                "thorough",
+                "把话说完整，不只一句应付",
+                "form",
+                thorough,
+                0.0,
+                f"{own_length} 字" + ("" if thorough else f"，推荐回复有 {model_length} 字：原因、你会怎么做、下一步都没说清"),
+                self.basis(r.elements.get("next_step", {}).get("basis")),
+            )
+        )
         # 5. Red lines: the rubric's, and this scenario's own 不要这样说.
         crossed = []
         for key, spec in r.forbidden.items():
@@ -588,6 +607,8 @@ class DrillCoach:
         score = sum(i.points for i in items)
         if not sentences:
             score *= float(r.form["factor"])
+        if not thorough:
+            score = min(score, float(r.form.get("short_cap", 100.0)))
         if crossed:
             # Scaled, not clipped: every reply that crosses a red line ends at or under the cap, and a
             # polite one that slipped still ranks above a rude one that also lectures the buyer.
@@ -605,12 +626,19 @@ class DrillCoach:
             return "用完整的句子回复买家：先回应他的问题，再说你会怎么做、他接下来要做什么。"
         if not by_key["relevance"].passed:
             return "先回应买家这句话本身：你的回复更像是在回答另一个场景。"
+        if not by_key["thorough"].passed:
+            return "回复太简短：把原因、你会怎么帮他、他接下来要做什么都说清楚，别让买家再追问。"
         if not by_key["key_points"].passed:
             return "把这个场景的要点讲到：" + "、".join(missing_points[:4])
         missing = [i.label for i in items if i.kind == "required" and not i.passed]
         if missing:
             return f"再补上：{missing[0]}。"
         return "这条回复已经很好，可以对照推荐回复看看还有哪里可以更贴心。"
+
+
+def _length(text: str) -> int:
+    """Characters a reader reads: no spaces."""
+    return len(re.sub(r"\s", "", text or ""))
 
 
 def _saturating(x: float, knee: float = 0.9) -> float:
