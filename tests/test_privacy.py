@@ -15,7 +15,7 @@ from .conftest import ROOT
 DATA = ROOT / "eval" / "privacy"
 
 
-# Names and addresses in free text are below the issue's 0.95 on fresh lines (0.844 and 0.920 on the
+# Names and addresses in free text are below the issue's 0.95 on fresh lines (0.787 and 0.938 on the
 # last fresh set, docs/reliability.md): these floors catch a regression, they are
 # not the target.
 FLOORS = {"姓名": 0.90, "地址": 0.90}
@@ -178,6 +178,8 @@ def test_an_upload_named_after_a_buyer_is_stored_under_a_redacted_name(tmp_path)
         ("放 春晓苑小区北门丰巢柜 谢谢", "春晓苑小区北门丰巢柜"),
         # A campus named before its area and dormitory.
         ("寄到 东岭大学 南区 竹园7舍", "东岭大学 南区 竹园7舍"),
+        # A road's numbered section, a ward's nurses' station.
+        ("寄 西昌市长安街道航天大道三段 邛海湾小区", "西昌市长安街道航天大道三段 邛海湾小区"),
     ],
 )
 def test_addresses_typed_in_space_separated_parts(text, address):
@@ -190,10 +192,21 @@ def test_addresses_typed_in_space_separated_parts(text, address):
     [
         ("漆远航 13912345678 送到门口", "漆远航"),  # a rarer surname, beside a phone number
         ("请帮我查一下祝晓彤的订单", "祝晓彤"),  # the owner of an order
+        ("联系人 付强 022-23285671", "付强"),  # a name that is also a dictionary verb, in its field
+        ("收件人 夏天 手机号 13772035186", "夏天"),  # … or a time word
+        ("vx zhuo_ma88 我叫卓玛 团购的事", "卓玛"),  # no Han surname, after 我叫
+        ("收件人 Lin Yuxuan 手机 +86-150-6642-3198", "Lin Yuxuan"),  # in pinyin
+        ("巴特尔 收 锡林浩特市 额尔敦街 12号", "巴特尔"),  # 收 after a space
     ],
 )
 def test_names_told_by_the_record_around_them(text, name):
     assert name not in redact(text), redact(text)
+
+
+def test_a_shop_links_item_id_is_not_an_order_number():
+    link = "https://item.taobao.com/item.htm?id=675432198765 这个链接是你们家的吗"
+    assert redact(link) == link
+    assert "675432198765" not in redact("订单号 675432198765 还没发货")
 
 
 @pytest.mark.parametrize("text", ["不要放驿站 谢谢", "顾客 13912345678 来电问发货"])

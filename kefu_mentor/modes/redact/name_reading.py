@@ -183,7 +183,10 @@ def _field_name_at(text: str, i: int) -> int:
         end = i + n
         if end <= len(text) and (end == len(text) or not _cjk(text[end])) and _cjk(text[i:end]):
             tag = _known().get(text[i:end], "nr")
-            if not any(c in _NOT_GIVEN for c in text[i + sur : end]) and not tag.startswith(_FIELD_NOT_NAME):
+            # Set apart right after the field's name, a verb or a time word is a name too (联系人 付强,
+            # 收件人 夏天): a field holds a name, and what is not one carries a particle (填错了).
+            apart = i > 0 and not _cjk(text[i - 1]) and tag.startswith(("v", "t"))
+            if not any(c in _NOT_GIVEN for c in text[i + sur : end]) and (apart or not tag.startswith(_FIELD_NOT_NAME)):
                 size = n
                 break
     run = re.match(r"[\u4e00-\u9fa5]{2,7}(?=$|[\s，,。；;（(0-9])", text[i:])

@@ -43,6 +43,10 @@ from .name_reading import (
     _third_character,
 )
 
+_SELF_NAMING = frozenset(("我叫", "名字叫", "名字是", "叫做"))
+# A name in pinyin or English, capitalised: Lin Yuxuan, Wang Shuting.
+_LATIN_NAME = re.compile(r"[A-Z][a-z]{1,12}(?: [A-Z][a-z]{1,12}){1,2}(?![A-Za-z])")
+
 
 def _names(text: str, found: list[Span] | tuple[Span, ...] = ()) -> list[Span]:
     """Person names in `text`; `found` holds the other findings (numbers, addresses), whose
@@ -55,6 +59,14 @@ def _names(text: str, found: list[Span] | tuple[Span, ...] = ()) -> list[Span]:
             size = max(size, _name_tokens(text, start))
         if m.group(1) in _PERSON_FIELDS:
             size = max(size, _field_name_at(text, start))
+        if m.group(1) in _SELF_NAMING:  # 我叫其木格: whatever follows up to a break is the name
+            run = re.match(r"[\u4e00-\u9fa5]{2,5}(?=$|[\s，,。！!；;（(0-9A-Za-z])", text[start:])
+            if run and not any(c in _NOT_GIVEN for c in run.group()):
+                size = max(size, len(run.group()))
+        if m.group(1) in _PERSON_FIELDS or m.group(1) in ("我是", "我就是"):  # 收件人 Lin Yuxuan
+            latin = _LATIN_NAME.match(text, start)
+            if latin:
+                size = max(size, len(latin.group()))
         elif not size:  # 买家 娜仁花 说: a name with no Han surname, set apart after the cue
             run = re.match(r"[\u4e00-\u9fa5]{3,6}(?=$|[\s，,。；;（(0-9])", text[start:])
             if run and _foreign_name(run.group(), strict=True):
@@ -65,13 +77,13 @@ def _names(text: str, found: list[Span] | tuple[Span, ...] = ()) -> list[Span]:
     # "诸葛明轩 身份证 …", "核对：侯振宇 4401…", "乌云其木格，158…", "王秀兰收".
     for m in re.finditer(
         r"(?:^|(?<=[\s:：，,；;】]))([\u4e00-\u9fa5]{2,6}?)"
-        rf"(?=\s*[，,、/／]?\s*(?!{_QUANTITY})(?:\+?86)?[0-9][0-9 \-]{{4,}}|\s+(?:身份证|证件|电话|手机|座机|地址|微信|QQ|qq|卡号|订单|邮箱)|收(?:$|[\s，,。]))",
+        rf"(?=\s*[，,、/／]?\s*(?!{_QUANTITY})(?:\+?86)?[0-9][0-9 \-]{{4,}}|\s+(?:身份证|证件|电话|手机|座机|地址|微信|QQ|qq|卡号|订单|邮箱)|\s?收(?:$|[\s，,。]))",
         text,
     ):
         word, start = m.group(1), m.start(1)
         size = _name_at(text, start)
         glued = text[m.end(1) : m.end(1) + 1].isdigit()  # 国械注准2021…: a product's number
-        signed = text[m.end(1) : m.end(1) + 1] == "收"  # 请注意查 + 收: a verb, no field
+        signed = text[m.end(1) : m.end(1) + 2].strip().startswith("收")  # 请注意查 + 收: a verb, no field
         if size == len(word) or (not glued and not _place_at(word, 0) and _foreign_name(word, places_too=True, strict=signed)):
             spans.append(Span(start, start + len(word), "name"))
     # Transliterated names of China's minorities and foreign names: 阿依古丽·买买提.
@@ -100,7 +112,7 @@ def _names(text: str, found: list[Span] | tuple[Span, ...] = ()) -> list[Span]:
 # Findings that make a record about one person: a word set apart right beside them is its owner's
 # name ("严某某 泉州市…", "…@163.com 苗某"); order and tracking numbers stand beside brands (申通 773…).
 _RECORD_KINDS = ("phone", "landline", "id_card", "email", "address", "bank_card")
-_WORD_TAGS = ("nr", "n", "a", "z")  # a dictionary word that may also be a given name (方圆/n, 严肃/a)
+_WORD_TAGS = ("nr", "n", "a", "z", "v", "t")  # a dictionary word that may also be a name (方圆/n, 严肃/a, 付强/v, 夏天/t)
 
 
 def _record_names(text: str, found: list[Span] | tuple[Span, ...]) -> list[Span]:

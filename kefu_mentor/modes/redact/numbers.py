@@ -99,6 +99,9 @@ _EXTRACTORS = (("extract_email", "email"), ("extract_id_card", "id_card"), ("ext
 _TRACKING_DIGITS = re.compile(r"(?<![0-9])[0-9]{10,15}(?![0-9])")
 
 
+_PRODUCT_LINK = re.compile(r"https?://\S*?(?:item|detail|product|goods)\S*[?&](?:id|itemId|item_id|skuId)=$")
+
+
 def _numbers(text: str) -> list[Span]:
     jio = _jio()
     spans: list[Span] = []
@@ -126,6 +129,8 @@ def _numbers(text: str) -> list[Span]:
         before = text[max(0, m.start() - 12) : m.start()]
         if _PRODUCT_CUE.search(before) and not (_ORDER_CUE.search(before) or _TRACKING_CUE.search(before)):
             continue
+        if _PRODUCT_LINK.search(text[max(0, m.start() - 80) : m.start()]):
+            continue  # a shop link's item id (item.htm?id=…): the product's, not the buyer's
         kind = "tracking" if _TRACKING_CUE.search(before) else "order"
         if 16 <= len(m.group()) <= 19 and _CARD_CUE.search(text[max(0, m.start() - 14) : m.start()]):
             kind = "bank_card"
