@@ -14,6 +14,7 @@ from kefu_mentor.errors import CorpusError
 from kefu_mentor.pipeline.answer import question_type
 from kefu_mentor.pipeline.chunking import chunk_sections
 from kefu_mentor.pipeline.corpus import attach_situations
+from kefu_mentor.pipeline.retrieval import is_buyer_voice
 from kefu_mentor.pipeline.structure import Place, place_named
 from kefu_mentor.schema import Section
 from kefu_mentor.tools.evaluation import GoldenItem, calibrate
@@ -278,3 +279,20 @@ def test_passages_in_the_named_part_come_first_and_say_so(retriever):
     assert all(h.placed == h.chunk.breadcrumb[0].startswith("模块三") for h in hits)
     unplaced = retriever.search(retriever.prepare("不能违背承诺"), 5)
     assert not any(h.placed for h in unplaced)
+
+
+@pytest.mark.parametrize(
+    ("text", "buyer"),
+    [
+        ("我的地址写错了怎么办", True),  # a buyer's own purchase, with a learner's 怎么办
+        ("请问如何退货?", True),
+        ("裤子买小一码，我想换货，流程是什么", True),
+        ("买家说地址写错了怎么办", False),  # about a buyer
+        ("我刚入职 客服要不要管我的快递单打印", False),  # about the job
+        ("单选：我的订单七天无理由退货从何时起算", False),  # an exam format
+        ("客服分为哪几类", False),
+        ("能便宜点吗", True),
+    ],
+)
+def test_a_buyer_asking_about_their_own_purchase_is_a_buyer(text, buyer):
+    assert is_buyer_voice(text) is buyer

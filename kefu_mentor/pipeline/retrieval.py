@@ -326,6 +326,21 @@ def quoted_buyer_words(text: str) -> str | None:
     return said.group("words").strip() if said else None
 
 
+# A buyer asking about their own purchase ("我的地址写错了怎么办", "请问如何退货", "我想换货 流程是什么")
+# uses the same 怎么办 / 如何 a learner does; what they ask about is theirs, and nothing in it
+# is about the job (a new agent's "我刚入职…这些也是客服该干的吗").
+_OWN_PURCHASE = re.compile(
+    r"我的?[^，,。？?！!]{0,6}(订单|快递|包裹|货|东西|地址|退款|发票|商品|宝贝|衣服|裤子|鞋|耳机|手机|电脑)"
+    r"|我(要|想|想要|需要)?(退货|换货|退款|申请退|申请换|退掉|换一)|^(请问)?(如何|怎么|怎样)(退货|换货|退款|申请退|申请换|确认收货|开发票|查)"
+)
+_JOB = re.compile(r"客服|入职|上班|下班|主管|组长|同事|运营|千牛|后台|接待|话术|回复|回消息|培训|考核|老师|考试|教材|课")
+_EXAM = re.compile(r"单选|多选|选择题|填空|判断题|简述|简答|名词解释|论述|什么是|含义|定义|___|（\s*）")
+
+
 def is_buyer_voice(text: str) -> bool:
     """True when `text` reads like a buyer's own message rather than a learner's question."""
-    return not _ABOUT_SOMEONE.search(text) and not _STUDY_CUE.search(text)
+    if _ABOUT_SOMEONE.search(text):
+        return False
+    if not _STUDY_CUE.search(text):
+        return True
+    return bool(_OWN_PURCHASE.search(text)) and not _JOB.search(text) and not _EXAM.search(text)
