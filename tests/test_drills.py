@@ -91,6 +91,24 @@ def test_negated_or_warned_forbidden_words_are_not_violations(coach):
         assert next(i for i in coach.grade(scenario, reply).items if i.key == "off_platform").passed, reply
 
 
+def test_the_conduct_model_catches_what_no_listed_phrase_names_and_spares_our_own_replies(coach):
+    """Wiring and the corpus-level check; how well it generalises is `kefu-mentor eval-drills`'s
+    business. The reply is a dev example no phrase of the rubric names (a false claim about
+    another shop's batteries)."""
+    assert coach.conduct is not None
+    reply = "亲，必须用我们家原装电池才行，别家电池一装就会烧坏，而且不给保修哦，建议直接一起拍～"
+    grade = coach.grade(_scenario("guanlian-003"), reply)
+    item = next(i for i in grade.items if i.key == "conduct")
+    assert not item.passed and item.basis is not None and "平台规则" in item.basis.title
+    assert grade.score <= 15 and "平台规则" in grade.advice
+    flagged = []
+    for scenario in {s.template_id: s for s in coach.scenarios}.values():
+        for turn in (scenario, scenario.second_turn()):
+            if turn is not None and not next(i for i in coach.grade(turn, turn.reply).items if i.key == "conduct").passed:
+                flagged.append(turn.template_id)
+    assert not flagged, flagged
+
+
 def test_a_curt_reply_is_at_most_mediocre_and_told_why(coach):
     """Right direction, one line: "一般", not "好" (the rubric's form.short_cap)."""
     scenario = _scenario("cuifu-001")

@@ -334,6 +334,8 @@ class DrillCoach:
             the template passage, see `scenario_vectors`); embedded here when not given.
         seed: for a repeatable order of drills.
         tone: the tone model (`corpus/drills/tone.npz`), used when it was trained with `embedder`.
+        conduct: the same kind of model for polite replies that break a platform rule
+            (`corpus/drills/conduct.npz`), a net under the rubric's listed red lines.
     """
 
     def __init__(
@@ -345,6 +347,7 @@ class DrillCoach:
         seed: int | None = None,
         references: dict[str, np.ndarray] | None = None,
         tone: ToneModel | None = None,
+        conduct: ToneModel | None = None,
     ):
         if not scenarios:
             raise CorpusError("corpus/templates", None, "没有任何话术模板，无法进行情景演练", "先在 corpus/templates/ 中添加话术")
@@ -362,6 +365,7 @@ class DrillCoach:
         self._words: dict[str, dict[str, float]] = {}  # key words per template id and turn
         self._turn_vectors: dict[str, np.ndarray] = {}
         self.tone = tone if tone is not None and tone.embedder_id == embedder.id else None
+        self.conduct = conduct if conduct is not None and conduct.embedder_id == embedder.id else None
 
     def families(self) -> list[str]:
         return sorted({s.family for s in self.scenarios})
@@ -589,6 +593,26 @@ class DrillCoach:
             )
             if harsh:
                 crossed.append("语气不耐烦、讽刺或指责买家")
+        if self.conduct is not None:
+            # Rule-breaking replies take more shapes than any list of phrases (a promise, a side
+            # deal, another buyer's details …); the model reads what the listed red lines miss.
+            p = self.conduct.probability(vector, reply) if reply else 0.0
+            breaks = p >= self.conduct.threshold
+            items.append(
+                RubricItem(
+                    "conduct",
+                    "像是违反平台规则或职业底线的说法",
+                    "forbidden",
+                    not breaks,
+                    0.0,
+                    f"违规模型判断这样说违反平台规则或职业底线的可能性为 {p:.0%}，请对照平台规则再看一遍"
+                    if breaks
+                    else "没有发现",
+                    self.basis(CONDUCT_BASIS),
+                )
+            )
+            if breaks:
+                crossed.append("像是违反平台规则或职业底线的说法")
         avoid_hit = next((p for p in self._avoid_phrases(scenario) if p in reply), None)
         items.append(
             RubricItem(
@@ -676,6 +700,8 @@ class DrillSummary:
 
 
 TONE_FILE = "tone.npz"
+CONDUCT_FILE = "conduct.npz"
+CONDUCT_BASIS = {"toc": "m1t2-k2", "heading": "平台规则"}
 
 
 def coach_for(mentor, corpus_dir: Path, seed: int | None = None) -> DrillCoach:
@@ -691,4 +717,5 @@ def coach_for(mentor, corpus_dir: Path, seed: int | None = None) -> DrillCoach:
         seed=seed,
         references=scenario_vectors(mentor.chunks, mentor.store.chunk_vector, scenarios),
         tone=ToneModel.load(drills / TONE_FILE),
+        conduct=ToneModel.load(drills / CONDUCT_FILE),
     )

@@ -373,7 +373,12 @@ def cmd_train_tone(args: argparse.Namespace) -> int:
     from . import drill_eval
 
     settings, mentor = _mentor(args)
-    _, info = drill_eval.train_tone(mentor.embedder, settings.corpus_dir, drill_eval.load("dev", args.data))
+    items = drill_eval.load("dev", args.data)
+    if args.model == "conduct":
+        _, info = drill_eval.train_conduct(mentor.embedder, settings.corpus_dir, items)
+        print(f"违规模型已训练（{info['replies']} 条回复，其中违规 {info['rule_breaking']} 条，只用 dev），写入 {info['path']}。")
+        return 0
+    _, info = drill_eval.train_tone(mentor.embedder, settings.corpus_dir, items)
     print(f"语气模型已训练（{info['replies']} 条回复，其中粗鲁 {info['rude']} 条，只用 dev），写入 {info['path']}。")
     return 0
 
@@ -564,8 +569,13 @@ def build_parser() -> argparse.ArgumentParser:
     equiz.add_argument("--report", type=Path, help="把结果写进这个 Markdown 页面的“简答题评分”一节，例如 docs/evaluation.md")
     equiz.set_defaults(func=cmd_eval_quiz)
 
-    tone = sub.add_parser("train-tone", parents=[common], help="用分级回复的 dev 部分训练语气模型（corpus/drills/tone.npz）")
+    tone = sub.add_parser(
+        "train-tone",
+        parents=[common],
+        help="用分级回复的 dev 部分训练语气模型（corpus/drills/tone.npz）或违规模型（--model conduct，corpus/drills/conduct.npz）",
+    )
     tone.add_argument("--data", type=Path, default=Path("eval/drills"))
+    tone.add_argument("--model", choices=["tone", "conduct"], default="tone", help="tone：粗鲁；conduct：礼貌但违规")
     tone.set_defaults(func=cmd_train_tone)
 
     priv = sub.add_parser("eval-privacy", help="脱敏评测：盲写的隐私测试集上各类个人信息的召回与误改比例")

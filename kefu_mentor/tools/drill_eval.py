@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from ..modes.drills import TONE_FILE, DrillCoach, Scenario, ToneModel
+from ..modes.drills import CONDUCT_FILE, TONE_FILE, DrillCoach, Scenario, ToneModel, load_scenarios
 
 DRILL_DIR = Path("eval/drills")
 KINDS = ["recommended", "paraphrase", "mediocre", "wrong_scenario", "keyword_salad", "rude", "rule_breaking"]
@@ -125,8 +125,34 @@ def report_section(table: str) -> str:
         "由 `kefu-mentor eval-drills --report docs/evaluation.md` 写入。分级回复由没看过评分规则和评分代码的助手盲写："
         "每个场景有推荐回复（模板自带）、两条学员自己的好回复、一条一般的、一条答非所问的、一条关键词堆砌、一条粗鲁的、"
         "一条（最新一批是三条不同的）违反平台规则的，各带一位公正老师会给的分数段。权重与阈值、红线的说法、语气模型只用 dev 调定；"
-        "test 是最后写的一批，只评一次；先前的 test 批次看过之后都已并入 dev（origin dev-2 … dev-6）。\n\n" + table + "\n"
+        "test 是最后写的一批；先前的 test 批次看过之后都已并入 dev（origin dev-2 … dev-7）。dev 的违规一行是训练违规模型用过的数据，不代表新回复。\n\n"
+        + table
+        + "\n"
     )
+
+
+def train_conduct(embedder, corpus_dir: Path, items: list[dict], threshold: float = 0.9) -> tuple[ToneModel, dict]:
+    """Fit the conduct model on graded replies (the dev split only): rule-breaking against every
+    kind but rude (a rude reply is the tone model's). The threshold was chosen by leaving each dev
+    batch out in turn: at 0.9 it found 11 of the 228 rule-breaking replies the rubric's phrases
+    missed (0.877 → 0.921) and flagged 12 of 800 good, mediocre or off-topic replies."""
+    texts, breaks = [], []
+    for item in items:
+        for reply in item["replies"]:
+            if reply["kind"] != "rude":
+                texts.append(reply["text"])
+                breaks.append(reply["kind"] == "rule_breaking")
+    # Our own recommended replies (both turns) are what keeping to the rules looks like.
+    for scenario in {s.template_id: s for s in load_scenarios(corpus_dir)}.values():
+        for turn in (scenario, scenario.second_turn()):
+            if turn is not None:
+                texts.append(turn.reply)
+                breaks.append(False)
+    vectors = embedder.embed_passages(texts)
+    model = ToneModel.fit(vectors, texts, np.array(breaks), embedder.id, threshold=threshold)
+    path = Path(corpus_dir) / "drills" / CONDUCT_FILE
+    model.save(path)
+    return model, {"replies": len(texts), "rule_breaking": int(sum(breaks)), "path": str(path)}
 
 
 def train_tone(embedder, corpus_dir: Path, items: list[dict]) -> tuple[ToneModel, dict]:
