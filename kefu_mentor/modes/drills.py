@@ -633,6 +633,9 @@ class DrillCoach:
             score *= float(r.form["factor"])
         if not thorough:
             score = min(score, float(r.form.get("short_cap", 100.0)))
+        if share < 0.5 or kp_share < float(r.relevance.get("none_below", 0.0)):
+            # Polite, whole and well formed, but about another buyer's question: no more than 答非所问.
+            score = min(score, float(r.relevance.get("off_topic_cap", 100.0)))
         if crossed:
             # Scaled, not clipped: every reply that crosses a red line ends at or under the cap, and a
             # polite one that slipped still ranks above a rude one that also lectures the buyer.

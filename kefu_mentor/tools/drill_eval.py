@@ -125,7 +125,7 @@ def report_section(table: str) -> str:
         "由 `kefu-mentor eval-drills --report docs/evaluation.md` 写入。分级回复由没看过评分规则和评分代码的助手盲写："
         "每个场景有推荐回复（模板自带）、两条学员自己的好回复、一条一般的、一条答非所问的、一条关键词堆砌、一条粗鲁的、"
         "一条（最新一批是三条不同的）违反平台规则的，各带一位公正老师会给的分数段。权重与阈值、红线的说法、语气模型只用 dev 调定；"
-        "test 是最后写的一批；先前的 test 批次看过之后都已并入 dev（origin dev-2 … dev-7）。dev 的违规一行是训练违规模型用过的数据，不代表新回复。\n\n"
+        "test 是最后写的一批；先前的 test 批次看过之后都已并入 dev（origin dev-2 … dev-8）。dev 的违规一行是训练违规模型用过的数据，不代表新回复。\n\n"
         + table
         + "\n"
     )
