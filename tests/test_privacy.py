@@ -196,6 +196,7 @@ def test_addresses_typed_in_space_separated_parts(text, address):
         ("收件人 夏天 手机号 13772035186", "夏天"),  # … or a time word
         ("vx zhuo_ma88 我叫卓玛 团购的事", "卓玛"),  # no Han surname, after 我叫
         ("收件人 Lin Yuxuan 手机 +86-150-6642-3198", "Lin Yuxuan"),  # in pinyin
+        ("我是 热依拉，订单还没到", "热依拉"),  # no Han surname, after 我是 (the pinyin check must not hide it)
         ("巴特尔 收 锡林浩特市 额尔敦街 12号", "巴特尔"),  # 收 after a space
     ],
 )

@@ -59,6 +59,10 @@ def _names(text: str, found: list[Span] | tuple[Span, ...] = ()) -> list[Span]:
             size = max(size, _name_tokens(text, start))
         if m.group(1) in _PERSON_FIELDS:
             size = max(size, _field_name_at(text, start))
+        elif not size:  # 买家 娜仁花 说: a name with no Han surname, set apart after the cue
+            run = re.match(r"[\u4e00-\u9fa5]{3,6}(?=$|[\s，,。；;（(0-9])", text[start:])
+            if run and _foreign_name(run.group(), strict=True):
+                size = len(run.group())
         if m.group(1) in _SELF_NAMING:  # 我叫其木格: whatever follows up to a break is the name
             run = re.match(r"[\u4e00-\u9fa5]{2,5}(?=$|[\s，,。！!；;（(0-9A-Za-z])", text[start:])
             if run and not any(c in _NOT_GIVEN for c in run.group()):
@@ -67,10 +71,6 @@ def _names(text: str, found: list[Span] | tuple[Span, ...] = ()) -> list[Span]:
             latin = _LATIN_NAME.match(text, start)
             if latin:
                 size = max(size, len(latin.group()))
-        elif not size:  # 买家 娜仁花 说: a name with no Han surname, set apart after the cue
-            run = re.match(r"[\u4e00-\u9fa5]{3,6}(?=$|[\s，,。；;（(0-9])", text[start:])
-            if run and _foreign_name(run.group(), strict=True):
-                size = len(run.group())
         if size:
             spans.append(Span(start, start + size, "name"))
     # A name standing alone next to a number or a field of personal data: "张三 138…",
