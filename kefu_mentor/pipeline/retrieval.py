@@ -21,10 +21,11 @@ from .text import Tokenizer
 # about the buyer or the subject ("买家说…怎么办", "什么是询单转化率"). Only the first wants
 # a reply template first.
 _ABOUT_SOMEONE = re.compile(r"买家|顾客|客户|客人|消费者|卖家|商家|店铺|学生|教材|老师|课本|模块|任务")
+_EXAM_FORMATS = r"单选|多选|选择题|填空|判断题|简述|简答|名词解释|论述"
 _STUDY_CUE = re.compile(
     r"什么是|是什么|含义|定义|包括|包含|哪些|哪几|如何|怎样|怎么做|怎么办|怎么处理|怎么回|怎么说|怎么算|计算|公式|有什么区别|作用|特征|优点|缺点|"
     r"原则|技巧|方法|步骤|流程|意义|特点|优缺点|为什么要|要不要|该不该|能不能.*吗.*客服|扣.{0,2}分|处罚|规则|后果|"
-    r"单选|多选|选择题|填空|判断题|简述|简答|名词解释|论述"  # exam formats
+    + _EXAM_FORMATS
 )
 
 # A learner asking for the words to send: a reply template is what they want.
@@ -333,8 +334,9 @@ _OWN_PURCHASE = re.compile(
     r"我的?[^，,。？?！!]{0,6}(订单|快递|包裹|货|东西|地址|退款|发票|商品|宝贝|衣服|裤子|鞋|耳机|手机|电脑)"
     r"|我(要|想|想要|需要)?(退货|换货|退款|申请退|申请换|退掉|换一)|^(请问)?(如何|怎么|怎样)(退货|换货|退款|申请退|申请换|确认收货|开发票|查)"
 )
-_JOB = re.compile(r"客服|入职|上班|下班|主管|组长|同事|运营|千牛|后台|接待|话术|回复|回消息|培训|考核|老师|考试|教材|课")
-_EXAM = re.compile(r"单选|多选|选择题|填空|判断题|简述|简答|名词解释|论述|什么是|含义|定义|___|（\s*）")
+# (老师, 教材 … already make a message about someone else: `_ABOUT_SOMEONE`.)
+_JOB = re.compile(r"客服|入职|上班|下班|主管|组长|同事|运营|千牛|后台|接待|话术|回复|回消息|培训|考核|考试|课")
+_EXAM = re.compile(_EXAM_FORMATS + r"|什么是|含义|定义|___|（\s*）")
 
 
 def is_buyer_voice(text: str) -> bool:
