@@ -112,6 +112,7 @@ class Rubric:
     relevance: dict
     key_points: dict
     form: dict
+    conduct: dict = field(default_factory=dict)  # the conduct model's label and basis (optional)
 
     @classmethod
     def load(cls, path: Path) -> Rubric:
@@ -141,6 +142,7 @@ class Rubric:
             data["relevance"],
             data["key_points"],
             data["form"],
+            data.get("conduct") or {},
         )
 
     def required_for(self, family: str) -> list[str]:
@@ -484,16 +486,17 @@ class DrillCoach:
         margin = self.relevance(scenario, vector) if reply else -1.0
         low, high = float(r.relevance["low"]), float(r.relevance["high"])
         share = _saturating(max(0.0, (margin - low) / (high - low)))
+        relevant = share >= 0.5
         items.append(
             RubricItem(
                 "relevance",
                 "回应了这位买家的问题",
                 "relevance",
-                share >= 0.5,
+                relevant,
                 share * points["relevance"],
                 "和这个场景的推荐做法最接近"
                 if share >= 0.99
-                else ("大体在回应这个场景" if share >= 0.5 else "更像是在回答别的场景的问题，没有回应买家这句话"),
+                else ("大体在回应这个场景" if relevant else "更像是在回答别的场景的问题，没有回应买家这句话"),
                 own_basis,
             )
         )
@@ -580,39 +583,23 @@ class DrillCoach:
             # A model with character grams reads sarcasm behind 您 and 亲; the embedding alone needed
             # the reply to hold no courteous word at all before it called it rude.
             harsh = p >= self.tone.threshold and (self.tone.buckets > 0 or not _COURTESY.search(reply))
+            label = "语气不耐烦、讽刺或指责买家"
+            says = f"语气模型判断这样说让买家不舒服的可能性为 {p:.0%}" if harsh else "语气没有问题"
             items.append(
-                RubricItem(
-                    "tone",
-                    "语气不耐烦、讽刺或指责买家",
-                    "forbidden",
-                    not harsh,
-                    0.0,
-                    f"语气模型判断这样说让买家不舒服的可能性为 {p:.0%}" if harsh else "语气没有问题",
-                    self.basis(r.forbidden.get("rude", {}).get("basis")),
-                )
+                RubricItem("tone", label, "forbidden", not harsh, 0.0, says, self.basis(r.forbidden.get("rude", {}).get("basis")))
             )
             if harsh:
-                crossed.append("语气不耐烦、讽刺或指责买家")
+                crossed.append(label)
         if self.conduct is not None:
             # Rule-breaking replies take more shapes than any list of phrases (a promise, a side
             # deal, another buyer's details …); the model reads what the listed red lines miss.
             p = self.conduct.probability(vector, reply) if reply else 0.0
             breaks = p >= self.conduct.threshold
-            items.append(
-                RubricItem(
-                    "conduct",
-                    "像是违反平台规则或职业底线的说法",
-                    "forbidden",
-                    not breaks,
-                    0.0,
-                    f"违规模型判断这样说违反平台规则或职业底线的可能性为 {p:.0%}，请对照平台规则再看一遍"
-                    if breaks
-                    else "没有发现",
-                    self.basis(CONDUCT_BASIS),
-                )
-            )
+            label = r.conduct.get("label", "像是违反平台规则或职业底线的说法")
+            says = f"违规模型判断这样说违反平台规则或职业底线的可能性为 {p:.0%}，请对照平台规则再看一遍" if breaks else "没有发现"
+            items.append(RubricItem("conduct", label, "forbidden", not breaks, 0.0, says, self.basis(r.conduct.get("basis"))))
             if breaks:
-                crossed.append("像是违反平台规则或职业底线的说法")
+                crossed.append(label)
         avoid_hit = next((p for p in self._avoid_phrases(scenario) if p in reply), None)
         items.append(
             RubricItem(
@@ -633,7 +620,7 @@ class DrillCoach:
             score *= float(r.form["factor"])
         if not thorough:
             score = min(score, float(r.form.get("short_cap", 100.0)))
-        if share < 0.5 or kp_share < float(r.relevance.get("none_below", 0.0)):
+        if not relevant or kp_share < float(r.relevance.get("none_below", 0.0)):
             # Polite, whole and well formed, but about another buyer's question: no more than 答非所问.
             score = min(score, float(r.relevance.get("off_topic_cap", 100.0)))
         if crossed:
@@ -704,7 +691,6 @@ class DrillSummary:
 
 TONE_FILE = "tone.npz"
 CONDUCT_FILE = "conduct.npz"
-CONDUCT_BASIS = {"toc": "m1t2-k2", "heading": "平台规则"}
 
 
 def coach_for(mentor, corpus_dir: Path, seed: int | None = None) -> DrillCoach:
