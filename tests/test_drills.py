@@ -71,6 +71,8 @@ def test_kinds_are_in_order_on_a_small_fixture(coach):
         ("您把账号密码和收到的验证码都发我，我帮您登进去看看～", "account"),
         ("您先给我们一个五星好评，好评后我马上给您换货～", "review_cashback"),
         ("刚才住望京花园3号楼的李先生也拍了两件，您放心买～", "leak"),
+        ("排队的人多，催也没用，您就等着吧。", "rude"),
+        ("积分过期没事，我后台悄悄给您延一年～", "private_deal"),
     ],
 )
 def test_a_red_line_caps_the_score_and_is_cited(coach, reply, violation):
@@ -87,8 +89,11 @@ def test_negated_or_warned_forbidden_words_are_not_violations(coach):
         "为了您的资金安全，私下转账一旦出问题很难维权，请在平台下单哦",
         "私下转账真不行哈，钱走平台原路退回，您在订单里提个退款就好～",  # refused right after it
         "这个不行哦，我们不加微信的，有问题就在这里找我～",
+        "本店所有退款都通过平台原路退回，不进行微信或支付宝私下转账。",  # 不进行 … before it
+        "私聊谈钱删评价这种事我们这边不做哦，有问题您在订单里申请售后～",  # 不做 after it
     ):
-        assert next(i for i in coach.grade(scenario, reply).items if i.key == "off_platform").passed, reply
+        items = {i.key: i for i in coach.grade(scenario, reply).items}
+        assert items["off_platform"].passed and items["review_cashback"].passed, reply
 
 
 def test_the_conduct_model_catches_what_no_listed_phrase_names_and_spares_our_own_replies(coach):
@@ -107,6 +112,15 @@ def test_the_conduct_model_catches_what_no_listed_phrase_names_and_spares_our_ow
             if turn is not None and not next(i for i in coach.grade(turn, turn.reply).items if i.key == "conduct").passed:
                 flagged.append(turn.template_id)
     assert not flagged, flagged
+
+
+def test_a_curt_reply_on_topic_ranks_above_a_polished_reply_to_another_buyer(coach):
+    """Curt and naming nothing specific is 一般; whole but about another scenario is 答非所问.
+    Both used to end at the same cap and tie."""
+    scenario = _scenario("tuihuan-010")
+    curt = coach.grade(scenario, "亲，我帮你催一下仓库。")
+    elsewhere = coach.grade(scenario, "亲，可以的～我们有礼盒包装，加5元就行，贺卡免费送，您把想写的话发我，我备注给仓库放进去～")
+    assert 40 <= curt.score <= 65 and elsewhere.score <= 40 and curt.score > elsewhere.score
 
 
 def test_a_curt_reply_is_at_most_mediocre_and_told_why(coach):

@@ -25,12 +25,12 @@ from ..schema import SOURCE_LABELS, Chunk
 # A reply at or above this score passes (the teacher view counts the ones below it).
 PASS_SCORE = 60.0
 _WARNING = re.compile(
-    r"[^，。！？,.!?]{0,8}(一旦|万一|很难|有风险|风险大|不安全|没有保障|没保障|不好保障|容易被骗|不受保护"
+    r"[^，。！？,.!?]{0,12}(一旦|万一|很难|有风险|风险大|不安全|没有保障|没保障|不好保障|容易被骗|不受保护"
     # "…删差评这种要求我们没法接受", "私下转账真不行": refused right after it
-    r"|没法接受|不能接受|无法接受|不接受|不行|不可以|不允许|做不了|办不到)"
+    r"|没法接受|不能接受|无法接受|不接受|不行|不可以|不允许|做不了|办不到|不做|不搞|不提供|不支持)"
 )
 _NEGATION = re.compile(
-    r"(不要|别|不能|请勿|切勿|不会|不用|无需|不必|不得|禁止|不是|没有|并非|从不|不可以|不允许|不让|不支持|没法|没办法|无法|不敢|不加|不走|不能说)[^，。！？,.!?]{0,6}$"
+    r"(不要|别|不能|请勿|切勿|不会|不用|无需|不必|不得|禁止|不是|没有|并非|从不|不可以|不允许|不让|不支持|没法|没办法|无法|不敢|不加|不走|不能说|不进行|不接受|不提供|不参与|不做)[^，。！？,.!?]{0,8}$"
     # "不一定能", "不保证": the phrase itself negated
     r"|不$"
 )
@@ -191,7 +191,7 @@ def _matches(text: str, spec: dict) -> str | None:
             return False
         # "不要私下转账" (a negation before it), "私下转账一旦出了问题很难维权" (a warning after it).
         end = start + 1
-        return bool(_NEGATION.search(text[max(0, start - 10) : start]) or _WARNING.match(text, end))
+        return bool(_NEGATION.search(text[max(0, start - 12) : start]) or _WARNING.match(text, end))
 
     for word in spec.get("any", []):
         start = text.find(word)
@@ -620,8 +620,10 @@ class DrillCoach:
             score *= float(r.form["factor"])
         if not thorough:
             score = min(score, float(r.form.get("short_cap", 100.0)))
-        if not relevant or kp_share < float(r.relevance.get("none_below", 0.0)):
+        if not relevant or (thorough and kp_share < float(r.relevance.get("none_below", 0.0))):
             # Polite, whole and well formed, but about another buyer's question: no more than 答非所问.
+            # A curt reply that names nothing is already held down by the short cap; capping it
+            # again would tie it with replies to the wrong buyer, which it is better than.
             score = min(score, float(r.relevance.get("off_topic_cap", 100.0)))
         if crossed:
             # Scaled, not clipped: every reply that crosses a red line ends at or under the cap, and a
