@@ -94,6 +94,10 @@ def test_negated_or_warned_forbidden_words_are_not_violations(coach):
     ):
         items = {i.key: i for i in coach.grade(scenario, reply).items}
         assert items["off_platform"].passed and items["review_cashback"].passed, reply
+    # The buyer decides; a refund for a defect is the rule, not a promise beyond it.
+    grade = coach.grade(_scenario("chaping-001"), "东西有毛病就给您办全额退款，好评不好评您自己定就行，不用有负担～")
+    items = {i.key: i for i in grade.items}
+    assert items["review_cashback"].passed and items["overpromise"].passed
 
 
 def test_the_conduct_model_catches_what_no_listed_phrase_names_and_spares_our_own_replies(coach):
@@ -121,6 +125,15 @@ def test_a_curt_reply_on_topic_ranks_above_a_polished_reply_to_another_buyer(coa
     curt = coach.grade(scenario, "亲，我帮你催一下仓库。")
     elsewhere = coach.grade(scenario, "亲，可以的～我们有礼盒包装，加5元就行，贺卡免费送，您把想写的话发我，我备注给仓库放进去～")
     assert 40 <= curt.score <= 65 and elsewhere.score <= 40 and curt.score > elsewhere.score
+
+
+def test_a_reply_that_names_the_scenarios_key_points_is_not_capped_as_off_topic(coach):
+    """The embedding reads this closing-turn reply as closer to an after-sales scenario, but it
+    says what the recommended reply says (a dev example): not 答非所问."""
+    scenario = _scenario("jieshu-002")
+    reply = "好的亲，那就按刚才说的，我今天给您登记补发一个新杯盖，明天中午前从仓库发出，单号出来我第一时间发给您。还有别的问题随时找我哈～"
+    grade = coach.grade(scenario, reply)
+    assert grade.score > 40, grade.advice
 
 
 def test_a_curt_reply_is_at_most_mediocre_and_told_why(coach):

@@ -27,7 +27,9 @@ PASS_SCORE = 60.0
 _WARNING = re.compile(
     r"[^，。！？,.!?]{0,12}(一旦|万一|很难|有风险|风险大|不安全|没有保障|没保障|不好保障|容易被骗|不受保护"
     # "…删差评这种要求我们没法接受", "私下转账真不行": refused right after it
-    r"|没法接受|不能接受|无法接受|不接受|不行|不可以|不允许|做不了|办不到|不做|不搞|不提供|不支持)"
+    r"|没法接受|不能接受|无法接受|不接受|不行|不可以|不允许|做不了|办不到|不做|不搞|不提供|不支持"
+    # "好评不好评您自己定": the buyer decides, nothing is traded
+    r"|自己定|不强求|随您)"
 )
 _NEGATION = re.compile(
     r"(不要|别|不能|请勿|切勿|不会|不用|无需|不必|不得|禁止|不是|没有|并非|从不|不可以|不允许|不让|不支持|没法|没办法|无法|不敢|不加|不走|不能说|不进行|不接受|不提供|不参与|不做)[^，。！？,.!?]{0,8}$"
@@ -620,7 +622,8 @@ class DrillCoach:
             score *= float(r.form["factor"])
         if not thorough:
             score = min(score, float(r.form.get("short_cap", 100.0)))
-        if not relevant or (thorough and kp_share < float(r.relevance.get("none_below", 0.0))):
+        off_topic = not relevant and kp_share < float(r.relevance.get("escape", "inf"))
+        if off_topic or (thorough and kp_share < float(r.relevance.get("none_below", 0.0))):
             # Polite, whole and well formed, but about another buyer's question: no more than 答非所问.
             # A curt reply that names nothing is already held down by the short cap; capping it
             # again would tie it with replies to the wrong buyer, which it is better than.
