@@ -296,3 +296,42 @@ def test_passages_in_the_named_part_come_first_and_say_so(retriever):
 )
 def test_a_buyer_asking_about_their_own_purchase_is_a_buyer(text, buyer):
     assert is_buyer_voice(text) is buyer
+
+
+def test_the_answer_quotes_the_part_of_a_topic_the_question_matched():
+    # A colloquial question shares no words with the passage; the retriever knows which piece
+    # its vector matched (`Hit.focus`), and the answer quotes that part, not the lead-in.
+    from kefu_mentor.pipeline.answer import select_sentences
+    from kefu_mentor.pipeline.retrieval import Hit, Lexicon, Query
+    from kefu_mentor.pipeline.text import Tokenizer
+
+    (chunk,) = chunk_sections(
+        _sections()
+        + [
+            Section("textbook", "m1t1-k2", TOPIC + ("3. 降低网店的经营风险",), 4, "精准推荐能减少退换货和退款。", "m1.md", 16),
+        ],
+        ChunkerSettings(),
+    )
+    lexicon = Lexicon([chunk], Tokenizer())
+    query = Query("好多人买回去又退回来 跟我们有关系吗", ("好多", "买回去", "退回来"), False, False, False)
+
+    def quoted(focus: str) -> list[str]:
+        hit = Hit(0, chunk, 1.0, 0.9, 0.0, 0.0, focus=focus)
+        return [s for _, s in select_sentences(lexicon, query, [hit])]
+
+    assert "精准推荐能减少退换货和退款。" not in quoted("")
+    assert "精准推荐能减少退换货和退款。" in quoted("精准推荐能减少退换货和退款。")
+
+
+def test_a_hit_names_the_piece_its_query_is_nearest_to(retriever):
+    query = retriever.prepare("网店客服的重要性体现在哪些方面")
+    vector = retriever.embed(query)
+    hits = retriever.search(query, 10, vector=vector)
+    topics = [h for h in hits if h.chunk.pieces]
+    assert topics and all(not h.focus for h in hits if not h.chunk.pieces)
+    for hit in topics:
+        texts = [p.split("\n", 1)[-1] for p in hit.chunk.pieces]
+        assert hit.focus in texts
+        # The nearest piece by the same cosine the index uses.
+        cosines = [float(vector[0] @ retriever.embedder.embed_passages([p])[0]) for p in hit.chunk.pieces]
+        assert texts[int(np.argmax(cosines))] == hit.focus

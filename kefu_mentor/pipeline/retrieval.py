@@ -55,6 +55,9 @@ class Hit:
     bm25: float
     coverage: float  # IDF-weighted share of the query's words found in the chunk
     placed: bool = False  # lies in the part of the book the question names ("任务一的任务实践")
+    # The part of a topic passage the query is nearest to (its best piece, without the
+    # heading line), or "" when the passage has no pieces: the answer quotes from it first.
+    focus: str = ""
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,13 @@ class HybridRetriever:
             n_views = len(chunk.embedding_texts())
             buyer_rows += [False] * (n_views - len(chunk.buyer_says)) + [True] * len(chunk.buyer_says)
         self._buyer_row = np.array(buyer_rows if len(buyer_rows) == len(store.rows) else [False] * len(store.rows), dtype=bool)
+        # Each chunk's piece rows (they follow its own row), to find the part a query matched.
+        self._piece_rows: dict[int, np.ndarray] = {}
+        if len(buyer_rows) == len(store.rows):
+            first = np.searchsorted(np.asarray(store.rows), np.arange(len(store.chunks)))
+            for i, chunk in enumerate(store.chunks):
+                if chunk.pieces:
+                    self._piece_rows[i] = first[i] + 1 + np.arange(len(chunk.pieces))
         # Exercises and discussion prompts ask questions; they should not stand in for answers.
         # Only the book's own: our exercise and discussion cards carry 答题要点 (their answers).
         self._is_prompt = np.array(
@@ -225,9 +235,11 @@ class HybridRetriever:
         wanted = n_rows if n_rows <= 20_000 else min(n_rows, self.settings.candidates * 8)
         scores, rows = self.store.dense.search(vector, wanted)
         dense = np.full(n_chunks, -1.0, dtype=np.float32)
+        row_score = np.full(n_rows, -1.0, dtype=np.float32)
         for score, row in zip(scores[0], rows[0], strict=True):
             if row < 0 or (self._buyer_row[row] and not query.buyer_voice):
                 continue
+            row_score[row] = score
             chunk = self.store.rows[row]
             if score > dense[chunk]:
                 dense[chunk] = score
@@ -293,9 +305,19 @@ class HybridRetriever:
                 float(bm25[i]),
                 self.coverage(query.tokens, int(i)),
                 bool(placed[i]),
+                self._focus(int(i), row_score),
             )
             for i in order
         ]
+
+    def _focus(self, index: int, row_score: np.ndarray) -> str:
+        """The text of the chunk's piece nearest to the query ("" without pieces)."""
+        rows = self._piece_rows.get(index)
+        if rows is None:
+            return ""
+        best = int(np.argmax(row_score[rows]))
+        # A piece view is "breadcrumb\ntext"; the text is what the passage holds.
+        return self.store.chunks[index].pieces[best].split("\n", 1)[-1]
 
     def authority(self, query: Query) -> dict[str, float]:
         """How much each source type counts for this question.
