@@ -292,6 +292,8 @@ def test_passages_in_the_named_part_come_first_and_say_so(retriever):
         ("单选：我的订单七天无理由退货从何时起算", False),  # an exam format
         ("客服分为哪几类", False),
         ("能便宜点吗", True),
+        ("讲KPI考核的是第几页", False),  # where in the book: nobody asks a shop that
+        ("询单转化率这个指标在哪一页介绍", False),
     ],
 )
 def test_a_buyer_asking_about_their_own_purchase_is_a_buyer(text, buyer):
@@ -335,3 +337,63 @@ def test_a_hit_names_the_piece_its_query_is_nearest_to(retriever):
         # The nearest piece by the same cosine the index uses.
         cosines = [float(vector[0] @ retriever.embedder.embed_passages([p])[0]) for p in hit.chunk.pieces]
         assert texts[int(np.argmax(cosines))] == hit.focus
+
+
+_TOC_YAML = """
+book: {title: 网店客服}
+nodes:
+- id: m4
+  title: 模块四 成长型客服工作
+  page: 131
+  children:
+  - id: m4t3
+    title: 任务三 提高网店销量
+    page: 150
+    children:
+    - {id: m4t3-k2, title: 二、利用 FAB 法介绍商品, page: 155}
+  - {id: m4-exercises, title: 思考与练习, page: 166}
+"""
+
+
+@pytest.mark.parametrize(
+    ("question", "buyer", "expected"),
+    [
+        (
+            "教材哪一部分讲了FAB法？在第几页",
+            False,
+            "教材目录：模块四 成长型客服工作 › 任务三 提高网店销量 › 二、利用 FAB 法介绍商品，第 155 页。[1]",
+        ),
+        (
+            "模块四有哪几个任务",
+            False,
+            "教材目录：模块四 成长型客服工作（第 131 页）包括：任务三 提高网店销量（第 150 页）；思考与练习（第 166 页）。",
+        ),
+        ("什么是FAB法", False, None),  # not a look-up: the passages answer
+        ("哪里有货", True, None),  # a buyer asks the shop, not the book
+    ],
+)
+def test_where_in_the_book_is_answered_from_the_table_of_contents(tmp_path, question, buyer, expected):
+    from kefu_mentor.pipeline.answer import toc_lines
+    from kefu_mentor.pipeline.retrieval import Hit, Query
+    from kefu_mentor.pipeline.toc import TableOfContents
+
+    (tmp_path / "toc.yaml").write_text(_TOC_YAML, encoding="utf-8")
+    toc = TableOfContents.load(tmp_path / "toc.yaml")
+    card = SimpleNamespace(toc_id="m4t3-k2")
+    lines = toc_lines(toc, Query(question, (), False, buyer, False), [Hit(0, card, 1.0, 0.9, 0.0, 0.0)])
+    assert lines == ([expected] if expected else [])
+    assert toc_lines(None, Query(question, (), False, buyer, False), []) == []
+
+
+def test_where_a_topic_is_taught_is_not_the_exercise_that_asks_about_it(tmp_path):
+    from kefu_mentor.pipeline.answer import toc_lines
+    from kefu_mentor.pipeline.retrieval import Hit, Query
+    from kefu_mentor.pipeline.toc import TableOfContents
+
+    (tmp_path / "toc.yaml").write_text(_TOC_YAML, encoding="utf-8")
+    toc = TableOfContents.load(tmp_path / "toc.yaml")
+    hits = [Hit(i, SimpleNamespace(toc_id=t), 1.0, 0.9, 0.0, 0.0) for i, t in enumerate(("m4-exercises", "m4t3-k2"))]
+    (line,) = toc_lines(toc, Query("FAB法在哪一节", (), False, False, False), hits)
+    assert line.endswith("二、利用 FAB 法介绍商品，第 155 页。[2]")
+    (line,) = toc_lines(toc, Query("FAB法的练习在哪一节", (), False, False, False), hits)
+    assert line.endswith("思考与练习，第 166 页。[1]")

@@ -10,7 +10,9 @@ from pathlib import Path
 
 from ..schema import Chunk, Citation
 from .retrieval import Hit, Lexicon, Query
+from .structure import place_named
 from .text import split_sentences
+from .toc import TableOfContents, TocNode
 
 MAX_SENTENCES = 4
 MIN_SENTENCES = 2
@@ -91,6 +93,54 @@ _HEADING = re.compile(r"^(\d+\.|[（(]\d+[）)]|[一二三四五六七八九十]
 _DIGIT = re.compile(r"\d")
 
 
+# "在第几页", "哪一节讲的", "书上哪里讲到了": the place in the book is the answer.
+_LOCATION_Q = re.compile(
+    r"第几页|哪一?页|页码|哪一?节|哪一?部分|哪个部分|哪一?章|哪个模块|哪个任务|"
+    r"哪里(讲|有|提|介绍|说)|在哪(里|儿)?(讲|介绍|提到|说)"
+)
+# "模块六有哪几个任务", "模块五讲了哪些内容": the outline of the part named is the answer.
+_OUTLINE_Q = re.compile(r"(讲了?|有|包括|包含|分为|分成)(哪些|哪几|什么)|主要内容|讲(了)?什么")
+TOC_LABEL = "教材目录"
+
+
+def toc_lines(toc: TableOfContents | None, query: Query, hits: list[Hit]) -> list[str]:
+    """The book's own table of contents where a question asks where something is, or what a
+    module or task holds: the place and page of the top passage, or the parts under the one named.
+    """
+    if toc is None or query.buyer_voice:  # a buyer's "哪里有货" asks the shop, not the book
+        return []
+    place = place_named(query.text)
+    if place.module and not place.part and _OUTLINE_Q.search(query.text):
+        node = _named_node(toc, place.module, place.task)
+        if node is not None and node.children:
+            parts = "；".join(_with_page(toc[c]) for c in node.children)
+            return [f"{TOC_LABEL}：{_with_page(node)}包括：{parts}。"]
+    placed = [(rank, toc.path(h.chunk.toc_id)) for rank, h in enumerate(hits[:3], 1) if h.chunk.toc_id in toc]
+    if _LOCATION_Q.search(query.text) and placed:
+        # Where a topic is taught, not the exercise that asks about it (unless exercises are asked for).
+        taught = [(r, p) for r, p in placed if not any(n.title in _PROMPT_PARTS for n in p)]
+        rank, path = taught[0] if taught and not _PROMPT_Q.search(query.text) else placed[0]
+        page = toc.page_of(path[-1].id)
+        where = " › ".join(n.title for n in path)
+        return [f"{TOC_LABEL}：{where}" + (f"，第 {page} 页" if page else "") + f"。[{rank}]"]
+    return []
+
+
+_PROMPT_PARTS = frozenset(("思考与练习", "课前讨论"))
+_PROMPT_Q = re.compile(r"练习|习题|讨论|思考")
+
+
+def _named_node(toc: TableOfContents, module: str, task: str) -> TocNode | None:
+    top = next((n for n in toc if n.depth == 0 and n.title.startswith(f"模块{module}")), None)
+    if top is None or not task:
+        return top
+    return next((toc[c] for c in top.children if toc[c].title.startswith(f"任务{task}")), None)
+
+
+def _with_page(node: TocNode) -> str:
+    return f"{node.title}（第 {node.page} 页）" if node.page else node.title
+
+
 def _squeeze(text: str) -> str:
     return re.sub(r"\s+", "", text)
 
@@ -158,8 +208,9 @@ def select_sentences(lexicon: Lexicon, query: Query, hits: list[Hit]) -> list[tu
     return [(position, sentence) for _, position, _, sentence, _ in chosen]
 
 
-def compose(lexicon: Lexicon, query: Query, hits: list[Hit]) -> tuple[str, list[Citation]]:
-    """The extractive answer text and its citations (rank 1 = best passage)."""
+def compose(lexicon: Lexicon, query: Query, hits: list[Hit], toc: TableOfContents | None = None) -> tuple[str, list[Citation]]:
+    """The extractive answer text and its citations (rank 1 = best passage); a question about
+    where something is in the book, or what a part holds, is answered from `toc` first."""
     picked = select_sentences(lexicon, query, hits)
     quoted: dict[int, list[str]] = {}
     for position, sentence in picked:
@@ -184,7 +235,8 @@ def compose(lexicon: Lexicon, query: Query, hits: list[Hit]) -> tuple[str, list[
         )
     used = sorted({position for position, _ in picked})
     sources = "、".join(f"{citations[p].label}[{p + 1}]" for p in used)
-    lines = [f"以下内容摘自{sources}：" if sources else ""]
+    lines = toc_lines(toc, query, hits)
+    lines += [f"以下内容摘自{sources}：" if sources else ""]
     lines += [f"{sentence}[{position + 1}]" for position, sentence in picked]
     return "\n".join(line for line in lines if line), citations
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..config import Settings
-from ..errors import QuestionError
+from ..errors import CorpusError, QuestionError
 from ..schema import SOURCE_TYPES, Answer, Chunk
 from .answer import AbstentionRule, compose, load_calibration, refusal
 from .embedding import Embedder, load_embedder
@@ -16,6 +16,7 @@ from .index import IndexStore, ensure_index, load_index
 from .retrieval import Hit, HybridRetriever, Query
 from .scenario import OTHER
 from .text import Tokenizer, clean_text, has_meaningful_text, strip_markup, to_simplified
+from .toc import TableOfContents
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,12 @@ class Mentor:
         self.embedder = embedder
         self.retriever = HybridRetriever(store, embedder, tokenizer or Tokenizer(), settings)
         self.rule = rule or load_calibration(settings.calibration_path, embedder.id)
+        # The book's table of contents answers "在第几页 / 哪一节 / 模块六有哪几个任务"; without
+        # a readable toc.yaml those questions get the passages alone.
+        try:
+            self.toc: TableOfContents | None = TableOfContents.load(settings.corpus_dir / "toc.yaml")
+        except CorpusError:
+            self.toc = None
 
     @property
     def chunks(self) -> list[Chunk]:
@@ -191,7 +198,7 @@ class Mentor:
                 scenario,
                 follow_up_of,
             )
-        answer_text, citations = compose(self.retriever.lexicon, query, hits)
+        answer_text, citations = compose(self.retriever.lexicon, query, hits, self.toc)
         return Answer(
             question,
             answer_text,

@@ -25,7 +25,8 @@ _EXAM_FORMATS = r"单选|多选|选择题|填空|判断题|简述|简答|名词�
 _STUDY_CUE = re.compile(
     r"什么是|是什么|含义|定义|包括|包含|哪些|哪几|如何|怎样|怎么做|怎么办|怎么处理|怎么回|怎么说|怎么算|计算|公式|有什么区别|作用|特征|优点|缺点|"
     r"原则|技巧|方法|步骤|流程|意义|特点|优缺点|为什么要|要不要|该不该|能不能.*吗.*客服|扣.{0,2}分|处罚|规则|后果|"
-    + _EXAM_FORMATS
+    # Where in the book: no buyer asks a shop for a page or a section.
+    r"第几页|哪一?页|页码|哪一?节|哪一?章|哪个模块|哪个任务|" + _EXAM_FORMATS
 )
 
 # A learner asking for the words to send: a reply template is what they want.

@@ -54,6 +54,11 @@ NAIVE_VECTORS = EVAL_DIR / "naive_vectors.npz"
 NO_ABSTENTION = AbstentionRule(slope=0.0, threshold=-math.inf)
 
 
+def split_of(item_id: str) -> str:
+    """dev or test, by a fixed hash of the id (about half each), never by hand."""
+    return "dev" if int(hashlib.sha1(item_id.encode()).hexdigest(), 16) % 2 == 0 else "test"
+
+
 @dataclass(frozen=True)
 class GoldenItem:
     """One golden question and what counts as a right answer to it."""
@@ -76,7 +81,7 @@ class GoldenItem:
     @property
     def split(self) -> str:
         """dev or test, by a fixed hash of the id (about half each), never by hand."""
-        return "dev" if int(hashlib.sha1(self.id.encode()).hexdigest(), 16) % 2 == 0 else "test"
+        return split_of(self.id)
 
     @property
     def is_buyer(self) -> bool:
@@ -209,6 +214,23 @@ def coverage_gaps(paths: Iterable[Path]) -> list[tuple[str, str]]:
             if raw.get("uncovered"):
                 gaps.append((str(raw["id"]), f"{raw.get('question', '')} —— {raw.get('note', '')}"))
     return gaps
+
+
+_PAGE = re.compile(r"第\s*(\d+)\s*页")
+
+
+def page_lookups(mentor: Mentor, paths: Iterable[Path], split: str) -> list[tuple[str, bool]]:
+    """Blind look-ups no passage answers because the answer is a page of the book (only the
+    table of contents holds it): (id, whether the answer names the expected page)."""
+    out = []
+    for path in paths:
+        for raw in yaml.safe_load(Path(path).read_text(encoding="utf-8")) or []:
+            page = _PAGE.search(str(raw.get("expect", "")))
+            if not raw.get("uncovered") or not page or split not in ("all", split_of(str(raw["id"]))):
+                continue
+            answer = mentor.ask(str(raw["question"]), history=[str(h) for h in raw.get("history") or []])
+            out.append((str(raw["id"]), page.group(1) in {m.group(1) for m in _PAGE.finditer(answer.answer)}))
+    return out
 
 
 def default_golden_paths(root: Path = EVAL_DIR) -> list[Path]:
@@ -669,15 +691,26 @@ def run_eval(settings: Settings, args: argparse.Namespace) -> int:
             print("\n真实买家消息最常见的混淆（标注 → 第一条引用）：")
             for want, got, n in mix:
                 print(f"  {want} → {got}：{n}")
+    pages = page_lookups(mentor, paths, args.split)
+    if pages:
+        print(
+            f"\n问页码的盲写查阅题（无段落能答，只有目录有页码）：{sum(ok for _, ok in pages)}/{len(pages)} 道的回答给出了该页码"
+        )
     if args.misses:
         print("\n".join(format_misses(runs["本系统"], corpus.toc)))
     if args.report:
-        write_report(report, runs, Path(args.report), coverage_gaps(paths))
+        write_report(report, runs, Path(args.report), coverage_gaps(paths), pages)
         print(f"已写入 {args.report} 和图表", file=sys.stderr)
     return 0
 
 
-def write_report(report: Report, runs: dict[str, list[ItemResult]], path: Path, gaps: Sequence[tuple[str, str]] = ()) -> None:
+def write_report(
+    report: Report,
+    runs: dict[str, list[ItemResult]],
+    path: Path,
+    gaps: Sequence[tuple[str, str]] = (),
+    pages: Sequence[tuple[str, bool]] = (),
+) -> None:
     chart = path.with_suffix(".png")
     write_chart(report, chart)
     counts: dict[str, int] = {}
@@ -707,6 +740,15 @@ def write_report(report: Report, runs: dict[str, list[ItemResult]], path: Path, 
     if gaps:
         text += ["", f"覆盖缺口：{len(gaps)} 道盲写题在现有资料里找不到能回答的段落（不计入上表）：", ""]
         text += [f"- {gid}：{why}" for gid, why in gaps]
+    if pages:
+        right = sum(ok for _, ok in pages)
+        text += [
+            "",
+            f"其中问页码的 {len(pages)} 道（答案只在教材目录里）：本系统的回答从 `corpus/toc.yaml` 给出位置和页码，"
+            f"{right} 道给出了所问的页码"
+            + (f"（未给出：{'、'.join(i for i, ok in pages if not ok)}）" if right < len(pages) else "")
+            + "。",
+        ]
     for message in report.skipped:
         text += ["", f"> {message}"]
     # Sections other commands keep in this page (`eval-drills --report`) survive a new run.
