@@ -266,3 +266,47 @@ def test_a_drill_has_a_second_turn_graded_against_its_own_reply(coach):
     said = next(p for p in coach._avoid_phrases(second))
     item = next(i for i in coach.grade(second, f"亲，{said}。").items if i.key == "avoid")
     assert not item.passed and second.avoid in item.evidence
+
+
+def test_the_reply_family_model_learns_which_family_a_reply_answers(tmp_path):
+    """On a small fixture (seconds, made-up vectors): fit, read, save and load, and a model
+    trained for another embedder is not used."""
+    import numpy as np
+
+    from kefu_mentor.modes.drills import ReplyFamilies
+
+    rng = np.random.default_rng(0)
+    centres = {"议价": rng.normal(size=16), "物流跟踪": rng.normal(size=16)}
+    texts, labels, vectors = [], [], []
+    for family, words in (("议价", "优惠 到手价 改价"), ("物流跟踪", "快递 单号 发货")):
+        for n in range(12):
+            texts.append(f"亲，{words.split()[n % 3]}的事我帮您看一下")
+            labels.append(family)
+            vectors.append(centres[family] + 0.3 * rng.normal(size=16))
+    vectors = np.array(vectors) / np.linalg.norm(vectors, axis=1, keepdims=True)
+    model = ReplyFamilies.fit(vectors, texts, labels, "fake:embedder")
+    parcel = centres["物流跟踪"] / np.linalg.norm(centres["物流跟踪"])
+    assert model.probability(parcel, "亲，快递单号我发您", "物流跟踪") > 0.8
+    assert model.probability(parcel, "亲，快递单号我发您", "议价") < 0.2
+    assert model.probability(parcel, "亲", "从没见过的类别") == 0.0
+    model.save(tmp_path / "relevance.npz")
+    again = ReplyFamilies.load(tmp_path / "relevance.npz")
+    assert again is not None and again.embedder_id == "fake:embedder"
+    assert again.probability(parcel, "亲，快递单号我发您", "物流跟踪") == pytest.approx(
+        model.probability(parcel, "亲，快递单号我发您", "物流跟踪")
+    )
+    assert ReplyFamilies.load(tmp_path / "missing.npz") is None
+
+
+def test_relevance_comes_from_the_reply_family_model_when_it_fits_the_embedder(coach):
+    """The shipped model is used; a reply to another family's buyer fails relevance, a good
+    reply in a trainee's own words passes it (dev examples)."""
+    assert coach.families is not None and coach.families.embedder_id == coach.embedder.id
+    scenario = _scenario("tuihuan-010")
+    elsewhere = coach.grade(scenario, "亲，可以的～我们有礼盒包装，加5元就行，贺卡免费送，您把想写的话发我，我备注给仓库放进去～")
+    own = coach.grade(
+        scenario,
+        "真不好意思让您等这么久！我这就去查退件的签收记录，再找仓库问验收到哪一步了，今天下午5点前一定回您。",
+    )
+    relevance = {g: next(i for i in g.items if i.key == "relevance") for g in (elsewhere, own)}
+    assert not relevance[elsewhere].passed and relevance[own].passed

@@ -19,6 +19,7 @@ from ..errors import CorpusError
 from ..pipeline.chunking import find_passage
 from ..pipeline.corpus import load_templates
 from ..pipeline.embedding import Embedder
+from ..pipeline.scenario import ScenarioModel
 from ..pipeline.text import Tokenizer
 from ..schema import SOURCE_LABELS, Chunk
 
@@ -325,6 +326,48 @@ class ToneModel:
         return cls(embedder_id, mean.astype(np.float32), scale.astype(np.float32), w.astype(np.float32), b, threshold, buckets)
 
 
+@dataclass(frozen=True)
+class ReplyFamilies:
+    """Which scenario family a trainee's reply answers: a softmax regression over the reply's
+    embedding and its character n-grams (the scenario recogniser's model, here over replies),
+    trained on our recommended replies and the dev split's honest and mediocre replies by
+    `kefu-mentor train-tone --model relevance`; tied to its embedder.
+
+    Cosine margins between whole-scenario vectors separate scenarios by a few hundredths, so a
+    concrete, correct reply sometimes read as another family; a model that learned what replies
+    of each family say separates them better (figures from leaving dev batches out: rubric.yaml,
+    `relevance`)."""
+
+    embedder_id: str
+    model: ScenarioModel
+
+    def probability(self, vector: np.ndarray, text: str, family: str) -> float:
+        """How likely the reply answers a buyer of `family` (0 for a family the model never saw)."""
+        return next((s.confidence for s in self.model.predict(vector, text) if s.family == family), 0.0)
+
+    @classmethod
+    def fit(cls, vectors: np.ndarray, texts: list[str], families: list[str], embedder_id: str) -> ReplyFamilies:
+        return cls(embedder_id, ScenarioModel.train(vectors, texts, families))
+
+    @classmethod
+    def load(cls, path: Path) -> ReplyFamilies | None:
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                model = ScenarioModel([str(c) for c in data["classes"]], data["weights"], data["bias"])
+                return cls(str(data["embedder_id"]), model)
+        except (OSError, KeyError, ValueError):
+            return None
+
+    def save(self, path: Path) -> None:
+        np.savez(
+            path,
+            embedder_id=np.array(self.embedder_id),
+            classes=np.array(self.model.classes),
+            weights=self.model.weights,
+            bias=self.model.bias,
+        )
+
+
 class DrillCoach:
     """Picks scenarios and grades replies: relevant to this buyer, the scenario's key points, in
     sentences, polite, and never crossing a red line.
@@ -340,6 +383,8 @@ class DrillCoach:
         tone: the tone model (`corpus/drills/tone.npz`), used when it was trained with `embedder`.
         conduct: the same kind of model for polite replies that break a platform rule
             (`corpus/drills/conduct.npz`), a net under the rubric's listed red lines.
+        families: which family a reply answers (`corpus/drills/relevance.npz`); without it (or
+            for another embedder) relevance is the cosine margin between scenario vectors.
     """
 
     def __init__(
@@ -352,6 +397,7 @@ class DrillCoach:
         references: dict[str, np.ndarray] | None = None,
         tone: ToneModel | None = None,
         conduct: ToneModel | None = None,
+        families: ReplyFamilies | None = None,
     ):
         if not scenarios:
             raise CorpusError("corpus/templates", None, "没有任何话术模板，无法进行情景演练", "先在 corpus/templates/ 中添加话术")
@@ -370,6 +416,7 @@ class DrillCoach:
         self._turn_vectors: dict[str, np.ndarray] = {}
         self.tone = tone if tone is not None and tone.embedder_id == embedder.id else None
         self.conduct = conduct if conduct is not None and conduct.embedder_id == embedder.id else None
+        self.families = families if families is not None and families.embedder_id == embedder.id else None
 
     def families(self) -> list[str]:
         return sorted({s.family for s in self.scenarios})
@@ -488,6 +535,12 @@ class DrillCoach:
         margin = self.relevance(scenario, vector) if reply else -1.0
         low, high = float(r.relevance["low"]), float(r.relevance["high"])
         share = _saturating(max(0.0, (margin - low) / (high - low)))
+        if self.families is not None:
+            likely = self.families.probability(vector, reply, scenario.family) if reply else 0.0
+            family_share = _saturating(likely / float(r.relevance["family_full"]))
+            # A second turn's buyer has moved on (差评 → 拉链坏了怎么处理): what the reply answers
+            # may be another family's business, so its own reference vector still counts there.
+            share = max(share, family_share) if scenario.turn > 1 else family_share
         relevant = share >= 0.5
         items.append(
             RubricItem(
@@ -696,6 +749,7 @@ class DrillSummary:
 
 TONE_FILE = "tone.npz"
 CONDUCT_FILE = "conduct.npz"
+RELEVANCE_FILE = "relevance.npz"
 
 
 def coach_for(mentor, corpus_dir: Path, seed: int | None = None) -> DrillCoach:
@@ -712,4 +766,5 @@ def coach_for(mentor, corpus_dir: Path, seed: int | None = None) -> DrillCoach:
         references=scenario_vectors(mentor.chunks, mentor.store.chunk_vector, scenarios),
         tone=ToneModel.load(drills / TONE_FILE),
         conduct=ToneModel.load(drills / CONDUCT_FILE),
+        families=ReplyFamilies.load(drills / RELEVANCE_FILE),
     )

@@ -378,6 +378,10 @@ def cmd_train_tone(args: argparse.Namespace) -> int:
         _, info = drill_eval.train_conduct(mentor.embedder, settings.corpus_dir, items)
         print(f"违规模型已训练（{info['replies']} 条回复，其中违规 {info['rule_breaking']} 条，只用 dev），写入 {info['path']}。")
         return 0
+    if args.model == "relevance":
+        _, info = drill_eval.train_families(mentor.embedder, settings.corpus_dir, items)
+        print(f"回复场景模型已训练（{info['replies']} 条回复，{info['families']} 个场景类别，只用 dev），写入 {info['path']}。")
+        return 0
     _, info = drill_eval.train_tone(mentor.embedder, settings.corpus_dir, items)
     print(f"语气模型已训练（{info['replies']} 条回复，其中粗鲁 {info['rude']} 条，只用 dev），写入 {info['path']}。")
     return 0
@@ -572,10 +576,16 @@ def build_parser() -> argparse.ArgumentParser:
     tone = sub.add_parser(
         "train-tone",
         parents=[common],
-        help="用分级回复的 dev 部分训练语气模型（corpus/drills/tone.npz）或违规模型（--model conduct，corpus/drills/conduct.npz）",
+        help="用分级回复的 dev 部分训练语气模型（corpus/drills/tone.npz）、违规模型（--model conduct，corpus/drills/conduct.npz）"
+        "或回复场景模型（--model relevance，corpus/drills/relevance.npz）",
     )
     tone.add_argument("--data", type=Path, default=Path("eval/drills"))
-    tone.add_argument("--model", choices=["tone", "conduct"], default="tone", help="tone：粗鲁；conduct：礼貌但违规")
+    tone.add_argument(
+        "--model",
+        choices=["tone", "conduct", "relevance"],
+        default="tone",
+        help="tone：粗鲁；conduct：礼貌但违规；relevance：回复在回答哪一类场景",
+    )
     tone.set_defaults(func=cmd_train_tone)
 
     priv = sub.add_parser("eval-privacy", help="脱敏评测：盲写的隐私测试集上各类个人信息的召回与误改比例")

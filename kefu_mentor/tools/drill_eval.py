@@ -14,7 +14,16 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from ..modes.drills import CONDUCT_FILE, TONE_FILE, DrillCoach, Scenario, ToneModel, load_scenarios
+from ..modes.drills import (
+    CONDUCT_FILE,
+    RELEVANCE_FILE,
+    TONE_FILE,
+    DrillCoach,
+    ReplyFamilies,
+    Scenario,
+    ToneModel,
+    load_scenarios,
+)
 
 DRILL_DIR = Path("eval/drills")
 KINDS = ["recommended", "paraphrase", "mediocre", "wrong_scenario", "keyword_salad", "rude", "rule_breaking"]
@@ -124,9 +133,11 @@ def report_section(table: str) -> str:
         "## 情景演练评分（kefu-mentor eval-drills）\n\n"
         "由 `kefu-mentor eval-drills --report docs/evaluation.md` 写入。分级回复由没看过评分规则和评分代码的助手盲写："
         "每个场景有推荐回复（模板自带）、学员自己的好回复、一般的、答非所问的、关键词堆砌、粗鲁的、违反平台规则的"
-        "（各批条数见 eval/README.md），各带一位公正老师会给的分数段。权重与阈值、红线的说法、语气模型和违规模型只用 dev 调定；"
+        "（各批条数见 eval/README.md），各带一位公正老师会给的分数段。权重与阈值、红线的说法、语气模型、违规模型和回复场景模型只用 dev 调定；"
         "test 是最后写的一批；先前的 test 批次看过之后都已并入 dev（origin 写着是哪一批）。"
-        "dev 的违规和好回复是训练违规模型用过的数据，dev 的数字偏乐观，不代表新回复。\n\n" + table + "\n"
+        "dev 的违规、好回复和一般的回复是训练违规模型和回复场景模型用过的数据，dev 的数字偏乐观，不代表新回复。\n\n"
+        + table
+        + "\n"
     )
 
 
@@ -154,6 +165,29 @@ def train_conduct(embedder, corpus_dir: Path, items: list[dict], threshold: floa
     path = Path(corpus_dir) / "drills" / CONDUCT_FILE
     model.save(path)
     return model, {"replies": len(texts), "rule_breaking": int(sum(breaks)), "path": str(path)}
+
+
+def train_families(embedder, corpus_dir: Path, items: list[dict]) -> tuple[ReplyFamilies, dict]:
+    """Fit the reply-family model (which family a reply answers) on our recommended replies (both
+    turns) and the dev split's honest and mediocre replies, each labelled with its scenario's family.
+    Replies to another buyer are left out (their own family is not labelled); rude and rule-breaking
+    ones too, so that how a reply is said does not decide what it answers."""
+    family = {s.template_id: s.family for s in load_scenarios(corpus_dir)}
+    texts, labels = [], []
+    for scenario in {s.template_id: s for s in load_scenarios(corpus_dir)}.values():
+        for turn in (scenario, scenario.second_turn()):
+            if turn is not None:
+                texts.append(turn.reply)
+                labels.append(scenario.family)
+    for item in items:
+        for reply in item["replies"]:
+            if reply["kind"] in ("paraphrase", "mediocre") and item["scenario"] in family:
+                texts.append(reply["text"])
+                labels.append(family[item["scenario"]])
+    model = ReplyFamilies.fit(embedder.embed_passages(texts), texts, labels, embedder.id)
+    path = Path(corpus_dir) / "drills" / RELEVANCE_FILE
+    model.save(path)
+    return model, {"replies": len(texts), "families": len(set(labels)), "path": str(path)}
 
 
 def train_tone(embedder, corpus_dir: Path, items: list[dict]) -> tuple[ToneModel, dict]:
