@@ -414,6 +414,7 @@ class DrillCoach:
         self._matrix: tuple[dict[str, int], np.ndarray, np.ndarray] | None = None
         self._words: dict[str, dict[str, float]] = {}  # key words per template id and turn
         self._turn_vectors: dict[str, np.ndarray] = {}
+        self._answering: dict[str, frozenset[str]] = {}  # per template id and turn
         self.tone = tone if tone is not None and tone.embedder_id == embedder.id else None
         self.conduct = conduct if conduct is not None and conduct.embedder_id == embedder.id else None
         self.families = families if families is not None and families.embedder_id == embedder.id else None
@@ -471,6 +472,17 @@ class DrillCoach:
             own = max(own, float(self._turn_reference(scenario) @ vector))
         others = sims[families != scenario.family]
         return own - float(others.max()) if len(others) else own
+
+    def _answering_families(self, scenario: Scenario) -> frozenset[str]:
+        """The families a good reply to this turn may read as: its own, and the one its recommended
+        reply reads as. A 催付 buyer who asks whether the item can be returned is answered with a
+        returns reply; the family model reads that as 退换货, and so would it read a good paraphrase."""
+        key = f"{scenario.template_id}#{scenario.turn}"
+        if key not in self._answering:
+            vector = self.embedder.embed_passages([scenario.reply])[0]
+            read_as = self.families.model.predict(vector, scenario.reply)[0].family
+            self._answering[key] = frozenset((scenario.family, read_as))
+        return self._answering[key]
 
     def _turn_reference(self, scenario: Scenario) -> np.ndarray:
         """A later turn's own reference vector (its buyer line and recommended reply), embedded once."""
@@ -536,7 +548,8 @@ class DrillCoach:
         low, high = float(r.relevance["low"]), float(r.relevance["high"])
         share = _saturating(max(0.0, (margin - low) / (high - low)))
         if self.families is not None:
-            likely = self.families.probability(vector, reply, scenario.family) if reply else 0.0
+            families = self._answering_families(scenario)
+            likely = max(self.families.probability(vector, reply, f) for f in families) if reply else 0.0
             family_share = _saturating(likely / float(r.relevance["family_full"]))
             # A second turn's buyer has moved on (差评 → 拉链坏了怎么处理): what the reply answers
             # may be another family's business, so its own reference vector still counts there.
