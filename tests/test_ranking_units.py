@@ -397,3 +397,22 @@ def test_where_a_topic_is_taught_is_not_the_exercise_that_asks_about_it(tmp_path
     assert line.endswith("二、利用 FAB 法介绍商品，第 155 页。[2]")
     (line,) = toc_lines(toc, Query("FAB法的练习在哪一节", (), False, False, False), hits)
     assert line.endswith("思考与练习，第 166 页。[1]")
+
+
+def test_page_look_ups_are_judged_on_the_page_the_answer_names(tmp_path):
+    """Blind look-ups that only the table of contents answers: the answer must name the page the
+    writer expected; items of the other split, covered items and those without a page are skipped."""
+    from kefu_mentor.tools.evaluation import page_lookups, split_of
+
+    ids = [f"look-{n}" for n in range(40)]
+    test_ids = [i for i in ids if split_of(i) == "test"][:2]
+    dev_id = next(i for i in ids if split_of(i) == "dev")
+    items = [
+        {"id": test_ids[0], "question": "FAB法在第几页", "expect": "第155页。", "uncovered": True},
+        {"id": test_ids[1], "question": "KPI在第几页", "expect": "第243页。", "uncovered": True},
+        {"id": dev_id, "question": "FAB法在第几页", "expect": "第155页。", "uncovered": True},
+        {"id": "covered-1", "question": "FAB法在第几页", "expect": "第155页。"},
+    ]
+    (tmp_path / "look.yaml").write_text(__import__("yaml").safe_dump(items, allow_unicode=True), encoding="utf-8")
+    mentor = SimpleNamespace(ask=lambda q, history: SimpleNamespace(answer="教材目录：…，第 155 页。[1]"))
+    assert page_lookups(mentor, [tmp_path / "look.yaml"], "test") == [(test_ids[0], True), (test_ids[1], False)]

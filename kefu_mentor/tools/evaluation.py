@@ -744,7 +744,7 @@ def write_report(
         right = sum(ok for _, ok in pages)
         text += [
             "",
-            f"其中问页码的 {len(pages)} 道（答案只在教材目录里）：本系统的回答从 `corpus/toc.yaml` 给出位置和页码，"
+            f"其中 {report.split} 集里问页码的 {len(pages)} 道（答案只在教材目录里）：本系统的回答从 `corpus/toc.yaml` 给出位置和页码，"
             f"{right} 道给出了所问的页码"
             + (f"（未给出：{'、'.join(i for i, ok in pages if not ok)}）" if right < len(pages) else "")
             + "。",
