@@ -284,14 +284,15 @@ def test_the_reply_family_model_learns_which_family_a_reply_answers(tmp_path):
             labels.append(family)
             vectors.append(centres[family] + 0.3 * rng.normal(size=16))
     vectors = np.array(vectors) / np.linalg.norm(vectors, axis=1, keepdims=True)
-    model = ReplyFamilies.fit(vectors, texts, labels, "fake:embedder")
+    model = ReplyFamilies.fit(vectors, texts, labels, "fake:embedder", keys=["yijia-001#1"])
+    assert model.read_as == {"yijia-001#1": "议价"}  # what the first (recommended) reply reads as
     parcel = centres["物流跟踪"] / np.linalg.norm(centres["物流跟踪"])
     assert model.probability(parcel, "亲，快递单号我发您", "物流跟踪") > 0.8
     assert model.probability(parcel, "亲，快递单号我发您", "议价") < 0.2
     assert model.probability(parcel, "亲", "从没见过的类别") == 0.0
     model.save(tmp_path / "relevance.npz")
     again = ReplyFamilies.load(tmp_path / "relevance.npz")
-    assert again is not None and again.embedder_id == "fake:embedder"
+    assert again is not None and again.embedder_id == "fake:embedder" and again.read_as == model.read_as
     assert again.probability(parcel, "亲，快递单号我发您", "物流跟踪") == pytest.approx(
         model.probability(parcel, "亲，快递单号我发您", "物流跟踪")
     )

@@ -340,31 +340,42 @@ class ReplyFamilies:
 
     embedder_id: str
     model: ScenarioModel
+    # The family each recommended reply reads as ("template id#turn" → family), worked out at
+    # training so that grading never embeds a recommended reply on the way.
+    read_as: dict[str, str] = field(default_factory=dict)
 
     def probability(self, vector: np.ndarray, text: str, family: str) -> float:
         """How likely the reply answers a buyer of `family` (0 for a family the model never saw)."""
         return next((s.confidence for s in self.model.predict(vector, text) if s.family == family), 0.0)
 
     @classmethod
-    def fit(cls, vectors: np.ndarray, texts: list[str], families: list[str], embedder_id: str) -> ReplyFamilies:
-        return cls(embedder_id, ScenarioModel.train(vectors, texts, families))
+    def fit(
+        cls, vectors: np.ndarray, texts: list[str], families: list[str], embedder_id: str, keys: list[str] | None = None
+    ) -> ReplyFamilies:
+        """`keys` name the first rows that are recommended replies ("template id#turn"); the
+        family the model reads each of them as is kept in `read_as`."""
+        model = ScenarioModel.train(vectors, texts, families)
+        keys = keys or []
+        read_as = {key: model.predict(vectors[row], texts[row])[0].family for row, key in enumerate(keys)}
+        return cls(embedder_id, model, read_as)
 
     @classmethod
     def load(cls, path: Path) -> ReplyFamilies | None:
         try:
             with np.load(path, allow_pickle=False) as data:
-                model = ScenarioModel([str(c) for c in data["classes"]], data["weights"], data["bias"])
-                return cls(str(data["embedder_id"]), model)
+                embedder_id = str(data["embedder_id"])
+                keys = [str(k) for k in data["read_keys"]] if "read_keys" in data.files else []
+                values = [str(v) for v in data["read_as"]] if "read_as" in data.files else []
+            return cls(embedder_id, ScenarioModel.load(path), dict(zip(keys, values, strict=True)))
         except (OSError, KeyError, ValueError):
             return None
 
     def save(self, path: Path) -> None:
-        np.savez(
+        self.model.save(
             path,
-            embedder_id=np.array(self.embedder_id),
-            classes=np.array(self.model.classes),
-            weights=self.model.weights,
-            bias=self.model.bias,
+            embedder_id=self.embedder_id,
+            read_keys=list(self.read_as),
+            read_as=list(self.read_as.values()),
         )
 
 
@@ -479,8 +490,10 @@ class DrillCoach:
         returns reply; the family model reads that as 退换货, and so would it read a good paraphrase."""
         key = f"{scenario.template_id}#{scenario.turn}"
         if key not in self._answering:
-            vector = self.embedder.embed_passages([scenario.reply])[0]
-            read_as = self.families.model.predict(vector, scenario.reply)[0].family
+            read_as = self.families.read_as.get(key)
+            if read_as is None:  # a template the model was not trained with (an instructor's own)
+                vector = self.embedder.embed_passages([scenario.reply])[0]
+                read_as = self.families.model.predict(vector, scenario.reply)[0].family
             self._answering[key] = frozenset((scenario.family, read_as))
         return self._answering[key]
 

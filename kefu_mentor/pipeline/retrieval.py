@@ -140,11 +140,13 @@ class HybridRetriever:
         self._buyer_row = np.array(buyer_rows if len(buyer_rows) == len(store.rows) else [False] * len(store.rows), dtype=bool)
         # Each chunk's piece rows (they follow its own row), to find the part a query matched.
         self._piece_rows: dict[int, np.ndarray] = {}
-        if len(buyer_rows) == len(store.rows):
-            first = np.searchsorted(np.asarray(store.rows), np.arange(len(store.chunks)))
+        row_chunks = np.asarray(store.rows)
+        if len(buyer_rows) == len(row_chunks) and bool(np.all(np.diff(row_chunks) >= 0)):
+            first = np.searchsorted(row_chunks, np.arange(len(store.chunks)))
             for i, chunk in enumerate(store.chunks):
-                if chunk.pieces:
-                    self._piece_rows[i] = first[i] + 1 + np.arange(len(chunk.pieces))
+                rows = first[i] + 1 + np.arange(len(chunk.pieces))
+                if chunk.pieces and rows[-1] < len(row_chunks) and bool(np.all(row_chunks[rows] == i)):
+                    self._piece_rows[i] = rows
         # Exercises and discussion prompts ask questions; they should not stand in for answers.
         # Only the book's own: our exercise and discussion cards carry 答题要点 (their answers).
         self._is_prompt = np.array(

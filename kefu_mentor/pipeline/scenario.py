@@ -126,7 +126,8 @@ class ScenarioModel:
         best = next(s for s in ranked if s.family != LEARNER)
         return learner, Scenario(best.family, best.confidence / max(1.0 - learner, 1e-9))
 
-    def save(self, path: Path) -> None:
+    def save(self, path: Path, **extra: str | list[str]) -> None:
+        """Write the model as `.npz` (no pickle); `extra` strings (or lists of them) are stored beside it."""
         np.savez(
             path,
             classes=np.array(self.classes),
@@ -135,6 +136,7 @@ class ScenarioModel:
             buckets=np.array(NGRAM_BUCKETS),
             ngram_weight=np.array(NGRAM_WEIGHT),
             digest=np.array(self.digest),
+            **{key: np.array(value) for key, value in extra.items()},
         )
 
     @classmethod
