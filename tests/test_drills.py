@@ -302,7 +302,7 @@ def test_the_reply_family_model_learns_which_family_a_reply_answers(tmp_path):
 def test_relevance_comes_from_the_reply_family_model_when_it_fits_the_embedder(coach):
     """The shipped model is used; a reply to another family's buyer fails relevance, a good
     reply in a trainee's own words passes it (dev examples)."""
-    assert coach.families is not None and coach.families.embedder_id == coach.embedder.id
+    assert coach.reply_families is not None and coach.reply_families.embedder_id == coach.embedder.id
     scenario = _scenario("tuihuan-010")
     elsewhere = coach.grade(scenario, "亲，可以的～我们有礼盒包装，加5元就行，贺卡免费送，您把想写的话发我，我备注给仓库放进去～")
     own = coach.grade(

@@ -344,9 +344,10 @@ class ReplyFamilies:
     # training so that grading never embeds a recommended reply on the way.
     read_as: dict[str, str] = field(default_factory=dict)
 
-    def probability(self, vector: np.ndarray, text: str, family: str) -> float:
-        """How likely the reply answers a buyer of `family` (0 for a family the model never saw)."""
-        return next((s.confidence for s in self.model.predict(vector, text) if s.family == family), 0.0)
+    def probability(self, vector: np.ndarray, text: str, *families: str) -> float:
+        """How likely the reply answers a buyer of the likeliest of `families` (0 for families the
+        model never saw); one reading of the reply serves them all."""
+        return max((s.confidence for s in self.model.predict(vector, text) if s.family in families), default=0.0)
 
     @classmethod
     def fit(
@@ -394,7 +395,7 @@ class DrillCoach:
         tone: the tone model (`corpus/drills/tone.npz`), used when it was trained with `embedder`.
         conduct: the same kind of model for polite replies that break a platform rule
             (`corpus/drills/conduct.npz`), a net under the rubric's listed red lines.
-        families: which family a reply answers (`corpus/drills/relevance.npz`); without it (or
+        reply_families: which family a reply answers (`corpus/drills/relevance.npz`); without it (or
             for another embedder) relevance is the cosine margin between scenario vectors.
     """
 
@@ -408,7 +409,7 @@ class DrillCoach:
         references: dict[str, np.ndarray] | None = None,
         tone: ToneModel | None = None,
         conduct: ToneModel | None = None,
-        families: ReplyFamilies | None = None,
+        reply_families: ReplyFamilies | None = None,
     ):
         if not scenarios:
             raise CorpusError("corpus/templates", None, "没有任何话术模板，无法进行情景演练", "先在 corpus/templates/ 中添加话术")
@@ -428,7 +429,8 @@ class DrillCoach:
         self._answering: dict[str, frozenset[str]] = {}  # per template id and turn
         self.tone = tone if tone is not None and tone.embedder_id == embedder.id else None
         self.conduct = conduct if conduct is not None and conduct.embedder_id == embedder.id else None
-        self.families = families if families is not None and families.embedder_id == embedder.id else None
+        # Not `families`: that is the method listing the drill families.
+        self.reply_families = reply_families if reply_families is not None and reply_families.embedder_id == embedder.id else None
 
     def families(self) -> list[str]:
         return sorted({s.family for s in self.scenarios})
@@ -490,10 +492,10 @@ class DrillCoach:
         returns reply; the family model reads that as 退换货, and so would it read a good paraphrase."""
         key = f"{scenario.template_id}#{scenario.turn}"
         if key not in self._answering:
-            read_as = self.families.read_as.get(key)
+            read_as = self.reply_families.read_as.get(key)
             if read_as is None:  # a template the model was not trained with (an instructor's own)
                 vector = self.embedder.embed_passages([scenario.reply])[0]
-                read_as = self.families.model.predict(vector, scenario.reply)[0].family
+                read_as = self.reply_families.model.predict(vector, scenario.reply)[0].family
             self._answering[key] = frozenset((scenario.family, read_as))
         return self._answering[key]
 
@@ -560,9 +562,8 @@ class DrillCoach:
         margin = self.relevance(scenario, vector) if reply else -1.0
         low, high = float(r.relevance["low"]), float(r.relevance["high"])
         share = _saturating(max(0.0, (margin - low) / (high - low)))
-        if self.families is not None:
-            families = self._answering_families(scenario)
-            likely = max(self.families.probability(vector, reply, f) for f in families) if reply else 0.0
+        if self.reply_families is not None:
+            likely = self.reply_families.probability(vector, reply, *self._answering_families(scenario)) if reply else 0.0
             family_share = _saturating(likely / float(r.relevance["family_full"]))
             # A second turn's buyer has moved on (差评 → 拉链坏了怎么处理): what the reply answers
             # may be another family's business, so its own reference vector still counts there.
@@ -792,5 +793,5 @@ def coach_for(mentor, corpus_dir: Path, seed: int | None = None) -> DrillCoach:
         references=scenario_vectors(mentor.chunks, mentor.store.chunk_vector, scenarios),
         tone=ToneModel.load(drills / TONE_FILE),
         conduct=ToneModel.load(drills / CONDUCT_FILE),
-        families=ReplyFamilies.load(drills / RELEVANCE_FILE),
+        reply_families=ReplyFamilies.load(drills / RELEVANCE_FILE),
     )

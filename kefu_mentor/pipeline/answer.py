@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..schema import Chunk, Citation
 from .retrieval import Hit, Lexicon, Query
-from .structure import place_named
+from .structure import BOOK_PLACE_WORDS, place_named
 from .text import split_sentences
 from .toc import TableOfContents, TocNode
 
@@ -94,10 +94,7 @@ _DIGIT = re.compile(r"\d")
 
 
 # "在第几页", "哪一节讲的", "书上哪里讲到了": the place in the book is the answer.
-_LOCATION_Q = re.compile(
-    r"第几页|哪一?页|页码|哪一?节|哪一?部分|哪个部分|哪一?章|哪个模块|哪个任务|"
-    r"哪里(讲|有|提|介绍|说)|在哪(里|儿)?(讲|介绍|提到|说)"
-)
+_LOCATION_Q = re.compile(BOOK_PLACE_WORDS + r"|哪一?部分|哪个部分|哪里(讲|有|提|介绍|说)|在哪(里|儿)?(讲|介绍|提到|说)")
 # "模块六有哪几个任务", "模块五讲了哪些内容": the outline of the part named is the answer.
 _OUTLINE_Q = re.compile(r"(讲了?|有|包括|包含|分为|分成)(哪些|哪几|什么)|主要内容|讲(了)?什么")
 TOC_LABEL = "教材目录"

@@ -14,7 +14,7 @@ from ..schema import Chunk
 from .embedding import Embedder
 from .index import IndexStore, bm25_document
 from .scenario import OTHER, Scenario, template_family
-from .structure import Place, place_named
+from .structure import BOOK_PLACE_WORDS, Place, place_named
 from .text import Tokenizer
 
 # A pasted buyer message talks to the shop ("你们…", "我的快递…"); a learner's question talks
@@ -26,7 +26,9 @@ _STUDY_CUE = re.compile(
     r"什么是|是什么|含义|定义|包括|包含|哪些|哪几|如何|怎样|怎么做|怎么办|怎么处理|怎么回|怎么说|怎么算|计算|公式|有什么区别|作用|特征|优点|缺点|"
     r"原则|技巧|方法|步骤|流程|意义|特点|优缺点|为什么要|要不要|该不该|能不能.*吗.*客服|扣.{0,2}分|处罚|规则|后果|"
     # Where in the book: no buyer asks a shop for a page or a section.
-    r"第几页|哪一?页|页码|哪一?节|哪一?章|哪个模块|哪个任务|" + _EXAM_FORMATS
+    + BOOK_PLACE_WORDS
+    + "|"
+    + _EXAM_FORMATS
 )
 
 # A learner asking for the words to send: a reply template is what they want.
@@ -144,8 +146,10 @@ class HybridRetriever:
         if len(buyer_rows) == len(row_chunks) and bool(np.all(np.diff(row_chunks) >= 0)):
             first = np.searchsorted(row_chunks, np.arange(len(store.chunks)))
             for i, chunk in enumerate(store.chunks):
+                if not chunk.pieces:
+                    continue
                 rows = first[i] + 1 + np.arange(len(chunk.pieces))
-                if chunk.pieces and rows[-1] < len(row_chunks) and bool(np.all(row_chunks[rows] == i)):
+                if rows[-1] < len(row_chunks) and bool(np.all(row_chunks[rows] == i)):
                     self._piece_rows[i] = rows
         # Exercises and discussion prompts ask questions; they should not stand in for answers.
         # Only the book's own: our exercise and discussion cards carry 答题要点 (their answers).

@@ -25,6 +25,10 @@ _PARTS = (
 )
 
 
+# Words that ask where something is in the book ("在第几页", "哪一节"): a learner's, never a buyer's.
+BOOK_PLACE_WORDS = r"第几页|哪一?页|页码|哪一?节|哪一?章|哪个模块|哪个任务"
+
+
 def _numeral(match: re.Match) -> str:
     value = next(g for g in match.groups() if g)
     return _NUMERALS[int(value) - 1] if value.isdigit() and 0 < int(value) <= len(_NUMERALS) else value

@@ -172,9 +172,9 @@ def train_families(embedder, corpus_dir: Path, items: list[dict]) -> tuple[Reply
     turns) and the dev split's honest and mediocre replies, each labelled with its scenario's family.
     Replies to another buyer are left out (their own family is not labelled); rude and rule-breaking
     ones too, so that how a reply is said does not decide what it answers."""
-    family = {s.template_id: s.family for s in load_scenarios(corpus_dir)}
+    templates = {s.template_id: s for s in load_scenarios(corpus_dir)}
     texts, labels, keys = [], [], []
-    for scenario in {s.template_id: s for s in load_scenarios(corpus_dir)}.values():
+    for scenario in templates.values():
         for turn in (scenario, scenario.second_turn()):
             if turn is not None:
                 texts.append(turn.reply)
@@ -182,9 +182,9 @@ def train_families(embedder, corpus_dir: Path, items: list[dict]) -> tuple[Reply
                 keys.append(f"{turn.template_id}#{turn.turn}")
     for item in items:
         for reply in item["replies"]:
-            if reply["kind"] in ("paraphrase", "mediocre") and item["scenario"] in family:
+            if reply["kind"] in ("paraphrase", "mediocre") and item["scenario"] in templates:
                 texts.append(reply["text"])
-                labels.append(family[item["scenario"]])
+                labels.append(templates[item["scenario"]].family)
     model = ReplyFamilies.fit(embedder.embed_passages(texts), texts, labels, embedder.id, keys)
     path = Path(corpus_dir) / "drills" / RELEVANCE_FILE
     model.save(path)
