@@ -134,6 +134,8 @@ class Answer:
     scenario: object | None = None
     # The earlier question this one was read together with (a follow-up such as "那情节严重呢？"), or "".
     follow_up_of: str = ""
+    # Other scenario families a buyer message may belong to, most likely first (their templates follow).
+    alternatives: tuple = ()
 
     def to_json(self) -> dict:
         return {
@@ -150,4 +152,5 @@ class Answer:
                 if self.scenario is not None
                 else None
             ),
+            "alternatives": [{"family": s.family, "confidence": round(float(s.confidence), 3)} for s in self.alternatives],
         }

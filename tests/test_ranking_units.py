@@ -146,18 +146,24 @@ def test_the_buyer_words_a_learner_quotes(question, words):
     assert quoted_buyer_words(question) == words
 
 
-def test_the_scenario_chip_shows_only_a_routed_scenario():
+def test_the_scenario_chip_shows_the_routed_scenario_and_its_alternatives():
     from kefu_mentor.app.render import answer_markdown
     from kefu_mentor.pipeline.scenario import Scenario
     from kefu_mentor.schema import Answer
 
-    def answer(scenario):
-        return Answer("能便宜点吗", "亲，……[1]\n- 亲，……[1]", (), False, 1.0, "能便宜点吗", (), (), 0.9, scenario)
+    def answer(scenario, alternatives=()):
+        return Answer(
+            "能便宜点吗", "亲，……[1]\n- 亲，……[1]", (), False, 1.0, "能便宜点吗", (), (), 0.9, scenario, "", alternatives
+        )
 
-    assert answer_markdown(answer(Scenario("议价", 0.82)), 0.3).startswith("`场景：议价 · 把握 0.82`")
-    assert "场景" not in answer_markdown(answer(Scenario("议价", 0.2)), 0.3)
-    assert "场景" not in answer_markdown(answer(None), 0.3)
-    assert "无具体诉求" in answer_markdown(answer(Scenario("none", 0.9)), 0.3)
+    assert answer_markdown(answer(Scenario("议价", 0.82))).startswith("`场景：议价 · 把握 0.82`")
+    unsure = answer_markdown(answer(Scenario("物流跟踪", 0.31), (Scenario("异常物流", 0.22), Scenario("订单核实", 0.09))))
+    assert unsure.startswith("`场景：物流跟踪 · 把握 0.31 · 也可能：异常物流 0.22、订单核实 0.09`")
+    assert "场景" not in answer_markdown(answer(None))
+    assert "无具体诉求" in answer_markdown(answer(Scenario("none", 0.9)))
+    assert answer(Scenario("物流跟踪", 0.31), (Scenario("异常物流", 0.22),)).to_json()["alternatives"] == [
+        {"family": "异常物流", "confidence": 0.22}
+    ]
 
 
 def test_a_recognised_buyer_message_gets_its_family_template_and_a_learner_question_none(real_mentor):
@@ -167,6 +173,53 @@ def test_a_recognised_buyer_message_gets_its_family_template_and_a_learner_quest
     assert buyer.to_json()["scenario"]["family"] == "议价"
     learner = real_mentor.ask("买家嫌贵的时候客服应该怎么回复")
     assert learner.scenario is None and learner.to_json()["scenario"] is None
+
+
+def test_a_buyer_message_leads_with_its_family_then_the_likely_alternatives(real_mentor):
+    from dataclasses import replace
+
+    from kefu_mentor.pipeline.scenario import Scenario
+
+    retriever = real_mentor.retriever
+    query = retriever.prepare("我的快递到哪了")
+    vector = retriever.embed(query)
+    # Whatever the words, the routed families' best templates come first, in the recogniser's order.
+    routed = replace(
+        query, buyer_voice=True, scenario=Scenario("议价", 0.3), alternatives=(Scenario("物流跟踪", 0.2), Scenario("退换货", 0.1))
+    )
+    hits = retriever.search(routed, 5, vector=vector)
+    assert [h.chunk.family for h in hits[:3]] == ["议价", "物流跟踪", "退换货"]
+    # The same words from a learner are ranked, not routed.
+    learner = retriever.search(replace(routed, buyer_voice=False, scenario=None, alternatives=()), 5, vector=vector)
+    assert [h.chunk.family for h in learner[:3]] != ["议价", "物流跟踪", "退换货"]
+
+
+def test_a_buyer_message_in_a_family_is_answered_even_when_the_passages_are_far(real_mentor, real_settings):
+    from kefu_mentor.pipeline.answer import AbstentionRule
+
+    never = real_mentor.with_settings(real_settings, rule=AbstentionRule(slope=0.0, threshold=99.0))
+    answer = never.ask("快递到哪了")
+    assert not answer.abstained and answer.citations[0].family == answer.scenario.family
+    # Not when the recogniser finds the words outside every family ...
+    assert never.ask("Python 怎么读取 Excel 文件").abstained
+    # ... nor when it gives `other` the share `buyer_other_max` allows no family line.
+    strict = real_mentor.with_settings(real_settings.with_(buyer_other_max=0.0), rule=AbstentionRule(slope=0.0, threshold=99.0))
+    assert strict.ask("快递到哪了").abstained
+
+
+@pytest.mark.parametrize(
+    ("text", "possible"),
+    [
+        ("耳机用了半年坏了怎么办", True),  # a study cue, but nothing about the job: the recogniser decides
+        ("买家说耳机坏了怎么办", False),  # about someone
+        ("客服遇到耳机坏了怎么办", False),  # about the job
+        ("简述退货流程", False),  # exam wording
+    ],
+)
+def test_a_message_with_a_study_cue_may_still_be_a_buyer_s(text, possible):
+    from kefu_mentor.pipeline.retrieval import could_be_buyer
+
+    assert could_be_buyer(text) is possible
 
 
 def test_a_learner_quoting_a_buyer_is_routed_on_the_quote_but_stays_a_learner(real_mentor):

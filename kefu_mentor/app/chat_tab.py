@@ -104,7 +104,7 @@ class ChatTab:
 
     def _shown(self, answer: Answer, alone: bool = False) -> str:
         """The answer as the chat shows it, saying when the previous question was read with it."""
-        text = answer_markdown(answer, self.ctx.settings.scenario_min)
+        text = answer_markdown(answer)
         if answer.follow_up_of:
             earlier = answer.follow_up_of if len(answer.follow_up_of) <= 40 else answer.follow_up_of[:40] + "……"
             text = f"> 已结合上一问：“{md_escape(earlier)}”。不是追问？点下面的“单独回答”。\n\n" + text

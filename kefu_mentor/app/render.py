@@ -81,18 +81,22 @@ def cite_link(rank: int) -> str:
     return f'<a class="km-cite" href="#km-src-{rank}">[{rank}]</a>'
 
 
-def scenario_chip(answer: Answer, scenario_min: float) -> str:
-    """ "场景：议价 · 把握 0.82" when the recogniser is at least `scenario_min` sure of the buyer's scenario
-    (routing then applies to every class but `other`, which is shown so the learner sees why no template leads)."""
+def scenario_chip(answer: Answer) -> str:
+    """ "场景：议价 · 把握 0.82" for an answer routed by the buyer's scenario, with the other families
+    whose templates follow ("也可能：异常物流 0.18、订单核实 0.11"); `other` is shown too, so the
+    learner sees why no template leads."""
     scenario = answer.scenario
-    if scenario is None or scenario.confidence < scenario_min:
+    if scenario is None:
         return ""
-    return f"`场景：{scenario.label} · 把握 {scenario.confidence:.2f}`"
+    chip = f"场景：{scenario.label} · 把握 {scenario.confidence:.2f}"
+    if answer.alternatives:
+        chip += " · 也可能：" + "、".join(f"{s.label} {s.confidence:.2f}" for s in answer.alternatives)
+    return f"`{chip}`"
 
 
-def answer_markdown(answer: Answer, scenario_min: float = 1.0) -> str:
+def answer_markdown(answer: Answer) -> str:
     """The assistant's chat message: scenario chip, notices, the cited sentences, a source list."""
-    chip = scenario_chip(answer, scenario_min)
+    chip = scenario_chip(answer)
     parts = ([chip] if chip else []) + [f"> {md_escape(n)}" for n in answer.notices]
     if answer.abstained:
         parts.append("**教材中没有找到相关内容**")

@@ -52,7 +52,8 @@ class AbstentionRule:
         margin = self.margin(hits)
         if margin == -math.inf:
             return 0.0
-        return 1.0 / (1.0 + math.exp(-self.scale * margin))
+        # Clipped: a rule far from every hit (a hand-set threshold) must not overflow exp.
+        return 1.0 / (1.0 + math.exp(min(-self.scale * margin, 700.0)))
 
     def abstains(self, hits: list[Hit]) -> bool:
         return self.margin(hits) < 0

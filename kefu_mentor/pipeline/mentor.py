@@ -174,12 +174,19 @@ class Mentor:
         started = time.perf_counter()
         query, hits, notices = self.search(question, history, k=top_k, sources=sources)
         confidence = self.rule.confidence(hits)
+        # The scenario the answer was routed by: any for a buyer's own message, a quoted buyer's
+        # only from `scenario_min` (below it the quote changes nothing).
         scenario = query.scenario
+        if scenario and not query.buyer_voice and scenario.confidence < self.settings.scenario_min:
+            scenario = None
         earlier = [h for h in (history or []) if isinstance(h, str) and h.strip()]
         follow_up_of = earlier[-1][:200] if query.is_follow_up and earlier else ""
         # A buyer message in a recognised scenario is never refused: it gets that family's template
         # (`none`, a thanks or an OK, gets a closing one).
-        known = bool(scenario and scenario.family != OTHER and scenario.confidence >= self.settings.scenario_keep)
+        if query.buyer_voice:
+            known = bool(scenario and scenario.family != OTHER and query.unmatched < self.settings.buyer_other_max)
+        else:
+            known = bool(scenario and scenario.family != OTHER and scenario.confidence >= self.settings.scenario_keep)
         # A passage in the very part of the book the question names ("任务一的任务实践题目叫什么")
         # answers it, however few of the question's words it shares.
         placed = bool(hits) and hits[0].placed
@@ -211,6 +218,7 @@ class Mentor:
             confidence,
             scenario,
             follow_up_of,
+            query.alternatives,
         )
 
 

@@ -13,7 +13,7 @@ from ..config import Settings
 from ..schema import Chunk
 from .embedding import Embedder
 from .index import IndexStore, bm25_document
-from .scenario import OTHER, Scenario, template_family
+from .scenario import NONE, OTHER, Scenario, template_family
 from .structure import BOOK_PLACE_WORDS, Place, place_named
 from .text import Tokenizer
 
@@ -73,6 +73,12 @@ class Query:
     buyer_voice: bool = False  # reads like a message pasted from a buyer
     wants_reply: bool = False  # a learner asking what to say to a buyer
     scenario: Scenario | None = None  # a buyer message's recognised scenario family
+    # Other families a buyer message may belong to, most likely first (`Settings.scenario_alternatives`):
+    # their best templates follow the first family's, so a misread message still finds its reply.
+    alternatives: tuple[Scenario, ...] = ()
+    # The recogniser's share for `other` (no family covers it): how likely the message is
+    # something the templates do not answer at all.
+    unmatched: float = 0.0
     place: Place = Place()  # the module, task or part of the book the question names
 
 
@@ -219,14 +225,23 @@ class HybridRetriever:
         model = self.store.scenario
         if model is None:
             return query
-        if query.buyer_voice:
-            learner, best = model.read(vector[0], query.text)
+        if query.buyer_voice or could_be_buyer(query.text):
+            learner, ranked = model.read(vector[0], query.text)
             if learner >= self.settings.learner_min:
                 return replace(query, buyer_voice=False)
-            return replace(query, scenario=best)
+            best = ranked[0]
+            # A message with a study cue ("过了质保坏了，怎么办", "换货 是怎么个流程") is a buyer's
+            # when nothing in it is about the job or an exam and the recogniser reads a request
+            # of a known family in it (dev real buyer lines: family@1 0.64 → 0.67, book slices unchanged).
+            if not query.buyer_voice and (best.family in (OTHER, NONE) or best.confidence < self.settings.voice_min):
+                return query
+            n_alt = self.settings.scenario_alternatives if best.family != OTHER else 0  # `other` routes nothing
+            alternatives = tuple(s for s in ranked[1:] if s.family != OTHER and s.confidence >= self.settings.scenario_alt_min)
+            unmatched = next((s.confidence for s in ranked if s.family == OTHER), 0.0)
+            return replace(query, buyer_voice=True, scenario=best, alternatives=alternatives[:n_alt], unmatched=unmatched)
         quoted = quoted_buyer_words(query.text)
         if quoted:
-            return replace(query, scenario=model.read(self.embedder.embed_queries([quoted])[0], quoted)[1])
+            return replace(query, scenario=model.read(self.embedder.embed_queries([quoted])[0], quoted)[1][0])
         return query
 
     def search(self, query: Query, k: int, sources: tuple[str, ...] | None = None, vector: np.ndarray | None = None) -> list[Hit]:
@@ -288,9 +303,21 @@ class HybridRetriever:
         if not _ABOUT_PROMPTS.search(query.text) and query.place.part != "思考与练习":
             fused[self._is_prompt] *= self.settings.prompt_weight
         scenario = query.scenario
-        if scenario and scenario.family != OTHER and scenario.confidence >= self.settings.scenario_min:
-            # The recognised family decides which templates compete; the best of them comes first.
-            # `none` (thanks, OK) routes to the closing templates.
+        if scenario and scenario.family != OTHER and query.buyer_voice:
+            # A buyer's own message: the recognised family's best template comes first, then the
+            # best of each likely alternative family, then everything else as ranked. `none`
+            # (thanks, OK) routes to the closing templates.
+            routed = []
+            for s in (scenario, *query.alternatives):
+                in_family = np.flatnonzero(self._is_template & (self._families == template_family(s.family)) & allowed)
+                if len(in_family):
+                    routed.append(int(in_family[np.lexsort((dense[in_family], fused[in_family]))[-1]]))
+            top = float(fused.max())
+            for place, i in enumerate(routed):
+                fused[i] = top + 1e-3 * (len(routed) - place)
+        elif scenario and scenario.family != OTHER and scenario.confidence >= self.settings.scenario_min:
+            # A learner quoting a buyer ("买家说太贵了怎么回"): the quoted words' family decides which
+            # templates compete, among the other passages.
             in_family = self._is_template & (self._families == template_family(scenario.family))
             if in_family.any():
                 fused[in_family] *= self.settings.scenario_boost
@@ -366,6 +393,12 @@ _OWN_PURCHASE = re.compile(
 # (老师, 教材 … already make a message about someone else: `_ABOUT_SOMEONE`.)
 _JOB = re.compile(r"客服|入职|上班|下班|主管|组长|同事|运营|千牛|后台|接待|话术|回复|回消息|培训|考核|考试|课")
 _EXAM = re.compile(_EXAM_FORMATS + r"|什么是|含义|定义|___|（\s*）")
+
+
+def could_be_buyer(text: str) -> bool:
+    """True when a message with a study cue may still be a buyer's own: nothing in it is about
+    someone else, the job or an exam ("过了质保坏了，怎么办"); the recogniser then decides."""
+    return not (_ABOUT_SOMEONE.search(text) or _JOB.search(text) or _EXAM.search(text))
 
 
 def is_buyer_voice(text: str) -> bool:

@@ -119,12 +119,12 @@ class ScenarioModel:
         order = np.argsort(-probs)
         return [Scenario(self.classes[i], float(probs[i])) for i in order]
 
-    def read(self, vector: np.ndarray, text: str) -> tuple[float, Scenario]:
-        """(how likely a learner wrote it, the best buyer class with its share among buyer classes)."""
+    def read(self, vector: np.ndarray, text: str) -> tuple[float, tuple[Scenario, ...]]:
+        """(how likely a learner wrote it, the buyer classes with their shares among buyer classes, best first)."""
         ranked = self.predict(vector, text)
         learner = next((s.confidence for s in ranked if s.family == LEARNER), 0.0)
-        best = next(s for s in ranked if s.family != LEARNER)
-        return learner, Scenario(best.family, best.confidence / max(1.0 - learner, 1e-9))
+        share = max(1.0 - learner, 1e-9)
+        return learner, tuple(Scenario(s.family, s.confidence / share) for s in ranked if s.family != LEARNER)
 
     def save(self, path: Path, **extra: str | list[str]) -> None:
         """Write the model as `.npz` (no pickle); `extra` strings (or lists of them) are stored beside it."""
