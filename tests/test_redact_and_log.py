@@ -24,6 +24,8 @@ SAMPLES = [
     ("4023456789123456789 这个单子退款了吗", "4023456789123456789", "[订单号]"),
     ("发到 abc.def@example.com 就行", "abc.def@example.com", "[邮箱]"),
     ("座机 0571-88888888", "0571-88888888", "[电话]"),
+    # An English name with a pinyin surname, anywhere in the line.
+    ("Jennifer Wu 的订单已拦截 改寄北京", "Jennifer Wu", "[姓名]"),
 ]
 
 
@@ -35,7 +37,13 @@ def test_personal_data_is_redacted(text, secret, label):
 
 
 def test_ordinary_questions_are_left_alone():
-    for text in ("泄露他人信息会被扣几分？", "平邮一般 7~15 天到吗", "客单价 = 销售额 / 成交客户数", "买家要求 48 小时内发货"):
+    for text in (
+        "泄露他人信息会被扣几分？",
+        "平邮一般 7~15 天到吗",
+        "客单价 = 销售额 / 成交客户数",
+        "买家要求 48 小时内发货",
+        "New Balance 574 还有货吗",  # capitalised words without a pinyin surname are a product
+    ):
         assert redact(text) == text
 
 

@@ -46,6 +46,23 @@ from .name_reading import (
 _SELF_NAMING = frozenset(("我叫", "名字叫", "名字是", "叫做"))
 # A name in pinyin or English, capitalised: Lin Yuxuan, Wang Shuting.
 _LATIN_NAME = re.compile(r"[A-Z][a-z]{1,12}(?: [A-Z][a-z]{1,12}){1,2}(?![A-Za-z])")
+# The commonest Chinese surnames in pinyin: with one of them, two capitalised words are a person
+# anywhere in a line ("Emily Zhang", "Jennifer Wu 的订单"), not only after a field; product
+# names (Air Max, Apple Watch) carry none.
+_PINYIN_SURNAMES = frozenset(
+    "Wang Li Zhang Liu Chen Yang Huang Zhao Wu Zhou Xu Sun Ma Zhu Hu Guo He Gao Lin Luo Zheng Liang Xie Song Tang Han Feng "
+    "Deng Cao Peng Zeng Xiao Tian Dong Yuan Pan Jiang Cai Yu Du Ye Cheng Su Wei Lv Ding Ren Shen Yao Lu Jin Shi Fu Fan "
+    "Zhong Wan Qian Dai Xia Qiu Hou Zou Xiong Meng Qin Bai Mao Hao Kong Mo Gu Duan Lei Tan Lai Yin Long Wen Kang".split()
+)
+
+
+def _latin_names(text: str) -> list[Span]:
+    """Two or three capitalised words of which one is a pinyin surname: Kevin Zhang, Zhang Wei."""
+    return [
+        Span(m.start(), m.end(), "name")
+        for m in _LATIN_NAME.finditer(text)
+        if (m.start() == 0 or not text[m.start() - 1].isalpha()) and _PINYIN_SURNAMES & set(m.group().split())
+    ]
 
 
 def _names(text: str, found: list[Span] | tuple[Span, ...] = ()) -> list[Span]:
@@ -96,6 +113,7 @@ def _names(text: str, found: list[Span] | tuple[Span, ...] = ()) -> list[Span]:
         spans.append(Span(start, m.end(), "name"))
     spans += _minority_names(text) + _set_apart_names(text) + _leading_names(text) + _unknown_fields(text)
     spans += _titled_names(text) + _verb_names(text) + _weak_cue_names(text) + _compound_names(text) + _unit_names(text)
+    spans += _latin_names(text)
     # Any label for a person ending in 人 and a colon (退货人：, 经手人：) is a field for a name.
     for m in re.finditer(r"[\u4e00-\u9fa5]{1,3}人\s*[:：]\s*", text):
         size = _field_name_at(text, m.end())
