@@ -309,7 +309,7 @@ class HybridRetriever:
             # (thanks, OK) routes to the closing templates.
             routed = []
             for s in (scenario, *query.alternatives):
-                in_family = np.flatnonzero(self._is_template & (self._families == template_family(s.family)) & allowed)
+                in_family = np.flatnonzero(self._templates_of(s.family) & allowed)
                 if len(in_family):
                     routed.append(int(in_family[np.lexsort((dense[in_family], fused[in_family]))[-1]]))
             top = float(fused.max())
@@ -318,7 +318,7 @@ class HybridRetriever:
         elif scenario and scenario.family != OTHER and scenario.confidence >= self.settings.scenario_min:
             # A learner quoting a buyer ("买家说太贵了怎么回"): the quoted words' family decides which
             # templates compete, among the other passages.
-            in_family = self._is_template & (self._families == template_family(scenario.family))
+            in_family = self._templates_of(scenario.family)
             if in_family.any():
                 fused[in_family] *= self.settings.scenario_boost
                 fused[self._is_template & ~in_family] *= self.settings.scenario_other
@@ -343,6 +343,10 @@ class HybridRetriever:
             )
             for i in order
         ]
+
+    def _templates_of(self, family: str) -> np.ndarray:
+        """Which chunks are templates answering a recognised class (`none` → the closing ones)."""
+        return self._is_template & (self._families == template_family(family))
 
     def _focus(self, index: int, row_score: np.ndarray) -> str:
         """The text of the chunk's piece nearest to the query ("" without pieces)."""
@@ -407,4 +411,4 @@ def is_buyer_voice(text: str) -> bool:
         return False
     if not _STUDY_CUE.search(text):
         return True
-    return bool(_OWN_PURCHASE.search(text)) and not _JOB.search(text) and not _EXAM.search(text)
+    return bool(_OWN_PURCHASE.search(text)) and could_be_buyer(text)
