@@ -8,6 +8,7 @@ in it is replaced.
 
 from __future__ import annotations
 
+import re
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from ..modes.redact import find
+from ..modes.redact import name_model as nm
 
 PRIVACY_DIR = Path("eval/privacy")
 TYPES = ["手机号", "座机", "身份证", "银行卡", "邮箱", "QQ", "微信", "地址", "姓名", "订单号", "快递单号"]
@@ -35,14 +37,17 @@ def _covered(text: str, start: int, end: int, spans) -> float:
     return hit / len(wanted)
 
 
-def evaluate(lines: list[dict]) -> dict:
+def evaluate(lines: list[dict], name_model=nm.model) -> dict:
+    """Recall per type and clean lines changed; `name_model` is a NameModel, None (the rules
+    alone) or, by default, the shipped model."""
+    chosen = name_model() if callable(name_model) else name_model
     found_by_type: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     misses: list[tuple[str, str, str]] = []
     clean = changed = 0
     changed_lines: list[str] = []
     for line in lines:
         text = line["text"]
-        spans = find(text)
+        spans = find(text, chosen)
         if not line["spans"]:
             clean += 1
             if spans:
@@ -82,6 +87,84 @@ def speed(chars: int = 2000, repeat: int = 20) -> float:
         find(text)
         times.append((time.perf_counter() - started) * 1000)
     return sorted(times)[len(times) // 2]
+
+
+# -- the learned name reading --------------------------------------------------------------------
+THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+
+
+def corpus_lines(corpus_dir: Path = Path("corpus")) -> list[dict]:
+    """Counter-examples in learners' and buyers' words: our buyer phrasings and situations
+    (`corpus/scenarios`, `corpus/situations`) and the sentences of the book and our cards. They
+    hold no buyer's data (placeholders such as [订单编号]; sentences with a 先生/女士 example are
+    left out), and the privacy set's clean lines are few and about products: without these the
+    model reads 师傅说, 天天来问 or 张贺卡 as names in a learner's question."""
+    texts: list[str] = []
+
+    def walk(node) -> None:
+        if isinstance(node, str):
+            texts.append(node)
+        elif isinstance(node, dict):
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    for path in sorted([*corpus_dir.glob("scenarios/*.yaml"), *corpus_dir.glob("situations/*.yaml")]):
+        walk(yaml.safe_load(path.read_text(encoding="utf-8")))
+    for path in sorted([*corpus_dir.glob("textbook/*.md"), *corpus_dir.glob("supplement/*.md")]):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            texts += re.split(r"(?<=[。！？])", line.strip())
+    keep = [t for t in texts if len(t) >= 4 and re.search(r"[\u4e00-\u9fa5]{2}", t) and not re.search(r"先生|女士|小姐", t)]
+    return [{"text": t, "spans": [], "origin": "corpus"} for t in dict.fromkeys(keep)]
+
+
+def cross_validate(lines: list[dict], c: float = 10.0, extra: list[dict] = ()) -> dict:
+    """Leave each dev batch (`origin`) out in turn: train on the others, redact the batch left
+    out with the rules alone and with the rules and the model at each threshold. Names recall and
+    clean lines changed, summed over batches, are what the threshold is chosen on: figures the
+    model never saw, unlike the rules' own dev figures (the rules were written on these lines)."""
+    rows = nm.examples(lines)
+    always = [(f, y) for _, f, y in nm.examples(list(extra))]
+    batches = sorted({line.get("origin", "dev") for line in lines})
+    out: dict[str, list] = {"rules": [], **{f"{t:.1f}": [] for t in THRESHOLDS}}
+    for batch in batches:
+        held = [line for line in lines if line.get("origin", "dev") == batch]
+        keep = {n for n, line in enumerate(lines) if line.get("origin", "dev") != batch}
+        weights = nm.train([(f, y) for n, f, y in rows if n in keep] + always, c=c)
+        out["rules"].append(_names_and_clean(evaluate(held, None)))
+        for t in THRESHOLDS:
+            out[f"{t:.1f}"].append(_names_and_clean(evaluate(held, nm.NameModel(weights, t))))
+    summary = {}
+    for key, parts in out.items():
+        names = sum(p[0] for p in parts), sum(p[1] for p in parts)
+        clean = sum(p[2] for p in parts), sum(p[3] for p in parts)
+        summary[key] = {
+            "names": round(names[0] / max(names[1], 1), 3),
+            "clean_changed": round(clean[0] / max(clean[1], 1), 3),
+            "by_batch": {b: round(p[0] / max(p[1], 1), 3) for b, p in zip(batches, parts, strict=True)},
+        }
+    return summary
+
+
+def _names_and_clean(result: dict) -> tuple[int, int, int, int]:
+    total = result["spans"].get("姓名", 0)
+    missed = sum(1 for kind, _, _ in result["misses"] if kind == "姓名")
+    changed = round(result["clean_changed"] * result["clean_lines"])
+    return total - missed, total, changed, result["clean_lines"]
+
+
+def train_names(
+    lines: list[dict], threshold: float, c: float = 10.0, extra: list[dict] = (), path: Path = nm.MODEL_FILE
+) -> nm.NameModel:
+    """The model on all dev lines and the `extra` counter-examples, with the threshold chosen by
+    `cross_validate`; saved to `path` (beside the code by default, where `redact` reads it)."""
+    rows = nm.examples(lines) + nm.examples(list(extra))
+    model = nm.NameModel(nm.train([(f, y) for _, f, y in rows], c=c), threshold)
+    model.save(path, lines=len(lines), counter_examples=len(extra), candidates=len(rows), names=sum(y for _, _, y in rows), c=c)
+    nm.model.cache_clear()
+    return model
 
 
 def format_report(results: dict[str, dict], ms: float) -> str:

@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import re
 
+from . import library
 from ._common import KINDS_ZH, LABELS, Span
 from .addresses import _addresses
-from .library import warm
+from .name_model import NameModel, model
 from .names import _names
 from .numbers import _HALF, _numbers
 
@@ -42,14 +43,32 @@ _PRIORITY = ["email", "id_card", "bank_card", "wechat", "qq", "phone", "landline
 _RANK = {kind: i for i, kind in enumerate(_PRIORITY)}
 
 
-def find(text: str) -> list[Span]:
-    """Non-overlapping spans of personal data in `text`, in order."""
+def warm() -> None:
+    """Load jionlp, the gazetteer, jieba and the name model ahead of the first question (the app
+    does this while it loads)."""
+    library.warm()
+    learned = model()
+    if learned is not None:
+        learned.spans("收件人张三")
+
+
+_SHIPPED = object()
+
+
+def find(text: str, name_model: NameModel | None | object = _SHIPPED) -> list[Span]:
+    """Non-overlapping spans of personal data in `text`, in order. `name_model` is the learned
+    second reading of names (`name_model.model()` by default; None: the rules alone)."""
     if not text:
         return []
     normalised = text.translate(_HALF)  # same length: offsets stay valid
     numbers = _numbers(normalised)
     found = numbers + _trimmed(normalised, _addresses(normalised), numbers)
     found += _names(normalised, found)
+    learned = model() if name_model is _SHIPPED else name_model
+    if learned is not None:
+        # Where a learned name overlaps a rule's finding, the order below decides as for any
+        # two findings: an address or a number first, then the longer name.
+        found += learned.spans(normalised)
     for m in _FIELD.finditer(normalised):
         found.append(Span(m.start(1), m.end(1), "address"))
     # Longest address first, then by kind: a whole address beats a number inside it (which is then
