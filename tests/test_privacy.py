@@ -60,6 +60,7 @@ def test_learners_questions_without_personal_data_come_through_unchanged():
         ("张三 138 1234 5678", "张三", "[姓名]"),
         ("座机０３７１－６５４３２１９８找我", "６５４３２１９８", "[电话]"),
         ("买家热依拉·艾买提 要换大一码", "热依拉·艾买提", "[姓名]"),
+        ("打这个 找Kevin Zhang就行", "Kevin", "[姓名]"),
     ],
 )
 def test_the_kinds_the_issue_names_are_replaced_by_their_label(text, secret, label):
@@ -279,3 +280,14 @@ def test_cross_validation_leaves_each_batch_out(tmp_path):
         assert 0.0 <= row["names"] <= 1.0 and 0.0 <= row["clean_changed"] <= 1.0
     # Trained on one batch, the model finds names in the other that the rules miss.
     assert summary["0.5"]["names"] > summary["rules"]["names"]
+
+
+def test_an_address_never_starts_inside_a_name_found_before_it():
+    from kefu_mentor.modes.redact import Span, _after_names
+
+    text = "客户严子墨改寄天津市南开区卫津路94号"
+    name, address = Span(2, 5, "name"), Span(4, len(text), "address")
+    trimmed = _after_names([address, name])
+    assert trimmed[0] == Span(5, len(text), "address") and trimmed[1] == name
+    # With no name across its start, an address is left as it is.
+    assert _after_names([Span(7, len(text), "address"), name])[0] == Span(7, len(text), "address")

@@ -429,17 +429,17 @@ def cmd_train_names(args: argparse.Namespace) -> int:
         print(f"找不到隐私测试集 {args.data / 'dev.yaml'}。", file=sys.stderr)
         return 2
     if args.cv:
-        summary = privacy.cross_validate(lines, c=args.c, extra=privacy.corpus_lines(args.corpus))
+        summary = privacy.cross_validate(lines, c=args.c, extra=privacy.corpus_lines(args.corpus) + privacy.name_lines())
         print("| 读法 | 姓名召回 | 干净句子被改动 |\n|---|---|---|")
         for key, row in summary.items():
             label = "只用规则" if key == "rules" else f"规则 + 模型（阈值 {key}）"
             print(f"| {label} | {row['names']:.3f} | {row['clean_changed']:.3f} |")
         print("\n（每批 dev 轮流留出：模型没见过它，规则是在全部 dev 上写的。）")
         return 0
-    extra = privacy.corpus_lines(args.corpus)
+    extra = privacy.corpus_lines(args.corpus) + privacy.name_lines()
     model = privacy.train_names(lines, args.threshold, c=args.c, extra=extra, path=args.out)
     print(
-        f"姓名模型已训练（{len(lines)} 行 dev 隐私集，只用 dev；另有语料里的 {len(extra)} 句作反例），"
+        f"姓名模型已训练（{len(lines)} 行 dev 隐私集，只用 dev；另有语料句子和为训练写的句子 {len(extra)} 句），"
         f"阈值 {model.threshold}，写入 {args.out}。"
     )
     return 0

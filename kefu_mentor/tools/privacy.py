@@ -120,6 +120,21 @@ def corpus_lines(corpus_dir: Path = Path("corpus")) -> list[dict]:
     return [{"text": t, "spans": [], "origin": "corpus"} for t in dict.fromkeys(keep)]
 
 
+NAME_LINES = Path(nm.DATA / "name_lines.yaml")
+
+
+def name_lines(path: Path = NAME_LINES) -> list[dict]:
+    """Lines written to train the name model (names in many contexts, and lines with words that
+    look like names but are not), by helpers who never saw the redaction code; never evaluated on."""
+    if not path.exists():
+        return []
+    items = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    return [
+        {"text": item["text"], "spans": [{"type": "姓名", "text": n} for n in item["names"]], "origin": "written"}
+        for item in items
+    ]
+
+
 def cross_validate(lines: list[dict], c: float = 10.0, extra: list[dict] = ()) -> dict:
     """Leave each dev batch (`origin`) out in turn: train on the others, redact the batch left
     out with the rules alone and with the rules and the model at each threshold. Names recall and

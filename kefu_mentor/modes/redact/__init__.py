@@ -69,6 +69,7 @@ def find(text: str, name_model: NameModel | None | object = _SHIPPED) -> list[Sp
         # Where a learned name overlaps a rule's finding, the order below decides as for any
         # two findings: an address or a number first, then the longer name.
         found += learned.spans(normalised)
+    found = _after_names(found)
     for m in _FIELD.finditer(normalised):
         found.append(Span(m.start(1), m.end(1), "address"))
     # Longest address first, then by kind: a whole address beats a number inside it (which is then
@@ -97,6 +98,20 @@ def _trimmed(text: str, addresses: list[Span], numbers: list[Span]) -> list[Span
         while end != address.end and end > address.start and text[end - 1].isspace():
             end -= 1
         out.append(Span(address.start, end, address.kind) if end != address.end else address)
+    return out
+
+
+def _after_names(found: list[Span]) -> list[Span]:
+    """An address does not start inside a name that starts before it: "客户严子墨改寄天津市…" read
+    as the address "墨改寄天津市…" would otherwise win over the name (an address outranks a name),
+    leaving 严子 in the text. The address then starts where the name ends."""
+    names = [s for s in found if s.kind == "name"]
+    out = []
+    for span in found:
+        if span.kind == "address":
+            cut = max((n.end for n in names if n.start < span.start < n.end), default=span.start)
+            span = Span(cut, span.end, span.kind) if cut < span.end else span
+        out.append(span)
     return out
 
 

@@ -190,7 +190,7 @@ def cheap_features(text: str, i: int, s: int, g: int) -> dict[str, float]:
 # Features from jieba's tagger and the rules' readings: the costly part, computed only for a
 # candidate whose cheap features leave it a chance (see NameModel.scored).
 COSTLY = ("brand_after", "about_person", "cue_or_break", "rule_reading", "word_starts", "word_ends")
-COSTLY_GROUPS = ("first_tag:", "last_tag:", "one_word:", "tag_before:", "tag_after:")
+COSTLY_GROUPS = ("first_tag:", "last_tag:", "one_word:", "tag_before:", "tag_after:", "word_before:", "word_after:")
 
 
 def costly_features(text: str, i: int, s: int, g: int) -> dict[str, float]:
@@ -210,10 +210,13 @@ def costly_features(text: str, i: int, s: int, g: int) -> dict[str, float]:
     f["word_starts"], f["word_ends"] = float(starts), float(ends)
     if starts and ends:
         f["one_word:" + (words[first][2][:2] if first == last else "several")] = 1.0
+    window = text[left : end + _WINDOW]
     if starts and first > 0:
         f[f"tag_before:{words[first - 1][2][:2]}"] = 1.0
+        f[f"word_before:{window[words[first - 1][0] : words[first - 1][1]]}"] = 1.0
     if ends and last + 1 < len(words):
         f[f"tag_after:{words[last + 1][2][:2]}"] = 1.0
+        f[f"word_after:{window[words[last + 1][0] : words[last + 1][1]]}"] = 1.0
     return f
 
 

@@ -61,7 +61,9 @@ def _latin_names(text: str) -> list[Span]:
     return [
         Span(m.start(), m.end(), "name")
         for m in _LATIN_NAME.finditer(text)
-        if (m.start() == 0 or not text[m.start() - 1].isalpha()) and _PINYIN_SURNAMES & set(m.group().split())
+        # Inside a Latin word it is not a name's start; right after a Han character it is (找Kevin Zhang).
+        if (m.start() == 0 or not (text[m.start() - 1].isascii() and text[m.start() - 1].isalpha()))
+        and _PINYIN_SURNAMES & set(m.group().split())
     ]
 
 
