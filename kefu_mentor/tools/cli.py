@@ -396,7 +396,10 @@ def cmd_eval_privacy(args: argparse.Namespace) -> int:
         try:
             results[split] = privacy.evaluate(privacy.load(split, args.data))
         except FileNotFoundError:
-            print(f"找不到隐私测试集 {args.data / (split + '.yaml')}。", file=sys.stderr)
+            print(
+                f"找不到隐私测试集 {args.data / (split + '.yaml')}。请用 --data 指向含 dev.yaml / test.yaml 的目录（默认 eval/privacy，在仓库根目录下运行）。",
+                file=sys.stderr,
+            )
             return 2
     ms = privacy.speed()
     report = privacy.format_report(results, ms)
@@ -426,17 +429,20 @@ def cmd_train_names(args: argparse.Namespace) -> int:
     try:
         lines = privacy.load("dev", args.data)
     except FileNotFoundError:
-        print(f"找不到隐私测试集 {args.data / 'dev.yaml'}。", file=sys.stderr)
+        print(
+            f"找不到隐私测试集 {args.data / 'dev.yaml'}。请用 --data 指向含 dev.yaml 的目录（默认 eval/privacy，在仓库根目录下运行）。",
+            file=sys.stderr,
+        )
         return 2
+    extra = privacy.corpus_lines(args.corpus) + privacy.name_lines()
     if args.cv:
-        summary = privacy.cross_validate(lines, c=args.c, extra=privacy.corpus_lines(args.corpus) + privacy.name_lines())
+        summary = privacy.cross_validate(lines, c=args.c, extra=extra)
         print("| 读法 | 姓名召回 | 干净句子被改动 |\n|---|---|---|")
         for key, row in summary.items():
             label = "只用规则" if key == "rules" else f"规则 + 模型（阈值 {key}）"
             print(f"| {label} | {row['names']:.3f} | {row['clean_changed']:.3f} |")
         print("\n（每批 dev 轮流留出：模型没见过它，规则是在全部 dev 上写的。）")
         return 0
-    extra = privacy.corpus_lines(args.corpus) + privacy.name_lines()
     model = privacy.train_names(lines, args.threshold, c=args.c, extra=extra, path=args.out)
     print(
         f"姓名模型已训练（{len(lines)} 行 dev 隐私集，只用 dev；另有语料句子和为训练写的句子 {len(extra)} 句），"

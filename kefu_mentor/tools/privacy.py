@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from ..modes.redact import find
+from ..modes.redact import SHIPPED, find
 from ..modes.redact import name_model as nm
 
 PRIVACY_DIR = Path("eval/privacy")
@@ -37,17 +37,16 @@ def _covered(text: str, start: int, end: int, spans) -> float:
     return hit / len(wanted)
 
 
-def evaluate(lines: list[dict], name_model=nm.model) -> dict:
+def evaluate(lines: list[dict], name_model=SHIPPED) -> dict:
     """Recall per type and clean lines changed; `name_model` is a NameModel, None (the rules
     alone) or, by default, the shipped model."""
-    chosen = name_model() if callable(name_model) else name_model
     found_by_type: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     misses: list[tuple[str, str, str]] = []
     clean = changed = 0
     changed_lines: list[str] = []
     for line in lines:
         text = line["text"]
-        spans = find(text, chosen)
+        spans = find(text, name_model)
         if not line["spans"]:
             clean += 1
             if spans:
@@ -120,10 +119,7 @@ def corpus_lines(corpus_dir: Path = Path("corpus")) -> list[dict]:
     return [{"text": t, "spans": [], "origin": "corpus"} for t in dict.fromkeys(keep)]
 
 
-NAME_LINES = Path(nm.DATA / "name_lines.yaml")
-
-
-def name_lines(path: Path = NAME_LINES) -> list[dict]:
+def name_lines(path: Path = nm.LINES_FILE) -> list[dict]:
     """Lines written to train the name model (names in many contexts, and lines with words that
     look like names but are not), by helpers who never saw the redaction code; never evaluated on."""
     if not path.exists():
@@ -166,8 +162,7 @@ def cross_validate(lines: list[dict], c: float = 10.0, extra: list[dict] = ()) -
 def _names_and_clean(result: dict) -> tuple[int, int, int, int]:
     total = result["spans"].get("姓名", 0)
     missed = sum(1 for kind, _, _ in result["misses"] if kind == "姓名")
-    changed = round(result["clean_changed"] * result["clean_lines"])
-    return total - missed, total, changed, result["clean_lines"]
+    return total - missed, total, len(result["changed_lines"]), result["clean_lines"]
 
 
 def train_names(

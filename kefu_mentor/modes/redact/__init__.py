@@ -31,7 +31,7 @@ from .name_model import NameModel, model
 from .names import _names
 from .numbers import _HALF, _numbers
 
-__all__ = ["KINDS_ZH", "LABELS", "Span", "find", "redact", "warm"]
+__all__ = ["KINDS_ZH", "LABELS", "SHIPPED", "Span", "find", "redact", "warm"]
 
 
 # -- putting it together -------------------------------------------------------------------------
@@ -52,10 +52,10 @@ def warm() -> None:
         learned.spans("收件人张三")
 
 
-_SHIPPED = object()
+SHIPPED = object()  # `find`'s default: the name model that ships with the code
 
 
-def find(text: str, name_model: NameModel | None | object = _SHIPPED) -> list[Span]:
+def find(text: str, name_model: NameModel | None | object = SHIPPED) -> list[Span]:
     """Non-overlapping spans of personal data in `text`, in order. `name_model` is the learned
     second reading of names (`name_model.model()` by default; None: the rules alone)."""
     if not text:
@@ -64,7 +64,7 @@ def find(text: str, name_model: NameModel | None | object = _SHIPPED) -> list[Sp
     numbers = _numbers(normalised)
     found = numbers + _trimmed(normalised, _addresses(normalised), numbers)
     found += _names(normalised, found)
-    learned = model() if name_model is _SHIPPED else name_model
+    learned = model() if name_model is SHIPPED else name_model
     if learned is not None:
         # Where a learned name overlaps a rule's finding, the order below decides as for any
         # two findings: an address or a number first, then the longer name.

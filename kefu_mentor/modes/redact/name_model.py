@@ -7,11 +7,12 @@ surnames with their frequencies, `data/surnames.tsv`), how much the given charac
 given name rather than ordinary text (from jieba's dictionary: its three-character person names
 against all its words), whether the candidate is itself a dictionary word, where jieba's tagger
 puts word boundaries, and the characters and tags right before and after it. It is a logistic
-regression trained on the dev privacy lines (`kefu-mentor train-names`), stored as JSON beside
-this file; its threshold is chosen by leaving each dev batch out in turn.
+regression trained on the dev privacy lines, on lines written to train it (`data/name_lines.yaml`)
+and on sentences of our own corpus as counter-examples (`kefu-mentor train-names`), stored as
+JSON beside this file; its threshold is chosen by leaving each dev batch out in turn.
 
 `spans(text)` gives the names it reads with at least the stored threshold; `redact.find` takes
-them together with the rules' findings (the rules' own spans win where they overlap).
+them together with the rules' findings (where they overlap, the longer name wins).
 """
 
 from __future__ import annotations
@@ -24,10 +25,9 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
 
-from ._common import _QUANTITY, Span
+from ._common import Span
 from .name_reading import (
     _COMPOUND,
-    _MODEL_AFTER,
     _SINGLE,
     _about_person,
     _after_cue_or_break,
@@ -35,11 +35,13 @@ from .name_reading import (
     _known,
     _name_at,
     _posseg,
+    _product_after,
 )
 
 DATA = Path(__file__).with_name("data")
 SURNAMES_FILE = DATA / "surnames.tsv"
 MODEL_FILE = DATA / "name_model.json"
+LINES_FILE = DATA / "name_lines.yaml"
 _HAN = re.compile(r"[\u4e00-\u9fa5]+")
 
 
@@ -108,12 +110,6 @@ def _kind(ch: str) -> str:
 
 def _log(freq: float) -> float:
     return math.log1p(freq) / 10
-
-
-def _product_after(text: str, end: int) -> bool:
-    """A model number or a quantity right after the words makes them a brand or a product
-    (戴尔 XPS13, 黄山毛峰 250g), as the rules read it too: never a learned name."""
-    return bool(_MODEL_AFTER.match(text, end) or re.match(rf"\s?{_QUANTITY}", text[end : end + 12]))
 
 
 def candidates(text: str) -> list[tuple[int, int, int]]:
@@ -247,7 +243,7 @@ class NameModel:
         bar = math.log(threshold / (1 - threshold)) if 0 < threshold < 1 else -math.inf
         out = []
         for i, s, g in candidates(text):
-            if _product_after(text, i + s + g):
+            if _product_after(text, i + s + g):  # 戴尔 XPS13: a product, as the rules read it too
                 continue
             z = self._z(cheap_features(text, i, s, g))
             if z + self._costly_bound < bar:

@@ -289,11 +289,16 @@ _PERSONAL = re.compile(
 _MODEL_AFTER = re.compile(r"\s?[A-Za-z]{1,8}\s?[0-9]{1,4}(?![0-9])|\s?[0-9]{1,3}\s?(?:Pro|Max|Plus|Ultra|mini)")
 
 
+def _product_after(text: str, end: int) -> bool:
+    """A model number or a weight right after the words: a brand or a product (戴森 V12, 黄山毛峰 250g)."""
+    return bool(_MODEL_AFTER.match(text, end) or re.match(rf"\s?{_QUANTITY}", text[end : end + 12]))
+
+
 def _brand_after(text: str, end: int) -> bool:
     """What follows a would-be name shows a product, not a person: a model number, a product noun
     right after it (李锦记蚝油, 张裕解百纳), or 的 and something a person does not own (钟薛高的雪糕)."""
-    if _MODEL_AFTER.match(text, end) or re.match(rf"\s?{_QUANTITY}", text[end : end + 12]):
-        return True  # 戴森 V12, 黄山毛峰 250g: a model or a weight
+    if _product_after(text, end):
+        return True
     after = _tag(text[end : end + 5]) if end < len(text) else ()
     if not after:
         return False
