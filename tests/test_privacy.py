@@ -291,3 +291,27 @@ def test_an_address_never_starts_inside_a_name_found_before_it():
     assert trimmed[0] == Span(5, len(text), "address") and trimmed[1] == name
     # With no name across its start, an address is left as it is.
     assert _after_names([Span(7, len(text), "address"), name])[0] == Span(7, len(text), "address")
+
+
+@pytest.mark.parametrize(
+    ("text", "phone"),
+    [
+        ("电话 1591 2345 678 白天打", "1591 2345 678"),  # four, four, three
+        ("手机159-123-45678", "159-123-45678"),
+        ("+86 1591 2345 678", "1591 2345 678"),
+    ],
+)
+def test_a_mobile_number_in_any_grouping_of_three_digits_or_more(text, phone):
+    cleaned = redact(text)
+    assert phone not in cleaned and "[手机号]" in cleaned, cleaned
+
+
+def test_price_lists_barcodes_and_doubled_words_are_not_personal_data():
+    # Groups shorter than three digits: a list of prices, not a phone number.
+    assert redact("三个价位 159 299 399 59 选哪个") == "三个价位 159 299 399 59 选哪个"
+    # A Chinese EAN-13 barcode (prefix 69, valid check digit) is the product's number; the same
+    # digits after 订单号 are an order number.
+    assert redact("包装上的 6921168509256 扫不出来") == "包装上的 6921168509256 扫不出来"
+    assert "6921168509256" not in redact("订单号 6921168509256")
+    # A doubled character beside a phone number is a word, not a surname and its given name.
+    assert redact("13800001111 谢谢") == "[手机号] 谢谢"

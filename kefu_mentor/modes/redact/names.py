@@ -154,6 +154,8 @@ def _record_names(text: str, found: list[Span] | tuple[Span, ...]) -> list[Span]
             continue
         if _NAME_CUE.fullmatch(word) or _ROLE.fullmatch(word) or _TITLE_AFTER.fullmatch(word):
             continue  # 顾客, 老板, 师傅: who, not a name
+        if len(set(word)) == 1:
+            continue  # 谢谢, 好好: a doubled character is a word; a surname is not its own given name
         if word in known and not known[word].startswith(_WORD_TAGS):
             continue
         if word not in known and not _reads_as_name(word, sur) and _surname_at(word, 0):

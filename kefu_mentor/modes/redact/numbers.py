@@ -21,6 +21,11 @@ _CARD = re.compile(r"(?<![0-9])[0-9]{4}(?:[ \-]?[0-9]{4}){2,3}(?:[ \-]?[0-9]{1,4
 _CARD_CUE = re.compile(r"(?:卡号|[\u4e00-\u9fa5]{1,3}卡|打到|退到|退回到|转到|汇到)[^0-9]{0,8}$")
 _MOBILE = re.compile(r"(?<![0-9])(?:\+?86[ \-]?)?1[3-9][0-9](?:[ \-]?[0-9]{4}){2}(?![0-9])")
 _MOBILE_343 = re.compile(r"(?<![0-9])1[3-9][0-9][ \-]?[0-9]{4}[ \-]?[0-9]{4}(?![0-9])")
+# A mobile number in any other grouping ("1370 0218 936", "137-0021-8936"): groups of three digits
+# or more, eleven digits in all. Shorter groups are more often a list of prices (159 299 399 59).
+_COUNTRY = re.compile(r"(?:\+?86[ \-]?)?")
+_DIGITS = re.compile(r"[0-9]+")
+_MOBILE_GROUPS = re.compile(r"(?<![0-9])(?:\+?86[ \-]?)?1[3-9][0-9]{1,9}(?:[ \-][0-9]{3,9}){1,3}(?![0-9])")
 _LANDLINE = re.compile(
     r"(?:[（(]0[0-9]{2,3}[）)]|(?<![0-9])0[0-9]{2,3})[ \-]?[0-9]{3,4}[ \-]?[0-9]{4}(?:\s*(?:转|-|ext\.?)\s*[0-9]{1,5})?(?![0-9])"
 )
@@ -63,6 +68,27 @@ def _luhn(digits: str) -> bool:
                 d -= 9
         total += d
     return total % 10 == 0
+
+
+def _ean13(digits: str) -> bool:
+    """A product barcode: thirteen digits, China's GS1 prefixes 690–699, a valid check digit."""
+    if len(digits) != 13 or not digits.startswith("69"):
+        return False
+    total = sum(int(c) * (3 if i % 2 else 1) for i, c in enumerate(digits[:12]))
+    return (10 - total % 10) % 10 == int(digits[12])
+
+
+def _grouped_mobile(match: re.Match) -> tuple[int, int] | None:
+    """The first groups of `match` that make eleven digits (after +86), as (start, end); None when
+    the groups pass eleven without making it."""
+    digits = 0
+    for m in _DIGITS.finditer(match.group(), _COUNTRY.match(match.group()).end()):
+        digits += len(m.group())
+        if digits == 11:
+            return match.start(), match.start() + m.end()
+        if digits > 11:
+            return None
+    return None
 
 
 def _id_valid(digits: str) -> bool:
@@ -109,6 +135,10 @@ def _numbers(text: str) -> list[Span]:
         spans += [Span(*hit["offset"], kind) for hit in _library(getattr(jio, name), text)]
     for pattern, kind, group in _PLAIN:
         spans += [Span(m.start(group), m.end(group), kind) for m in pattern.finditer(text)]
+    for m in _MOBILE_GROUPS.finditer(text):
+        found = _grouped_mobile(m)
+        if found:
+            spans.append(Span(*found, "phone"))
     for m in _GROUPED_ID.finditer(text):
         if _id_valid(re.sub(r"[ \-]", "", m.group())):
             spans.append(Span(m.start(), m.end(), "id_card"))
@@ -127,7 +157,8 @@ def _numbers(text: str) -> list[Span]:
             spans.append(Span(m.start(), m.end(), "bank_card"))
     for m in _LONG.finditer(text):
         before = text[max(0, m.start() - 12) : m.start()]
-        if _PRODUCT_CUE.search(before) and not (_ORDER_CUE.search(before) or _TRACKING_CUE.search(before)):
+        cued = _ORDER_CUE.search(before) or _TRACKING_CUE.search(before)
+        if not cued and (_PRODUCT_CUE.search(before) or _ean13(m.group())):
             continue
         if _PRODUCT_LINK.search(text[max(0, m.start() - 80) : m.start()]):
             continue  # a shop link's item id (item.htm?id=…): the product's, not the buyer's
