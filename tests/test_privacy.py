@@ -315,3 +315,13 @@ def test_price_lists_barcodes_and_doubled_words_are_not_personal_data():
     assert "6921168509256" not in redact("订单号 6921168509256")
     # A doubled character beside a phone number is a word, not a surname and its given name.
     assert redact("13800001111 谢谢") == "[手机号] 谢谢"
+
+
+def test_brands_and_famous_figures_are_not_names_unless_a_person_is_meant():
+    # Words from the table (a brand, a poet, a novel's heroine) with nothing around them saying
+    # a person is meant come through, whatever reading found them.
+    for text in ("王老吉 一箱几罐", "李白 诗集 有注音版吗", "林黛玉同款发簪"):
+        assert redact(text) == text, redact(text)
+    # A cue before, a title or a person's verb after, or a phone number close by: a person.
+    for text in ("收件人李白", "朋友李白买的", "李白先生来电", "李白 13800001111"):
+        assert "李白" not in redact(text) and "[姓名]" in redact(text), redact(text)

@@ -4,6 +4,9 @@ the pattern for a quantity (a number with its measure), which is neither a door 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+
+DATA = Path(__file__).with_name("data")  # the tables and the learned model that ship with the code
 
 LABELS = {
     "phone": "[手机号]",

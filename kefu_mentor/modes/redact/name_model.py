@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
 
-from ._common import Span
+from ._common import DATA, Span
 from .name_reading import (
     _COMPOUND,
     _SINGLE,
@@ -38,7 +38,6 @@ from .name_reading import (
     _product_after,
 )
 
-DATA = Path(__file__).with_name("data")
 SURNAMES_FILE = DATA / "surnames.tsv"
 MODEL_FILE = DATA / "name_model.json"
 LINES_FILE = DATA / "name_lines.yaml"

@@ -5,12 +5,14 @@ whether the characters it points at read as a name."""
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
-from ._common import _QUANTITY, Span
+from ._common import _QUANTITY, DATA, Span
 from .library import _place_at
 from .name_reading import (
     _COMPOUND_RE,
     _COMPOUND_WORDS,
+    _CUE_END,
     _CUE_GAP,
     _MINORITY,
     _MINORITY_RUN,
@@ -406,3 +408,42 @@ def _compound_names(text: str) -> list[Span]:
         if not _brand_after(text, end) and not _TERM_AFTER.match(text, end):
             spans.append(Span(m.start(), end, "name"))
     return spans
+
+
+# -- words that look like names and are not people -------------------------------------------------
+NOT_PERSON_FILE = DATA / "not_person.tsv"
+# A cue right before (收件人李宁, 我叫李白, 朋友李俊), a title or something a person does right after
+# (李宁先生, 李俊说): then it is a person, whatever else the word names.
+_PERSON_BEFORE = re.compile(r"(?:" + _CUE_END.pattern + r")|[\u4e00-\u9fa5]人\s*[:：]\s*$")
+_NEAR_RECORD = 15  # characters: a contact number or an address this close makes a record about a person
+
+
+@lru_cache(maxsize=1)
+def _not_people() -> frozenset[str]:
+    """Brands, product lines and famous or fictional figures that read like a name (王老吉, 李白,
+    林黛玉): the first column of `not_person.tsv`."""
+    if not NOT_PERSON_FILE.exists():
+        return frozenset()
+    rows = NOT_PERSON_FILE.read_text(encoding="utf-8").splitlines()
+    return frozenset(row.split("\t", 1)[0] for row in rows if row and not row.startswith("#"))
+
+
+def not_people(text: str, found: list[Span]) -> list[Span]:
+    """`found` without the names that are a brand or a famous figure from the table (王老吉 整箱,
+    李白诗集, 林黛玉同款). Whatever else the word names, it stays a name with a cue before it, a
+    title or a person's verb after it, or a contact number or an address close by (白雪
+    138…): a person called like a brand is likelier there than the brand."""
+    words = _not_people()
+    records = [s for s in found if s.kind in _RECORD_KINDS]
+    out = []
+    for span in found:
+        if (
+            span.kind == "name"
+            and any(text[span.start : span.start + n] in words for n in range(span.end - span.start, 5))
+            and not _PERSON_BEFORE.search(text, 0, span.start)
+            and not (_TITLE_AFTER.match(text, span.end) or _PERSON_VERB.match(text, span.end))
+            and not any(r.start - span.end <= _NEAR_RECORD and span.start - r.end <= _NEAR_RECORD for r in records)
+        ):
+            continue
+        out.append(span)
+    return out
