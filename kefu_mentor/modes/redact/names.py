@@ -48,6 +48,7 @@ from .name_reading import (
 _SELF_NAMING = frozenset(("我叫", "名字叫", "名字是", "叫做"))
 # A name in pinyin or English, capitalised: Lin Yuxuan, Wang Shuting.
 _LATIN_NAME = re.compile(r"[A-Z][a-z]{1,12}(?: [A-Z][a-z]{1,12}){1,2}(?![A-Za-z])")
+_LATIN_WORD = re.compile(r"[A-Z][a-z]{1,12}(?![A-Za-z0-9])")
 # The commonest Chinese surnames in pinyin: with one of them, two capitalised words are a person
 # anywhere in a line ("Emily Zhang", "Jennifer Wu 的订单"), not only after a field; product
 # names (Air Max, Apple Watch) carry none.
@@ -90,6 +91,8 @@ def _names(text: str, found: list[Span] | tuple[Span, ...] = ()) -> list[Span]:
                 size = max(size, len(run.group()))
         if m.group(1) in _PERSON_FIELDS or m.group(1) in ("我是", "我就是"):  # 收件人 Lin Yuxuan
             latin = _LATIN_NAME.match(text, start)
+            if not latin and m.group(1) in _PERSON_FIELDS:  # 收件人：Mike, 英文名 Anna: one word is enough
+                latin = _LATIN_WORD.match(text, start)
             if latin:
                 size = max(size, len(latin.group()))
         if size:

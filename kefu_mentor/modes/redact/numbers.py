@@ -123,6 +123,7 @@ _PLAIN = (
 # jionlp's extractors whose findings are taken as they are.
 _EXTRACTORS = (("extract_email", "email"), ("extract_id_card", "id_card"), ("extract_wechat_id", "wechat"), ("extract_qq", "qq"))
 _TRACKING_DIGITS = re.compile(r"(?<![0-9])[0-9]{10,15}(?![0-9])")
+_CUED_ORDER = re.compile(r"(?<![0-9A-Za-z])[0-9]{8,10}(?![0-9])")
 
 
 _PRODUCT_LINK = re.compile(r"https?://\S*?(?:item|detail|product|goods)\S*[?&](?:id|itemId|item_id|skuId)=$")
@@ -166,6 +167,9 @@ def _numbers(text: str) -> list[Span]:
         if 16 <= len(m.group()) <= 19 and _CARD_CUE.search(text[max(0, m.start() - 14) : m.start()]):
             kind = "bank_card"
         spans.append(Span(m.start(), m.end(), kind))
+    for m in _CUED_ORDER.finditer(text):  # 订单 1906384725: shorter than a bare number needs to be
+        if _ORDER_CUE.search(text[max(0, m.start() - 12) : m.start()]):
+            spans.append(Span(m.start(), m.end(), "order"))
     for m in _TRACKING_DIGITS.finditer(text):
         if _TRACKING_CUE.search(text[max(0, m.start() - 12) : m.start()]):
             spans.append(Span(m.start(), m.end(), "tracking"))
