@@ -343,3 +343,17 @@ def test_roles_fields_and_agent_verbs_mark_a_name(text, secret, label):
     start = text.index(secret)
     spans = find(text, name_model=None)
     assert any(s.start <= start and start + len(secret) <= s.end and s.label == label for s in spans), spans
+
+
+@pytest.mark.parametrize(
+    ("text", "secret", "label"),
+    [
+        ("顺丰 SF 2071 4456 0938 1 明天到", "4456 0938", "[快递单号]"),  # read out in groups
+        ("座机 021-6234 8810 分机305", "分机305", "[电话]"),
+        ("收件人写秋天 别写店名", "秋天", "[姓名]"),  # the field's own verb sets an ordinary word apart
+        ("俞静 江涛 柏林 三个人分开打包", "江涛", "[姓名]"),  # the others in a list of names
+    ],
+)
+def test_grouped_tracking_extensions_field_verbs_and_lists(text, secret, label):
+    cleaned = redact(text)
+    assert secret not in cleaned and label in cleaned, cleaned

@@ -28,7 +28,7 @@ from . import library
 from ._common import KINDS_ZH, LABELS, Span
 from .addresses import _addresses
 from .name_model import NameModel, model
-from .names import _names, not_people
+from .names import _names, listed_names, not_people
 from .numbers import _HALF, _numbers
 
 __all__ = ["KINDS_ZH", "LABELS", "SHIPPED", "Span", "find", "redact", "warm"]
@@ -69,6 +69,7 @@ def find(text: str, name_model: NameModel | None | object = SHIPPED) -> list[Spa
         # Where a learned name overlaps a rule's finding, the order below decides as for any
         # two findings: an address or a number first, then the longer name.
         found += learned.spans(normalised)
+    found += listed_names(normalised, found)  # the others in a list with names found by either reading
     found = _after_names(not_people(normalised, found))
     for m in _FIELD.finditer(normalised):
         found.append(Span(m.start(1), m.end(1), "address"))

@@ -169,6 +169,31 @@ def _record_names(text: str, found: list[Span] | tuple[Span, ...]) -> list[Span]
     return spans
 
 
+_LIST_ITEM = re.compile(r"[\u4e00-\u9fa5]+")
+_LIST_GAP = re.compile(r"\s*[、，,/]\s*|\s+")
+
+
+def listed_names(text: str, spans: list[Span]) -> list[Span]:
+    """In a list with two names or more ("姜丽 方圆 石磊", "斯琴、格桑、迪丽努尔"), every other item
+    that could be a name is one, even an ordinary word (方圆) or a name element alone (格桑)."""
+    named = {(s.start, s.end) for s in spans}
+    items = list(_LIST_ITEM.finditer(text))
+    out: list[Span] = []
+    run: list[re.Match] = []
+    for item in [*items, None]:
+        if item is not None and (not run or _LIST_GAP.fullmatch(text, run[-1].end(), item.start())):
+            run.append(item)
+            continue
+        if sum((m.start(), m.end()) in named for m in run) >= 2:
+            for m in run:
+                word = m.group()
+                sur = _surname_at(word, 0)
+                if 2 <= len(word) <= 4 and (sur and 1 <= len(word) - sur <= 2 or word in _MINORITY or _foreign_name(word)):
+                    out.append(Span(m.start(), m.end(), "name"))
+        run = [item] if item is not None else []
+    return out
+
+
 def _owner_names(text: str) -> list[Span]:
     """A name before 的 and something a person owns in a shop's chat (帮我查下某某的单, 某某的退货),
     where jieba cuts the name out itself."""

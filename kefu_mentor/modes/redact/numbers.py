@@ -27,7 +27,7 @@ _COUNTRY = re.compile(r"(?:\+?86[ \-]?)?")
 _DIGITS = re.compile(r"[0-9]+")
 _MOBILE_GROUPS = re.compile(r"(?<![0-9])(?:\+?86[ \-]?)?1[3-9][0-9]{1,9}(?:[ \-][0-9]{3,9}){1,3}(?![0-9])")
 _LANDLINE = re.compile(
-    r"(?:[（(]0[0-9]{2,3}[）)]|(?<![0-9])0[0-9]{2,3})[ \-]?[0-9]{3,4}[ \-]?[0-9]{4}(?:\s*(?:转|-|ext\.?)\s*[0-9]{1,5})?(?![0-9])"
+    r"(?:[（(]0[0-9]{2,3}[）)]|(?<![0-9])0[0-9]{2,3})[ \-]?[0-9]{3,4}[ \-]?[0-9]{4}(?:\s*(?:转|分机|-|ext\.?)\s*[0-9]{1,5})?(?![0-9])"
 )
 # QQ and WeChat ids after the many ways people name them, with a few words in between ("加我q吧
 # 4918…", "加我v吧 xiaoyu_0923", "绿泡泡lvxf_2021").
@@ -42,7 +42,9 @@ _WECHAT = re.compile(
 _WXID = re.compile(r"(?<![A-Za-z0-9_])wxid_[A-Za-z0-9_\-]{4,}")
 _EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
 _TRACKING = re.compile(
-    r"(?<![A-Za-z0-9])(?:(?i:SF|YT|JT|ZTO|STO|YD|JD[A-Z]{0,3}|EMS|DPK|YUNDA|DB|BEST|HTKY|LP)[0-9]{9,16}(?![0-9])"
+    # A carrier's prefix, then the digits, perhaps grouped as read out (SF 1320 5587 2941 2).
+    r"(?<![A-Za-z0-9])(?:(?i:SF|YT|JT|ZTO|STO|YD|JD[A-Z]{0,3}|EMS|DPK|YUNDA|DB|BEST|HTKY|LP)"
+    r"(?:[0-9]{9,16}|[ \-]?[0-9]{2,6}(?:[ \-][0-9]{1,6}){1,5})(?![0-9])"
     # International post (UPU S10): two letters, nine digits, the country.
     r"|[A-Z]{2}[0-9]{9}[A-Z]{2}(?![A-Za-z]))"
 )
@@ -173,4 +175,9 @@ def _numbers(text: str) -> list[Span]:
     for m in _TRACKING_DIGITS.finditer(text):
         if _TRACKING_CUE.search(text[max(0, m.start() - 12) : m.start()]):
             spans.append(Span(m.start(), m.end(), "tracking"))
-    return spans
+    # Digits read out in groups after a carrier's prefix (SF 1320 5587 2941 2) are that tracking
+    # number, not a phone number inside it.
+    carried = [s for s in spans if s.kind == "tracking" and text[s.start].isalpha()]
+    return [
+        s for s in spans if s.kind not in ("phone", "landline") or not any(c.start < s.start and s.end <= c.end for c in carried)
+    ]
