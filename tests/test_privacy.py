@@ -357,3 +357,17 @@ def test_roles_fields_and_agent_verbs_mark_a_name(text, secret, label):
 def test_grouped_tracking_extensions_field_verbs_and_lists(text, secret, label):
     cleaned = redact(text)
     assert secret not in cleaned and label in cleaned, cleaned
+
+
+@pytest.mark.parametrize(
+    ("text", "secret", "label"),
+    [
+        ("订单号 3390 1287 6654 2018 帮我查", "6654 2018", "[订单号]"),  # grouped after an order's cue
+        ("韵达单号 431 7789 2206 15 没动静", "7789 2206", "[快递单号]"),
+        ("转售后部温子轩处理", "温子轩", "[姓名]"),  # a department before a name
+        ("早班伍思远交给晚班处理", "伍思远", "[姓名]"),  # a shift before a name
+    ],
+)
+def test_grouped_order_numbers_departments_and_shifts(text, secret, label):
+    cleaned = redact(text)
+    assert secret not in cleaned and label in cleaned, cleaned

@@ -38,7 +38,9 @@ _CUE_WORDS = (
     r"室友|邻居|领导|同事|朋友|代收人|本人|实名人|我是|我就是|反馈人|名字|下单人|支付人|付款人|订购人|申请人|经办人|报名人|投保人|"
     r"被保人|车主|家长|学生|署名|落款|签名|来电|自称|转告|交接给|抬头|女儿|儿子|闺女|收款人|提货人|领取人|登记人|"
     # a name given as a field of its own, and whoever does a job (快递员, 打包员, 售后专员, 原客服)
-    r"实名|真名|英文名|中文名|[\u4e00-\u9fa5]{1,3}员|客服"
+    r"实名|真名|英文名|中文名|[\u4e00-\u9fa5]{1,3}员|客服|"
+    # a department (物流部, 财务部) or a shift (白班, 晚班) in a handover note
+    r"[\u4e00-\u9fa5]{1,3}部|[早中晚白夜]班"
 )
 _NAME_CUE = re.compile(rf"(?=({_CUE_WORDS}))")
 _CUE_END = re.compile(rf"(?:{_CUE_WORDS})\s*(?:[:：]|是|叫)?\s*$")

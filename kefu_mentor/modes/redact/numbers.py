@@ -52,7 +52,7 @@ _TRACKING_CUE = re.compile(
     r"(?:快递单号|运单号|物流单号|顺丰|申通|中通|圆通|韵达|极兔|百世|德邦|邮政|EMS|ems|京东快递|yd单号|jt单号|sf单号|快递)[^0-9\n]{0,6}$"
 )
 _ORDER_CUE = re.compile(r"(?:订单号?|订单编号|单号)[^0-9\n]{0,6}$")
-_ORDER_FORMAT = re.compile(r"(?<![0-9])[0-9]{6}-[0-9]{12,18}(?![0-9])")
+_ORDER_FORMAT = re.compile(r"(?<![0-9])[0-9]{6}-[0-9]{8,18}(?![0-9])")
 # Numbers that identify a product, not a person: a barcode, a certificate, a standard, a batch.
 _PRODUCT_CUE = re.compile(
     r"(?:条形码|条码|商品码|认证|证书|注册证|注准|型号|批号|批次|执行标准|标准号|许可证|备案号|SC|CCC|3C|IMEI|序列号|SN)[^0-9\n]{0,8}$"
@@ -125,6 +125,7 @@ _PLAIN = (
 # jionlp's extractors whose findings are taken as they are.
 _EXTRACTORS = (("extract_email", "email"), ("extract_id_card", "id_card"), ("extract_wechat_id", "wechat"), ("extract_qq", "qq"))
 _TRACKING_DIGITS = re.compile(r"(?<![0-9])[0-9]{10,15}(?![0-9])")
+_GROUPED_DIGITS = re.compile(r"(?<![0-9A-Za-z])[0-9]{2,6}(?:[ \-][0-9]{2,6}){1,5}(?![0-9])")
 _CUED_ORDER = re.compile(r"(?<![0-9A-Za-z])[0-9]{8,10}(?![0-9])")
 
 
@@ -169,15 +170,25 @@ def _numbers(text: str) -> list[Span]:
         if 16 <= len(m.group()) <= 19 and _CARD_CUE.search(text[max(0, m.start() - 14) : m.start()]):
             kind = "bank_card"
         spans.append(Span(m.start(), m.end(), kind))
+    for m in _GROUPED_DIGITS.finditer(text):  # 订单号 2034 5581 9932 1107, 申通单号 773 2245 9810 346
+        before = text[max(0, m.start() - 12) : m.start()]
+        if 10 <= sum(c.isdigit() for c in m.group()) <= 20 and not _CARD_CUE.search(before):
+            if _TRACKING_CUE.search(before):
+                spans.append(Span(m.start(), m.end(), "tracking"))
+            elif _ORDER_CUE.search(before):
+                spans.append(Span(m.start(), m.end(), "order"))
     for m in _CUED_ORDER.finditer(text):  # 订单 1906384725: shorter than a bare number needs to be
         if _ORDER_CUE.search(text[max(0, m.start() - 12) : m.start()]):
             spans.append(Span(m.start(), m.end(), "order"))
     for m in _TRACKING_DIGITS.finditer(text):
         if _TRACKING_CUE.search(text[max(0, m.start() - 12) : m.start()]):
             spans.append(Span(m.start(), m.end(), "tracking"))
-    # Digits read out in groups after a carrier's prefix (SF 1320 5587 2941 2) are that tracking
-    # number, not a phone number inside it.
-    carried = [s for s in spans if s.kind == "tracking" and text[s.start].isalpha()]
+    # Digits read out in groups after a carrier's prefix or an order's cue (SF 1320 5587 2941 2,
+    # 订单号 2034 5581 9932 1107) are that number, not a phone number jionlp sees inside it.
+    cued = [s for s in spans if s.kind in ("tracking", "order")]
     return [
-        s for s in spans if s.kind not in ("phone", "landline") or not any(c.start < s.start and s.end <= c.end for c in carried)
+        s
+        for s in spans
+        if s.kind not in ("phone", "landline")
+        or not any(c.start <= s.start and s.end <= c.end and c.end - c.start > s.end - s.start for c in cued)
     ]
