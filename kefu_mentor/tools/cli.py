@@ -443,7 +443,8 @@ def cmd_train_names(args: argparse.Namespace) -> int:
             print(f"| {label} | {row['names']:.3f} | {row['clean_changed']:.3f} |")
         print("\n（每批 dev 轮流留出：模型没见过它，规则是在全部 dev 上写的。）")
         return 0
-    model = privacy.train_names(lines, args.threshold, c=args.c, extra=extra, path=args.out)
+    threshold = privacy.nm.THRESHOLD if args.threshold is None else args.threshold
+    model = privacy.train_names(lines, threshold, c=args.c, extra=extra, path=args.out)
     print(
         f"姓名模型已训练（{len(lines)} 行 dev 隐私集，只用 dev；另有语料句子和为训练写的句子 {len(extra)} 句），"
         f"阈值 {model.threshold}，写入 {args.out}。"
@@ -630,7 +631,7 @@ def build_parser() -> argparse.ArgumentParser:
     names = sub.add_parser("train-names", help="训练姓名识别模型（只用 dev 隐私集）；--cv 按批留出评估各阈值")
     names.add_argument("--data", type=Path, default=Path("eval/privacy"))
     names.add_argument("--corpus", type=Path, default=Path("corpus"), help="反例来源：自编买家说法、情境和教材句子")
-    names.add_argument("--threshold", type=float, default=0.6, help="写入模型的阈值（用 --cv 在 dev 上选）")
+    names.add_argument("--threshold", type=float, help="写入模型的阈值（默认：上次用 --cv 在 dev 上选定的那个）")
     names.add_argument("--c", type=float, default=10.0, help="L2 正则的倒数")
     names.add_argument("--cv", action="store_true", help="只做留出评估，不改动模型文件")
     names.add_argument("--out", type=Path, default=None, help="模型写到哪里（默认：随代码发布的那一份）")

@@ -41,6 +41,9 @@ from .name_reading import (
 SURNAMES_FILE = DATA / "surnames.tsv"
 MODEL_FILE = DATA / "name_model.json"
 LINES_FILE = DATA / "name_lines.yaml"
+# The threshold `train-names` writes unless told otherwise: the one its --cv (each dev batch left
+# out in turn) chose last, names 0.954 at 0.015 of clean lines changed.
+THRESHOLD = 0.4
 _HAN = re.compile(r"[\u4e00-\u9fa5]+")
 
 
