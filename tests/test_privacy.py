@@ -371,3 +371,16 @@ def test_grouped_tracking_extensions_field_verbs_and_lists(text, secret, label):
 def test_grouped_order_numbers_departments_and_shifts(text, secret, label):
     cleaned = redact(text)
     assert secret not in cleaned and label in cleaned, cleaned
+
+
+@pytest.mark.parametrize(
+    ("text", "address"),
+    [
+        ("寄到 南昌市东湖区 八一大道 368号 省农行大楼 6楼 信贷部 给我", "信贷部"),  # a department on the floor
+        ("收货 衢州市柯城区 石梁镇 大坪村 村委会 老周", "村委会"),
+        ("地址 银川市兴庆区解放西街 收件人填我", "银川市兴庆区解放西街"),  # two levels and a road, no number
+    ],
+)
+def test_departments_village_committees_and_roads_without_a_number(text, address):
+    cleaned = redact(text)
+    assert address not in cleaned and "[地址]" in cleaned, cleaned

@@ -12,12 +12,14 @@ from .library import _place_at
 _ADMIN_SUFFIX = "省市区县旗州盟镇乡"
 _STREET = (
     # Pickup points and a building's front desk first: alternatives are tried in order (门卫室, not 门).
-    "自提点|自提柜|快递柜|代收点|快递点|网点|站点|服务站|丰巢|办公室|办公楼|门卫室|门卫|传达室|收发室|小卖部|柜|前台|护士站|住院部|门诊楼|门诊部|民宿|客栈|村委|"
-    "街道|大道|路口|路|街|巷|弄|胡同|里|村委会|村|屯|组|社区|小区|花园|家园|公寓|大厦|广场|中心|大楼|园区|产业园|科技园|工业园|"
+    "自提点|自提柜|快递柜|代收点|快递点|网点|站点|服务站|丰巢|办公室|办公楼|门卫室|门卫|传达室|收发室|小卖部|柜|前台|护士站|住院部|门诊楼|门诊部|民宿|客栈|村委会|村委|"
+    "街道|大道|路口|路|街|巷|弄|胡同|里|村|屯|组|社区|小区|花园|家园|公寓|大厦|广场|中心|大楼|园区|产业园|科技园|工业园|"
     "校区|大学|学院|师大|科大|工大|农大|医大|财大|交大|中学|小学|医院|宿舍|家属院|新村|苑|府|城|湾|庄|山庄|驿站|门|座|塔|舍|"
     "园|幢|栋|号楼|楼|斋|国际|公馆|华庭|庭|雅居|居|阁|郡|邸|天地|首府|世家|"
     # Schools, institutes, hotels and office blocks, parks and islands people live or work in.
-    "高中|初中|幼儿园|院|酒店|宾馆|写字楼|基地|商场|商城|市场|厂房|厂|仓库|岛|道"
+    "高中|初中|幼儿园|院|酒店|宾馆|写字楼|基地|商场|商城|市场|厂房|厂|仓库|岛|道|"
+    # A department on an office floor (…9楼 财务部, 大堂礼宾部).
+    "部"
 )
 # Characters that make a would-be street part a phrase instead ("我不知道", "放我家门"): a place's name
 # carries no particle or pronoun.
@@ -209,7 +211,9 @@ def _addresses(text: str) -> list[Span]:
         numbered, digits = _NUMBERED.search(body), re.search(r"[0-9]", body)
         # A place name alone ("广东发货", "发往新疆吗") is not an address; with a street part or a
         # door number after it, it is.
-        if (admins >= 2 and (numbered or digits or parts >= 2)) or (numbered and digits):
+        # Two levels and a road need no number (拉萨市城关区北京中路): a road is where someone lives.
+        road = parts and re.search(r"(?:路|街|大道|巷|弄|胡同)$", body)
+        if (admins >= 2 and (numbered or digits or parts >= 2 or road)) or (numbered and digits):
             spans.append(Span(start, start + len(body), "address"))
             i = start + len(body)
         else:
