@@ -384,3 +384,14 @@ def test_grouped_order_numbers_departments_and_shifts(text, secret, label):
 def test_departments_village_committees_and_roads_without_a_number(text, address):
     cleaned = redact(text)
     assert address not in cleaned and "[地址]" in cleaned, cleaned
+
+
+def test_a_record_with_an_address_is_not_a_list_of_names():
+    from kefu_mentor.modes.redact import Span
+    from kefu_mentor.modes.redact.names import listed_names
+
+    text = "杭州市西湖区 龙井村 明前茶 多少钱"
+    address, inside, beside = Span(0, 10, "address"), Span(7, 10, "name"), Span(11, 14, "name")
+    # Two names in a run would make 多少钱 a third, but the run holds an address: no list.
+    assert listed_names(text, [address, inside, beside]) == []
+    assert Span(15, 18, "name") in listed_names(text, [inside, beside])

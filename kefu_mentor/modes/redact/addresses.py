@@ -92,8 +92,10 @@ def _step(text: str, end: int, admin: bool = False) -> int:
     bridging name; 0 when the address stops here."""
     j = _after_space(text, end)
     step = (admin and _admin_at(text, j) and j + _admin_at(text, j)) or _part_end(text, j)
-    if step or j == end:
+    if step:
         return step
+    # A name with no street word, right after the last part or one space on, when a part follows
+    # it after a space (昌平区回龙观 龙泽苑, 浦东新区张江高科 碧波路690号).
     bridge = _BRIDGE.match(text, j)
     if not bridge:
         return 0

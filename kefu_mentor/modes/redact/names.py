@@ -175,8 +175,11 @@ _LIST_GAP = re.compile(r"\s*[、，,/]\s*|\s+")
 
 def listed_names(text: str, spans: list[Span]) -> list[Span]:
     """In a list with two names or more ("姜丽 方圆 石磊", "斯琴、格桑、迪丽努尔"), every other item
-    that could be a name is one, even an ordinary word (方圆) or a name element alone (格桑)."""
-    named = {(s.start, s.end) for s in spans}
+    that could be a name is one, even an ordinary word (方圆) or a name element alone (格桑). A run
+    that holds an address or a number is a record, not a list of people ("杭州市西湖区 龙井村 明前茶
+    多少钱": 龙井村 read as a name inside the address must not make 多少钱 one)."""
+    named = {(s.start, s.end) for s in spans if s.kind == "name"}
+    others = [s for s in spans if s.kind != "name"]
     items = list(_LIST_ITEM.finditer(text))
     out: list[Span] = []
     run: list[re.Match] = []
@@ -184,7 +187,8 @@ def listed_names(text: str, spans: list[Span]) -> list[Span]:
         if item is not None and (not run or _LIST_GAP.fullmatch(text, run[-1].end(), item.start())):
             run.append(item)
             continue
-        if sum((m.start(), m.end()) in named for m in run) >= 2:
+        recorded = any(o.start < run[-1].end() and run[0].start() < o.end for o in others) if run else True
+        if not recorded and sum((m.start(), m.end()) in named for m in run) >= 2:
             for m in run:
                 word = m.group()
                 sur = _surname_at(word, 0)
