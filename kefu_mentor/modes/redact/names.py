@@ -170,7 +170,9 @@ def _record_names(text: str, found: list[Span] | tuple[Span, ...]) -> list[Span]
 
 
 _LIST_ITEM = re.compile(r"[\u4e00-\u9fa5]+")
-_LIST_GAP = re.compile(r"\s*[、，,/]\s*|\s+")
+# Names are listed with 、 / or spaces; a comma joins clauses, so a run stops there.
+_LIST_GAP = re.compile(r"\s*[、/]\s*|\s+")
+_LIST_MAX = 8  # items: a longer run of words is running text, not a list of people
 
 
 def listed_names(text: str, spans: list[Span]) -> list[Span]:
@@ -187,8 +189,11 @@ def listed_names(text: str, spans: list[Span]) -> list[Span]:
         if item is not None and (not run or _LIST_GAP.fullmatch(text, run[-1].end(), item.start())):
             run.append(item)
             continue
-        recorded = any(o.start < run[-1].end() and run[0].start() < o.end for o in others) if run else True
-        if not recorded and sum((m.start(), m.end()) in named for m in run) >= 2:
+        if (
+            len(run) <= _LIST_MAX
+            and sum((m.start(), m.end()) in named for m in run) >= 2
+            and not any(o.start < run[-1].end() and run[0].start() < o.end for o in others)
+        ):
             for m in run:
                 word = m.group()
                 sur = _surname_at(word, 0)
