@@ -15,9 +15,9 @@ from .conftest import ROOT
 DATA = ROOT / "eval" / "privacy"
 
 
-# Names and addresses in free text are below the 0.95 on fresh lines (0.787 and 0.938 on the
-# last fresh set, docs/reliability.md): these floors catch a regression, they are
-# not the target.
+# Names and addresses in free text are not shown to reach the 0.95 on fresh lines (names
+# 0.885–0.989, addresses 0.867–1.000 over the last five fresh sets, docs/reliability.md): these
+# floors catch a regression, they are not the target.
 FLOORS = {"姓名": 0.90, "地址": 0.90}
 
 
@@ -363,6 +363,7 @@ def test_grouped_tracking_extensions_field_verbs_and_lists(text, secret, label):
     ("text", "secret", "label"),
     [
         ("订单号 3390 1287 6654 2018 帮我查", "6654 2018", "[订单号]"),  # grouped after an order's cue
+        ("退到尾号 370 的卡 6228 4804 0256 4891 370", "0256 4891", "[银行卡号]"),  # a card named by its last digits
         ("韵达单号 431 7789 2206 15 没动静", "7789 2206", "[快递单号]"),
         ("转售后部温子轩处理", "温子轩", "[姓名]"),  # a department before a name
         ("早班伍思远交给晚班处理", "伍思远", "[姓名]"),  # a shift before a name

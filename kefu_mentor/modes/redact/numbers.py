@@ -18,7 +18,8 @@ _GROUPED_ID = re.compile(
 )
 _CARD = re.compile(r"(?<![0-9])[0-9]{4}(?:[ \-]?[0-9]{4}){2,3}(?:[ \-]?[0-9]{1,4})?(?![0-9])")
 # Any "…卡" names a card (邮政卡, 工资卡, 中行卡), not only the few banks one could list.
-_CARD_CUE = re.compile(r"(?:卡号|[\u4e00-\u9fa5]{1,3}卡|打到|退到|退回到|转到|汇到)[^0-9]{0,8}$")
+# So does a card named by its last digits (尾号663卡, 尾号 4587 的卡).
+_CARD_CUE = re.compile(r"(?:卡号|[\u4e00-\u9fa5]{1,3}卡|[0-9]{3,4}\s?的?卡|打到|退到|退回到|转到|汇到)[^0-9]{0,8}$")
 _MOBILE = re.compile(r"(?<![0-9])(?:\+?86[ \-]?)?1[3-9][0-9](?:[ \-]?[0-9]{4}){2}(?![0-9])")
 _MOBILE_343 = re.compile(r"(?<![0-9])1[3-9][0-9][ \-]?[0-9]{4}[ \-]?[0-9]{4}(?![0-9])")
 # A mobile number in any other grouping ("1370 0218 936", "137-0021-8936"): groups of three digits
