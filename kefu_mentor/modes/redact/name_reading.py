@@ -52,7 +52,7 @@ _PERSON_FIELDS = frozenset(
 )
 # Cues overlap ("收件人是我姐 苗晓丽"): each is tried, then what may sit between it and the name.
 _CUE_GAP = re.compile(r"\s*(?:一下)?\s*(?:[:：]|是|叫|写的是|写的|写成|写错成|写|填的是|填的|填|为|改成|换成)?\s*")
-_GAP_VERB = re.compile(r"(?:是|叫|写|填|为|改成|换成)$")
+_GAP_VERB = re.compile(r"(?:是|叫|写|填|为|改成|换成)$")  # two characters at most: search the last two only
 _TITLE = re.compile(r"(?:先生|女士|小姐|经理|老师)")
 _NOT_GIVEN = set(
     "的了是在和与跟说要想把被给让叫也都就还又吗呢吧啊呀哦嘛么电手号码改退换发收寄买卖客等已来去我你他她它您咱不没个位们这那哪谁"
@@ -192,7 +192,9 @@ def _field_name_at(text: str, i: int) -> int:
             # Set apart right after the field's name, a verb or a time word is a name too (联系人 付强,
             # 收件人 夏天): a field holds a name, and what is not one carries a particle (填错了).
             # So is a word after 写/填/是 (寄件人写夏天): the field's own verb sets it apart.
-            apart = i > 0 and (not _cjk(text[i - 1]) or bool(_GAP_VERB.search(text, 0, i))) and tag.startswith(("v", "t"))
+            apart = (
+                i > 0 and (not _cjk(text[i - 1]) or bool(_GAP_VERB.search(text, max(0, i - 2), i))) and tag.startswith(("v", "t"))
+            )
             if not any(c in _NOT_GIVEN for c in text[i + sur : end]) and (apart or not tag.startswith(_FIELD_NOT_NAME)):
                 size = n
                 break

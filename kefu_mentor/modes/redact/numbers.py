@@ -26,7 +26,7 @@ _MOBILE_343 = re.compile(r"(?<![0-9])1[3-9][0-9][ \-]?[0-9]{4}[ \-]?[0-9]{4}(?![
 # or more, eleven digits in all. Shorter groups are more often a list of prices (159 299 399 59).
 _COUNTRY = re.compile(r"(?:\+?86[ \-]?)?")
 _DIGITS = re.compile(r"[0-9]+")
-_MOBILE_GROUPS = re.compile(r"(?<![0-9])(?:\+?86[ \-]?)?1[3-9][0-9]{1,9}(?:[ \-][0-9]{3,9}){1,3}(?![0-9])")
+_MOBILE_GROUPS = re.compile(rf"(?<![0-9]){_COUNTRY.pattern}1[3-9][0-9]{{1,9}}(?:[ \-][0-9]{{3,9}}){{1,3}}(?![0-9])")
 _LANDLINE = re.compile(
     r"(?:[（(]0[0-9]{2,3}[）)]|(?<![0-9])0[0-9]{2,3})[ \-]?[0-9]{3,4}[ \-]?[0-9]{4}(?:\s*(?:转|分机|-|ext\.?)\s*[0-9]{1,5})?(?![0-9])"
 )
