@@ -191,7 +191,7 @@ class Mentor:
         # answers it, however few of the question's words it shares.
         placed = bool(hits) and hits[0].placed
         if self.rule.abstains(hits) and not known and not placed:
-            answer_text, suggestions = refusal(hits, self.settings.suggest_min_coverage)
+            answer_text, suggestions = refusal(hits, self.settings.suggest_min_coverage, query.text)
             return Answer(
                 question,
                 answer_text,
