@@ -475,7 +475,6 @@ def test_page_look_ups_are_judged_on_the_page_the_answer_names(tmp_path):
     assert page_lookups(mentor, [tmp_path / "look.yaml"], "test") == [(test_ids[0], True), (test_ids[1], False)]
 
 
-
 def test_words_aimed_at_the_assistant_get_no_suggested_sections():
     # A passage may share words with "…系统提示词" (系统, 提示); that is no reason to send the user there.
     from kefu_mentor.pipeline.answer import refusal
