@@ -3,6 +3,7 @@ source authority, exercise demotion, follow-ups, answer types and the abstention
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
@@ -355,31 +356,42 @@ def test_a_buyer_asking_about_their_own_purchase_is_a_buyer(text, buyer):
 
 def test_the_answer_quotes_the_part_of_a_topic_the_question_matched():
     # A colloquial question shares no words with the passage; the retriever knows which piece
-    # its vector matched (`Hit.focus`), and the answer quotes that part, not the lead-in.
-    from kefu_mentor.pipeline.answer import select_sentences
+    # its vector matched (`Hit.focus`), and the answer quotes that part whole with the topic's
+    # opening sentence, not the other items.
+    from kefu_mentor.pipeline.answer import UNIT_CHARS, select_sentences
     from kefu_mentor.pipeline.retrieval import Hit, Lexicon, Query
     from kefu_mentor.pipeline.text import Tokenizer
 
-    (chunk,) = chunk_sections(
-        _sections()
-        + [
-            Section("textbook", "m1t1-k2", TOPIC + ("3. 降低网店的经营风险",), 4, "精准推荐能减少退换货和退款。", "m1.md", 16),
-        ],
-        ChunkerSettings(),
+    filler = "客服要把这一点落实到每天的接待中。" * 8  # long enough that the topic is no short passage
+    sections = [replace(s, text=s.text + filler) if s.breadcrumb != TOPIC else s for s in _sections()]
+    risk = Section(
+        "textbook", "m1t1-k2", TOPIC + ("3. 降低网店的经营风险",), 4, "精准推荐能减少退换货和退款。" + filler, "m1.md", 16
     )
+    (chunk,) = chunk_sections(sections + [risk], ChunkerSettings())
+    assert len(chunk.text) > UNIT_CHARS
     lexicon = Lexicon([chunk], Tokenizer())
-    query = Query("好多人买回去又退回来 跟我们有关系吗", ("好多", "买回去", "退回来"), False, False, False)
+    piece = next(p.split("\n", 1)[-1] for p in chunk.pieces if "精准推荐" in p)
 
-    def quoted(focus: str) -> list[str]:
+    def quoted(text: str, focus: str) -> list[str]:
+        query = Query(text, tuple(Tokenizer().tokenize(text)), False, False, False)
         hit = Hit(0, chunk, 1.0, 0.9, 0.0, 0.0, focus=focus)
         return [s for _, s in select_sentences(lexicon, query, [hit])]
 
-    # The matched piece is quoted, not the lead-in; a short passage with no pieces is quoted whole.
-    focused = quoted("精准推荐能减少退换货和退款。")
+    focused = quoted("好多人买回去又退回来 跟我们有关系吗", piece)
     assert "精准推荐能减少退换货和退款。" in focused
-    assert "网店客服的重要性主要体现在以下几个方面。" not in focused
-    assert set(focused) < set(quoted(""))
-    assert "网店客服的重要性主要体现在以下几个方面。" in quoted("")
+    assert "网店客服的重要性主要体现在以下几个方面。" in focused  # the topic's opening sentence
+    assert "客户不能接触到真实的商品。" not in focused  # another item's text
+    # A list question gets every item's heading with the matched item.
+    listed = quoted("网店客服的重要性体现在哪几个方面", piece)
+    assert {"1. 塑造网店良好的形象", "2. 提高网店的成交量", "3. 降低网店的经营风险"} <= set(listed)
+    # A short passage is quoted whole.
+    (short,) = chunk_sections(_sections(), ChunkerSettings())
+    lexicon = Lexicon([short], Tokenizer())
+    hit = Hit(0, short, 1.0, 0.9, 0.0, 0.0)
+    query = Query("好多人买回去又退回来", ("好多",), False, False, False)
+    assert {"客户不能接触到真实的商品。", "客服的服务质量是十分重要的因素。"} <= {
+        s for _, s in select_sentences(lexicon, query, [hit])
+    }
 
 
 def test_a_hit_names_the_piece_its_query_is_nearest_to(retriever):

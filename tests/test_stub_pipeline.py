@@ -54,6 +54,8 @@ def test_a_number_question_quotes_the_figures_with_their_marker(stub):
     answer = stub.ask("泄露他人信息会被扣几分？")
     lines = answer.answer.split("\n")
     assert lines[0].startswith("以下内容摘自")
+    # The lead line names each quoted passage by its own heading.
+    assert f"[1]（{answer.citations[0].title.split(' › ')[-1]}）" in lines[0]
     assert any("扣6分" in line and line.endswith("[1]") for line in lines[1:])
     assert answer.citations[0].quoted and all(q in answer.citations[0].text for q in answer.citations[0].quoted)
 
