@@ -26,6 +26,13 @@ SAMPLES = [
     ("座机 0571-88888888", "0571-88888888", "[电话]"),
     # An English name with a pinyin surname, anywhere in the line.
     ("Jennifer Wu 的订单已拦截 改寄北京", "Jennifer Wu", "[姓名]"),
+    # Digits spelled one at a time, a mobile number in Chinese numerals, an e-mail written with #.
+    ("电话是1 5 8 0 2 2 7 6 6 1 3 打我", "1 5 8 0 2 2 7 6 6 1 3", "[手机号]"),
+    ("扣扣 5 6 3 2 1 8 7 7 加我", "5 6 3 2 1 8 7 7", "[QQ号]"),
+    ("号码是幺八六 零二一三 五五七九", "幺八六 零二一三 五五七九", "[手机号]"),
+    ("发我邮箱 wang.lei#qq.com 就行", "wang.lei#qq.com", "[邮箱]"),
+    # A numbered list with notes: the others in a list with names are names too.
+    ("今日回访：1.马原（已接）2.白杨（关机）3.柳青（拒接）", "白杨", "[姓名]"),
 ]
 
 
@@ -43,6 +50,8 @@ def test_ordinary_questions_are_left_alone():
         "客单价 = 销售额 / 成交客户数",
         "买家要求 48 小时内发货",
         "New Balance 574 还有货吗",  # capitalised words without a pinyin surname are a product
+        "取件码 8-2-3015 到驿站拿",  # a pickup code is written like a flat, and its label is no name
+        "满 1 2 3 件包邮",
     ):
         assert redact(text) == text
 

@@ -161,9 +161,17 @@ def _estate_start(text: str, start: int, inner: int, bare: bool = True) -> int:
     return lead.end() if lead and lead.end() < inner else before.start()
 
 
+# A pickup or shelf code is written like a flat (取件码3-5-2071) and is nobody's address.
+_CODE_CUE = re.compile(r"(?:取件码|取货码|提货码|取餐码|货架号?|格口号?|柜号)\s*[：:]?\s*$")
+
+
 def _flats(text: str) -> list[Span]:
     """Flats with the estate or campus named before them."""
-    return [Span(_estate_start(text, m.start(), m.start()), _extend(text, m.end()), "address") for m in _FLAT.finditer(text)]
+    return [
+        Span(_estate_start(text, m.start(), m.start()), _extend(text, m.end()), "address")
+        for m in _FLAT.finditer(text)
+        if not _CODE_CUE.search(text, max(0, m.start() - 8), m.start())
+    ]
 
 
 _PICKUP = re.compile(r"驿站|自提点|自提柜|快递柜|代收点|丰巢柜|门卫室|传达室|收发室")

@@ -108,6 +108,8 @@ def _names(text: str, found: list[Span] | tuple[Span, ...] = ()) -> list[Span]:
         size = _name_at(text, start)
         glued = text[m.end(1) : m.end(1) + 1].isdigit()  # 国械注准2021…: a product's number
         signed = text[m.end(1) : m.end(1) + 2].strip().startswith("收")  # 请注意查 + 收: a verb, no field
+        if word.endswith(("码", "号")):  # a field's label before its value (取件码 8-2-3015, 型号 A2209)
+            continue
         if size == len(word) or (not glued and not _place_at(word, 0) and _foreign_name(word, places_too=True, strict=signed)):
             spans.append(Span(start, start + len(word), "name"))
     # Transliterated names of China's minorities and foreign names: 阿依古丽·买买提.
@@ -173,15 +175,19 @@ _LIST_ITEM = re.compile(r"[\u4e00-\u9fa5]+")
 # Names are listed with 、 / or spaces; a comma joins clauses, so a run stops there.
 _LIST_GAP = re.compile(r"\s*[、/]\s*|\s+")
 _LIST_MAX = 8  # items: a longer run of words is running text, not a list of people
+# A numbered list with a note after each item ("1.任重（空号）2.方圆（关机）") is a list too: the
+# numbers and the notes are read as gaps (blanked, offsets kept).
+_LIST_NOISE = re.compile(r"（[^（）]{1,12}）|\([^()]{1,12}\)|(?<![0-9])[0-9]{1,2}[.、．)）](?![0-9])")
 
 
 def listed_names(text: str, spans: list[Span]) -> list[Span]:
-    """In a list with two names or more ("姜丽 方圆 石磊", "斯琴、格桑、迪丽努尔"), every other item
+    """In a list with two names or more ("姜丽 方圆 石磊", "斯琴、格桑、迪丽努尔", "1.任重（空号）2.方圆"), every other item
     that could be a name is one, even an ordinary word (方圆) or a name element alone (格桑). A run
     that holds an address or a number is a record, not a list of people ("杭州市西湖区 龙井村 明前茶
     多少钱": 龙井村 read as a name inside the address must not make 多少钱 one)."""
     named = {(s.start, s.end) for s in spans if s.kind == "name"}
     others = [s for s in spans if s.kind != "name"]
+    text = _LIST_NOISE.sub(lambda m: " " * len(m.group()), text)
     items = list(_LIST_ITEM.finditer(text))
     out: list[Span] = []
     run: list[re.Match] = []

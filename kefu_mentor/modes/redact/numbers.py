@@ -42,6 +42,17 @@ _WECHAT = re.compile(
 )
 _WXID = re.compile(r"(?<![A-Za-z0-9_])wxid_[A-Za-z0-9_\-]{4,}")
 _EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
+# An address written so that a chat filter does not see it: # or (at) for @ (name#163.com).
+_EMAIL_DISGUISED = re.compile(
+    r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]+\s?(?:#|\(at\)|\[at\]|（at）|\sat\s)\s?[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.(?:com|cn|net|org|edu|me|io)(?![A-Za-z])",
+    re.IGNORECASE,
+)
+# Digits spelled out one at a time ("1 3 6 2 1 8 …", "qq 8 2 7 6 …"), so no pattern for grouped
+# numbers sees them; and a mobile number in Chinese numerals as it is read out (幺五九 三二八六 …).
+_SPELLED = re.compile(r"(?<![0-9])[0-9](?: [0-9]){4,17}(?![0-9])")
+_HAN_DIGITS = "零〇幺一二三四五六七八九"
+_HAN_MOBILE = re.compile(rf"(?<![{_HAN_DIGITS}])[幺一][三四五六七八九](?:\s?[{_HAN_DIGITS}]){{9}}(?![{_HAN_DIGITS}])")
+_QQ_CUE = re.compile(r"(?:[Qq]\s?[Qq]|扣扣|企鹅号?|[Qq]号)[^0-9A-Za-z\n]{0,5}$")
 _TRACKING = re.compile(
     # A carrier's prefix, then the digits, perhaps grouped as read out (SF 1320 5587 2941 2).
     r"(?<![A-Za-z0-9])(?:(?i:SF|YT|JT|ZTO|STO|YD|JD[A-Z]{0,3}|EMS|DPK|YUNDA|DB|BEST|HTKY|LP)"
@@ -114,6 +125,8 @@ def _library(extract, text: str) -> list[dict]:
 # What our own patterns find as they stand: (pattern, kind, group holding the value).
 _PLAIN = (
     (_EMAIL, "email", 0),
+    (_EMAIL_DISGUISED, "email", 0),
+    (_HAN_MOBILE, "phone", 0),
     (_WECHAT, "wechat", 1),
     (_WXID, "wechat", 0),
     (_QQ, "qq", 1),
@@ -144,6 +157,12 @@ def _numbers(text: str) -> list[Span]:
         found = _grouped_mobile(m)
         if found:
             spans.append(Span(*found, "phone"))
+    for m in _SPELLED.finditer(text):
+        digits = m.group().replace(" ", "")
+        if _QQ_CUE.search(text[max(0, m.start() - 10) : m.start()]) and 5 <= len(digits) <= 11:
+            spans.append(Span(m.start(), m.end(), "qq"))
+        elif len(digits) == 11 and re.match(r"1[3-9]", digits):
+            spans.append(Span(m.start(), m.end(), "phone"))
     for m in _GROUPED_ID.finditer(text):
         if _id_valid(re.sub(r"[ \-]", "", m.group())):
             spans.append(Span(m.start(), m.end(), "id_card"))
