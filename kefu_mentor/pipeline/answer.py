@@ -227,14 +227,12 @@ def _matched_unit(lexicon: Lexicon, hit: Hit, kind: str) -> set[int]:
     principle often stands there: "…不要随意接收陌生人发送的文件") and, for a list question, every
     item's heading; none for a long passage without pieces (then the best-matching sentences)."""
     sentences = lexicon.sentences(hit, _candidate_sentences)
-    if len(hit.chunk.text) <= UNIT_CHARS:
-        part = _squeeze(hit.chunk.text)
-    elif hit.focus:
-        part = _squeeze(hit.focus)
-    else:
+    short = len(hit.chunk.text) <= UNIT_CHARS
+    if not short and not hit.focus:
         return set()
+    part = _squeeze(hit.chunk.text if short else hit.focus)
     chosen = {order for order, (sentence, _) in enumerate(sentences) if _squeeze(sentence) in part}
-    if hit.focus and len(hit.chunk.text) > UNIT_CHARS:
+    if not short:
         headings = [order for order, (sentence, _) in enumerate(sentences) if _HEADING.match(sentence)]
         first = headings[0] if headings else 0
         chosen |= set(range(min(first, LEAD_IN_SENTENCES)))

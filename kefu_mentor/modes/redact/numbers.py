@@ -32,9 +32,8 @@ _LANDLINE = re.compile(
 )
 # QQ and WeChat ids after the many ways people name them, with a few words in between ("加我q吧
 # 4918…", "加我v吧 xiaoyu_0923", "绿泡泡lvxf_2021").
-_QQ = re.compile(
-    r"(?:[Qq]\s?[Qq]|扣扣|企鹅号?|[Qq]号|球球|(?<![A-Za-z])[Qq](?![A-Za-z]))[^0-9A-Za-z\n]{0,5}?([1-9][0-9]{4,10})(?![0-9])"
-)
+_QQ_WORD = r"[Qq]\s?[Qq]|扣扣|企鹅号?|[Qq]号|球球"
+_QQ = re.compile(rf"(?:{_QQ_WORD}|(?<![A-Za-z])[Qq](?![A-Za-z]))[^0-9A-Za-z\n]{{0,5}}?([1-9][0-9]{{4,10}})(?![0-9])")
 _WECHAT = re.compile(
     r"(?:微信号?|微❤|微心|微|薇信|薇|威信|卫星|绿泡泡|[vV]信|[vV][xX]|[wW][xX]|weixin|WeChat|wechat|(?<![A-Za-z])[vV](?![A-Za-z0-9]))"
     r"[^A-Za-z0-9\n]{0,5}?"
@@ -52,7 +51,7 @@ _EMAIL_DISGUISED = re.compile(
 _SPELLED = re.compile(r"(?<![0-9])[0-9](?: [0-9]){4,17}(?![0-9])")
 _HAN_DIGITS = "零〇幺一二三四五六七八九"
 _HAN_MOBILE = re.compile(rf"(?<![{_HAN_DIGITS}])[幺一][三四五六七八九](?:\s?[{_HAN_DIGITS}]){{9}}(?![{_HAN_DIGITS}])")
-_QQ_CUE = re.compile(r"(?:[Qq]\s?[Qq]|扣扣|企鹅号?|[Qq]号)[^0-9A-Za-z\n]{0,5}$")
+_QQ_CUE = re.compile(rf"(?:{_QQ_WORD})[^0-9A-Za-z\n]{{0,5}}$")
 _TRACKING = re.compile(
     # A carrier's prefix, then the digits, perhaps grouped as read out (SF 1320 5587 2941 2).
     r"(?<![A-Za-z0-9])(?:(?i:SF|YT|JT|ZTO|STO|YD|JD[A-Z]{0,3}|EMS|DPK|YUNDA|DB|BEST|HTKY|LP)"
