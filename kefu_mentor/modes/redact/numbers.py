@@ -71,6 +71,11 @@ _PRODUCT_CUE = re.compile(
 _LONG = re.compile(r"(?<![0-9A-Za-z])(?:[A-Z](?=[0-9]{15}))?[0-9]{11,20}(?![0-9])")
 
 
+def _before(text: str, start: int, width: int = 12) -> str:
+    """The characters just before a match, where its cue stands (订单号, 顺丰, 工资卡 …)."""
+    return text[max(0, start - width) : start]
+
+
 def _luhn(digits: str) -> bool:
     total = 0
     for i, ch in enumerate(reversed(digits)):
@@ -158,7 +163,7 @@ def _numbers(text: str) -> list[Span]:
             spans.append(Span(*found, "phone"))
     for m in _SPELLED.finditer(text):
         digits = m.group().replace(" ", "")
-        if _QQ_CUE.search(text[max(0, m.start() - 10) : m.start()]) and 5 <= len(digits) <= 11:
+        if _QQ_CUE.search(_before(text, m.start(), 10)) and 5 <= len(digits) <= 11:
             spans.append(Span(m.start(), m.end(), "qq"))
         elif len(digits) == 11 and re.match(r"1[3-9]", digits):
             spans.append(Span(m.start(), m.end(), "phone"))
@@ -172,35 +177,35 @@ def _numbers(text: str) -> list[Span]:
         spans.append(Span(start, end, "phone" if hit["type"] == "cell_phone" else "landline"))
     for m in _CARD.finditer(text):
         digits = re.sub(r"[ \-]", "", m.group())
-        before = text[max(0, m.start() - 14) : m.start()]
+        before = _before(text, m.start(), 14)
         card_cue = _CARD_CUE.search(before)  # "邮政卡" names a card, though 邮政 is also a carrier
         if not card_cue and (_ORDER_CUE.search(before) or _TRACKING_CUE.search(before)):
             continue  # an order or tracking number that happens to pass Luhn (one in ten does)
         if 16 <= len(digits) <= 19 and (_luhn(digits) or card_cue):
             spans.append(Span(m.start(), m.end(), "bank_card"))
     for m in _LONG.finditer(text):
-        before = text[max(0, m.start() - 12) : m.start()]
+        before = _before(text, m.start())
         cued = _ORDER_CUE.search(before) or _TRACKING_CUE.search(before)
         if not cued and (_PRODUCT_CUE.search(before) or _ean13(m.group())):
             continue
-        if _PRODUCT_LINK.search(text[max(0, m.start() - 80) : m.start()]):
+        if _PRODUCT_LINK.search(_before(text, m.start(), 80)):
             continue  # a shop link's item id (item.htm?id=…): the product's, not the buyer's
         kind = "tracking" if _TRACKING_CUE.search(before) else "order"
-        if 16 <= len(m.group()) <= 19 and _CARD_CUE.search(text[max(0, m.start() - 14) : m.start()]):
+        if 16 <= len(m.group()) <= 19 and _CARD_CUE.search(_before(text, m.start(), 14)):
             kind = "bank_card"
         spans.append(Span(m.start(), m.end(), kind))
     for m in _GROUPED_DIGITS.finditer(text):  # 订单号 2034 5581 9932 1107, 申通单号 773 2245 9810 346
-        before = text[max(0, m.start() - 12) : m.start()]
+        before = _before(text, m.start())
         if 10 <= sum(c.isdigit() for c in m.group()) <= 20 and not _CARD_CUE.search(before):
             if _TRACKING_CUE.search(before):
                 spans.append(Span(m.start(), m.end(), "tracking"))
             elif _ORDER_CUE.search(before):
                 spans.append(Span(m.start(), m.end(), "order"))
     for m in _CUED_ORDER.finditer(text):  # 订单 1906384725: shorter than a bare number needs to be
-        if _ORDER_CUE.search(text[max(0, m.start() - 12) : m.start()]):
+        if _ORDER_CUE.search(_before(text, m.start())):
             spans.append(Span(m.start(), m.end(), "order"))
     for m in _TRACKING_DIGITS.finditer(text):
-        if _TRACKING_CUE.search(text[max(0, m.start() - 12) : m.start()]):
+        if _TRACKING_CUE.search(_before(text, m.start())):
             spans.append(Span(m.start(), m.end(), "tracking"))
     # Digits read out in groups after a carrier's prefix or an order's cue (SF 1320 5587 2941 2,
     # 订单号 2034 5581 9932 1107) are that number, not a phone number jionlp sees inside it.
