@@ -396,3 +396,29 @@ def test_a_record_with_an_address_is_not_a_list_of_names():
     # Two names in a run would make 多少钱 a third, but the run holds an address: no list.
     assert listed_names(text, [address, inside, beside]) == []
     assert Span(15, 18, "name") in listed_names(text, [inside, beside])
+
+
+@pytest.mark.parametrize(
+    ("text", "secret", "label"),
+    [
+        ("帮我看下订单号 JD20250101998877665 到哪了", "20250101998877665", "[订单号]"),  # a letter prefix
+        ("订单PDD2411086655443和PDD2411086655444一起退", "PDD2411086655444", "[订单号]"),  # the second of two
+        ("我是Jennifer 上周买的裙子还没发", "Jennifer", "[姓名]"),  # an English given name
+        ("Hi Natalie, 退款已原路退回", "Natalie", "[姓名]"),
+        ("客户Daniel Smith 要英文发票", "Smith", "[姓名]"),  # a cue: the surname after it too
+        ("收件人 欧阳 娜 电话 139 0000 1234", "欧阳 娜", "[姓名]"),  # typed with a space between
+        ("帮吉克阿果查一下物流", "吉克阿果", "[姓名]"),  # a Yi name: clan name and given name
+        ("寄件人周到，东西已经寄回", "周到", "[姓名]"),  # a word closed off in a person's field
+    ],
+)
+def test_letter_prefixed_orders_english_spaced_and_yi_names(text, secret, label):
+    cleaned = redact(text)
+    assert secret not in cleaned and label in cleaned, cleaned
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Tom Ford 口红 999 还有吗", "Coco 香水 有小样吗", "型号 ABC12345678 还有货吗", "拉布拉多犬粮 有吗"],
+)
+def test_english_brands_model_numbers_and_dog_breeds_stay(text):
+    assert redact(text) == text

@@ -192,9 +192,10 @@ def _field_name_at(text: str, i: int) -> int:
             # Set apart right after the field's name, a verb or a time word is a name too (联系人 付强,
             # 收件人 夏天): a field holds a name, and what is not one carries a particle (填错了).
             # So is a word after 写/填/是 (寄件人写夏天): the field's own verb sets it apart.
-            apart = (
-                i > 0 and (not _cjk(text[i - 1]) or bool(_GAP_VERB.search(text, max(0, i - 2), i))) and tag.startswith(("v", "t"))
-            )
+            # So is one closed by a punctuation mark (寄件人周到，…) and a number word (收件人：万里).
+            opened = i > 0 and (not _cjk(text[i - 1]) or bool(_GAP_VERB.search(text, max(0, i - 2), i)))
+            closed = end == len(text) or text[end] in "，,。；;"
+            apart = (opened or closed) and tag.startswith(("v", "t", "m"))
             if not any(c in _NOT_GIVEN for c in text[i + sur : end]) and (apart or not tag.startswith(_FIELD_NOT_NAME)):
                 size = n
                 break
@@ -224,7 +225,15 @@ def _name_tokens(text: str, i: int) -> int:
 _MINORITY = frozenset(
     "扎西 次仁 卓玛 格桑 达瓦 拉巴 顿珠 央金 德吉 普布 尼玛 巴桑 旺堆 多吉 平措 边巴 索朗 益西 丹增 白玛 洛桑 措姆 央宗 曲珍 "
     "次旦 仁增 强巴 贡布 桑珠 旦增 美朵 梅朵 拉姆 卓嘎 琼达 才让 才旦 多杰 仁青 公保 巴特尔 其其格 乌兰 哈斯 朝鲁 图雅 萨仁 斯琴 苏和 额尔敦 "
-    "宝音 那仁 阿拉坦 孟和 满都拉 格日勒 乌力吉 青格勒 敖日格勒 巴雅尔 吉日嘎拉 娜仁 高娃 塔娜 托娅 阿古拉 特木尔".split()
+    "宝音 那仁 阿拉坦 孟和 满都拉 格日勒 乌力吉 青格勒 敖日格勒 巴雅尔 吉日嘎拉 娜仁 高娃 塔娜 托娅 阿古拉 特木尔 "
+    # more Tibetan and Mongolian ones (泽仁拉姆, 乌云其木格)
+    "泽仁 拉毛 拉毛措 索南 吉毛 嘉措 乌云 其木格 萨日朗 图门 巴图 苏日娜 那日苏 宝力道 额尔德尼 阿木古楞 格根 敖敦 乌日娜 呼和 "
+    # Uyghur and Kazakh (阿依古丽, 古丽娜尔, 迪丽努尔, 阿不都热依木)
+    "古丽 娜尔 迪丽 努尔 祖丽 菲娅 阿依 阿不都 热依木 买买提 艾力 艾买提 热依拉 帕丽 米娜 阿迪力 吐尔逊 阿卜杜 热合曼 艾尔肯 "
+    "肉孜 依明 努尔兰 "
+    # Yi (Nuosu) clan names and given-name elements (阿牛木呷, 沙马拉则, 曲比阿果, 吉克曲布)
+    "阿牛 木呷 阿西 阿苏 拉则 沙马 拉且 曲比 阿果 吉克 曲布 阿说 海来 拉布 吉伍 俄狄 勒格 瓦扎 伍各 阿呷 阿支 曲木 日火 "
+    "沙玛 阿约 尔古 依合 木果 阿卓 克惹".split()
 )
 _PARTICLES = set(
     "的了吗呢吧啦呀哦嘛么好亲嗯噢喔哟诶则为及或并而且向将对于该此是在和与跟说要想把被给让也都就还又已等我你您他她它们"

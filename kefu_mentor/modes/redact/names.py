@@ -70,6 +70,56 @@ def _latin_names(text: str) -> list[Span]:
     ]
 
 
+# A name typed with a space between its characters (我叫杨 紫 怡, 收件人 宇文 婷): one Han character
+# at a time after the surname, then a break.
+_SPACED = re.compile(r"(?: [\u4e00-\u9fa5](?![\u4e00-\u9fa5])){1,2}(?=$|[\s，,。！!？?；;:：（(0-9])")
+
+
+def _spaced_name_at(text: str, i: int) -> int:
+    """Length of a surname and its spaced given-name characters starting at i (after a cue), or 0."""
+    sur = _surname_at(text, i)
+    spaced = _SPACED.match(text, i + sur) if sur else None
+    if not spaced or any(c in _NOT_GIVEN for c in spaced.group()):
+        return 0
+    return spaced.end() - i
+
+
+GIVEN_EN_FILE = DATA / "given_names_en.txt"
+# What stands before a name in an English greeting or note (Dear Sophie, customer Emily Watson).
+_LATIN_CUE = re.compile(r"(?:Dear|Hi|Hello|Hey|Mr\.?|Ms\.?|Mrs\.?|Miss|[Cc]ustomer|[Bb]uyer)\s*,?\s*$")
+_LATIN_SURNAME = re.compile(r" [A-Z][a-z]{1,14}(?![A-Za-z])")
+
+
+@lru_cache(maxsize=1)
+def _english_given() -> frozenset[str]:
+    """Common English given names (`given_names_en.txt`), as buyers and agents use them."""
+    rows = GIVEN_EN_FILE.read_text(encoding="utf-8").splitlines() if GIVEN_EN_FILE.exists() else []
+    return frozenset(row.strip() for row in rows if row.strip() and not row.startswith("#"))
+
+
+def _english_names(text: str) -> list[Span]:
+    """A common English given name (我是Jessica, 我朋友Kevin和Lucy, Hi Chloe), with the capitalised
+    word after it when a cue says a person follows (客户Tom Wilson); without a cue the pair is a
+    brand (Tom Ford 口红, Kevin Murphy), and a product right after one word makes it a style (Coco 香水)."""
+    spans = []
+    given = _english_given()
+    for m in _LATIN_WORD.finditer(text):
+        if m.group() not in given or (m.start() and text[m.start() - 1].isascii() and text[m.start() - 1].isalpha()):
+            continue
+        before = text[max(0, m.start() - 10) : m.start()]
+        cued = bool(_CUE_END.search(before) or _LATIN_CUE.search(before))
+        end = m.end()
+        surname = _LATIN_SURNAME.match(text, end)
+        if surname:
+            if not cued:
+                continue
+            end = surname.end()
+        elif _brand_after(text, end + len(text[end:]) - len(text[end:].lstrip(" "))):
+            continue
+        spans.append(Span(m.start(), end, "name"))
+    return spans
+
+
 def _names(text: str, found: list[Span] | tuple[Span, ...] = ()) -> list[Span]:
     """Person names in `text`; `found` holds the other findings (numbers, addresses), whose
     neighbours in a record may be names (see `_record_names`)."""
@@ -95,6 +145,7 @@ def _names(text: str, found: list[Span] | tuple[Span, ...] = ()) -> list[Span]:
                 latin = _LATIN_WORD.match(text, start)
             if latin:
                 size = max(size, len(latin.group()))
+        size = max(size, _spaced_name_at(text, start))
         if size:
             spans.append(Span(start, start + size, "name"))
     # A name standing alone next to a number or a field of personal data: "张三 138…",
@@ -122,7 +173,7 @@ def _names(text: str, found: list[Span] | tuple[Span, ...] = ()) -> list[Span]:
         spans.append(Span(start, m.end(), "name"))
     spans += _minority_names(text) + _set_apart_names(text) + _leading_names(text) + _unknown_fields(text)
     spans += _titled_names(text) + _verb_names(text) + _weak_cue_names(text) + _compound_names(text) + _unit_names(text)
-    spans += _latin_names(text)
+    spans += _latin_names(text) + _english_names(text)
     # Any label for a person ending in 人 and a colon (退货人：, 经手人：) is a field for a name.
     for m in re.finditer(r"[\u4e00-\u9fa5]{1,3}人\s*[:：]\s*", text):
         size = _field_name_at(text, m.end())

@@ -64,6 +64,10 @@ _TRACKING_CUE = re.compile(
 )
 _ORDER_CUE = re.compile(r"(?:订单号?|订单编号|单号)[^0-9\n]{0,6}$")
 _ORDER_FORMAT = re.compile(r"(?<![0-9])[0-9]{6}-[0-9]{8,18}(?![0-9])")
+# A shop's order number with a letter prefix (DD2024…, TB3920…, E2024…): only after an order's cue
+# or right after another order number ("订单TB…和TB…"), since model numbers look alike (型号 ABC1234…).
+_LETTER_ORDER = re.compile(r"(?<![0-9A-Za-z])[A-Z]{1,4}[0-9]{8,20}(?![0-9A-Za-z])")
+_NEXT_ORDER = re.compile(r"\s*(?:和|与|跟|及|、|,|，|/|或)\s*$")
 # Numbers that identify a product, not a person: a barcode, a certificate, a standard, a batch.
 _PRODUCT_CUE = re.compile(
     r"(?:条形码|条码|商品码|认证|证书|注册证|注准|型号|批号|批次|执行标准|标准号|许可证|备案号|SC|CCC|3C|IMEI|序列号|SN)[^0-9\n]{0,8}$"
@@ -207,6 +211,14 @@ def _numbers(text: str) -> list[Span]:
     for m in _TRACKING_DIGITS.finditer(text):
         if _TRACKING_CUE.search(_before(text, m.start())):
             spans.append(Span(m.start(), m.end(), "tracking"))
+    for m in _LETTER_ORDER.finditer(text):
+        before = _before(text, m.start())
+        after_order = any(
+            s.kind == "order" and _NEXT_ORDER.fullmatch(text[s.end : m.start()]) for s in spans if s.end <= m.start()
+        )
+        carried = any(s.start <= m.start() < s.end for s in spans if s.kind == "tracking")  # 顺丰单号SF…
+        if not carried and ((_ORDER_CUE.search(before) and not _TRACKING_CUE.search(before)) or after_order):
+            spans.append(Span(m.start(), m.end(), "order"))
     # Digits read out in groups after a carrier's prefix or an order's cue (SF 1320 5587 2941 2,
     # 订单号 2034 5581 9932 1107) are that number, not a phone number jionlp sees inside it.
     cued = [s for s in spans if s.kind in ("tracking", "order")]
