@@ -422,3 +422,20 @@ def test_letter_prefixed_orders_english_spaced_and_yi_names(text, secret, label)
 )
 def test_english_brands_model_numbers_and_dog_breeds_stay(text):
     assert redact(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "address"),
+    [
+        ("原地址 苏州市工业园区星湖街 改一下", "星湖街"),  # two levels and a street word, no number
+        ("改址 原址 宁波鄞州区 新址待定", "宁波鄞州区"),  # two levels alone, in an address field
+    ],
+)
+def test_two_levels_with_a_street_word_or_in_an_address_field(text, address):
+    cleaned = redact(text)
+    assert address not in cleaned and "[地址]" in cleaned and "原" in cleaned, cleaned
+
+
+def test_provinces_in_a_shipping_rule_and_a_field_label_stay():
+    assert redact("新疆 西藏 不包邮 补运费链接 https://x.cn/a") == "新疆 西藏 不包邮 补运费链接 https://x.cn/a"
+    assert "原地址" in redact("改址：原地址 苏州市工业园区星湖街 改为 新地址")

@@ -197,6 +197,10 @@ def _cjk_run(word: str) -> bool:
     return all("\u4e00" <= c <= "\u9fa5" for c in word)
 
 
+_STREET_END = re.compile(rf"(?:{_STREET})区?$")
+_ADDRESS_FIELD = re.compile(r"(?:地址|原址|新址|改址|住址)\s*(?:是|为|改为|改成)?\s*[:：]?\s*$")
+
+
 def _addresses(text: str) -> list[Span]:
     spans: list[Span] = []
     i, n = 0, len(text)
@@ -223,7 +227,11 @@ def _addresses(text: str) -> list[Span]:
         # door number after it, it is.
         # Two levels and a road need no number (拉萨市城关区北京中路): a road is where someone lives.
         road = parts and re.search(r"(?:路|街|大道|巷|弄|胡同)$", body)
-        if (admins >= 2 and (numbered or digits or parts >= 2 or road)) or (numbered and digits):
+        # Two levels and any street part name a place someone is (深圳市南山区科技园); two levels
+        # alone do when a field calls them an address (原址 杭州拱墅区).
+        named = _ADDRESS_FIELD.search(text, max(0, start - 8), start)
+        street = parts and _STREET_END.search(body)
+        if (admins >= 2 and (numbered or digits or parts >= 2 or road or street or named)) or (numbered and digits):
             spans.append(Span(start, start + len(body), "address"))
             i = start + len(body)
         else:

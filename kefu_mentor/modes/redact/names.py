@@ -193,6 +193,9 @@ _RECORD_KINDS = ("phone", "landline", "id_card", "email", "address", "bank_card"
 _WORD_TAGS = ("nr", "n", "a", "z", "v", "t")  # a dictionary word that may also be a name (方圆/n, 严肃/a, 付强/v, 夏天/t)
 
 
+_FIELD_LABEL = re.compile(r"(?:址|电话|手机|号码|姓名|名字|信息)$")
+
+
 def _record_names(text: str, found: list[Span] | tuple[Span, ...]) -> list[Span]:
     """A name set apart beside a contact number or an address, the two separated by spaces only.
     Even a dictionary word is read as a name here when it opens with a surname and is a noun or an
@@ -212,6 +215,8 @@ def _record_names(text: str, found: list[Span] | tuple[Span, ...]) -> list[Span]
             continue
         if _NAME_CUE.fullmatch(word) or _ROLE.fullmatch(word) or _TITLE_AFTER.fullmatch(word):
             continue  # 顾客, 老板, 师傅: who, not a name
+        if _FIELD_LABEL.search(word):
+            continue  # 原地址, 新电话: the label of the field beside it
         if len(set(word)) == 1:
             continue  # 谢谢, 好好: a doubled character is a word; a surname is not its own given name
         if word in known and not known[word].startswith(_WORD_TAGS):
