@@ -38,6 +38,7 @@ from .name_reading import (
     _name_initial,
     _name_tokens,
     _posseg,
+    _product_after,
     _reads_as_name,
     _surname_at,
     _tag,
@@ -97,6 +98,23 @@ def _english_given() -> frozenset[str]:
     return frozenset(row.strip() for row in rows if row.strip() and not row.startswith("#"))
 
 
+def _product_noun_after(text: str, end: int) -> bool:
+    """A product right after the word, perhaps one space on (Coco 香水, Lily 连衣裙); a place is not
+    one (Kevin 上海长宁区…)."""
+    if _product_after(text, end):
+        return True
+    j = end + len(text[end:]) - len(text[end:].lstrip(" "))
+    after = _tag(text[j : j + 5])
+    # jieba's tags for product words vary (香水/ns, 连衣裙/nr): any noun but a real place or a title.
+    return (
+        bool(after)
+        and len(after[0][0]) >= 2
+        and after[0][1].startswith("n")
+        and not _place_at(text, j)
+        and not _TITLE_AFTER.match(after[0][0])
+    )
+
+
 def _english_names(text: str) -> list[Span]:
     """A common English given name (我是Jessica, 我朋友Kevin和Lucy, Hi Chloe), with the capitalised
     word after it when a cue says a person follows (客户Tom Wilson); without a cue the pair is a
@@ -114,7 +132,7 @@ def _english_names(text: str) -> list[Span]:
             if not cued:
                 continue
             end = surname.end()
-        elif _brand_after(text, end + len(text[end:]) - len(text[end:].lstrip(" "))):
+        elif not cued and _product_noun_after(text, end):
             continue
         spans.append(Span(m.start(), end, "name"))
     return spans
