@@ -439,3 +439,22 @@ def test_two_levels_with_a_street_word_or_in_an_address_field(text, address):
 def test_provinces_in_a_shipping_rule_and_a_field_label_stay():
     assert redact("新疆 西藏 不包邮 补运费链接 https://x.cn/a") == "新疆 西藏 不包邮 补运费链接 https://x.cn/a"
     assert "原地址" in redact("改址：原地址 苏州市工业园区星湖街 改为 新地址")
+
+
+@pytest.mark.parametrize(
+    ("text", "secret", "label"),
+    [
+        ("我那个单子 5120 8834 2290 1176 咋还没发", "2290 1176", "[订单号]"),  # 单子 is an order's cue
+        ("订单号 PDD250301-882716450913 缺货", "882716450913", "[订单号]"),  # prefix, date, dash
+        ("退款卡户主孟庆春，已核对", "孟庆春", "[姓名]"),
+        ("buyer Liam O'Brien wants a refund", "O'Brien", "[姓名]"),  # a surname with an apostrophe
+        ("寄到 台北市大安區忠孝東路四段100號5樓", "忠孝東路", "[地址]"),  # traditional characters
+    ],
+)
+def test_order_cues_field_owners_apostrophes_and_traditional_addresses(text, secret, label):
+    cleaned = redact(text)
+    assert secret not in cleaned and label in cleaned, cleaned
+
+
+def test_a_number_read_out_with_yao_is_not_simplified_away():
+    assert "五五零九" not in redact("电话 幺三八 二一六七 五五零九")

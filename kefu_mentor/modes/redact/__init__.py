@@ -60,7 +60,8 @@ def find(text: str, name_model: NameModel | None | object = SHIPPED) -> list[Spa
     second reading of names (`name_model.model()` by default; None: the rules alone)."""
     if not text:
         return []
-    normalised = text.translate(_HALF)  # same length: offsets stay valid
+    # Half-width, simplified characters: the same length, so offsets stay valid.
+    normalised = text.translate(_HALF).translate(library.simplified())
     numbers = _numbers(normalised)
     found = numbers + _trimmed(normalised, _addresses(normalised), numbers)
     found += _names(normalised, found)

@@ -24,6 +24,19 @@ def _jio():
 def warm() -> None:
     """Load jionlp and the gazetteer ahead of the first question (the app does this while it loads)."""
     _places()
+    simplified()
+
+
+@lru_cache(maxsize=1)
+def simplified() -> dict[int, str]:
+    """A `str.translate` table from traditional to simplified characters, one for one (jionlp's
+    character table): 香港九龍旺角彌敦道688號 and 羅志偉 are then read like 九龙 … 688号 and 罗志伟,
+    at the same offsets, so a span found in the reading is the same span of the text as typed."""
+    converter = _jio().tra2sim.__self__
+    converter._prepare()  # builds its tables on first use
+    pairs = getattr(converter, "tra2sim_char", {}) or {}
+    # 幺 is how a one is read out in a phone number (幺三八…), not a traditional 么.
+    return {ord(k): v for k, v in pairs.items() if len(k) == 1 and len(v) == 1 and k != v and k != "幺"}
 
 
 @lru_cache(maxsize=1)

@@ -88,7 +88,8 @@ def _spaced_name_at(text: str, i: int) -> int:
 GIVEN_EN_FILE = DATA / "given_names_en.txt"
 # What stands before a name in an English greeting or note (Dear Sophie, customer Emily Watson).
 _LATIN_CUE = re.compile(r"(?:Dear|Hi|Hello|Hey|Mr\.?|Ms\.?|Mrs\.?|Miss|[Cc]ustomer|[Bb]uyer)\s*,?\s*$")
-_LATIN_SURNAME = re.compile(r" [A-Z][a-z]{1,14}(?![A-Za-z])")
+# A surname may carry an apostrophe or a hyphen (O'Connor, Smith-Jones, McDonald).
+_LATIN_SURNAME = re.compile(r" [A-Z][a-z]*(?:['’\-]?[A-Z]?[a-z]+)+(?![A-Za-z])")
 
 
 @lru_cache(maxsize=1)

@@ -62,11 +62,11 @@ _TRACKING = re.compile(
 _TRACKING_CUE = re.compile(
     r"(?:快递单号|运单号|物流单号|顺丰|申通|中通|圆通|韵达|极兔|百世|德邦|邮政|EMS|ems|京东快递|yd单号|jt单号|sf单号|快递)[^0-9\n]{0,6}$"
 )
-_ORDER_CUE = re.compile(r"(?:订单号?|订单编号|单号)[^0-9\n]{0,6}$")
+_ORDER_CUE = re.compile(r"(?:订单号?|订单编号|单号|单子)[^0-9\n]{0,6}$")
 _ORDER_FORMAT = re.compile(r"(?<![0-9])[0-9]{6}-[0-9]{8,18}(?![0-9])")
-# A shop's order number with a letter prefix (DD2024…, TB3920…, E2024…): only after an order's cue
+# A shop's order number with a letter prefix (DD2024…, TB3920…, E2024…, PDD240228-5190…): only after an order's cue
 # or right after another order number ("订单TB…和TB…"), since model numbers look alike (型号 ABC1234…).
-_LETTER_ORDER = re.compile(r"(?<![0-9A-Za-z])[A-Z]{1,4}[0-9]{8,20}(?![0-9A-Za-z])")
+_LETTER_ORDER = re.compile(r"(?<![0-9A-Za-z])[A-Z]{1,4}(?:[0-9]{8,20}|[0-9]{6}-[0-9]{8,18})(?![0-9A-Za-z])")
 _NEXT_ORDER = re.compile(r"\s*(?:和|与|跟|及|、|,|，|/|或)\s*$")
 # Numbers that identify a product, not a person: a barcode, a certificate, a standard, a batch.
 _PRODUCT_CUE = re.compile(
