@@ -16,7 +16,7 @@ _SEP = r"[ \-]?"
 _GROUPED_ID = re.compile(
     r"(?<![0-9])[1-9][0-9]{5}[ \-]?(?:19|20)[0-9]{2}[ \-]?[0-9]{2}[0-9]{2}[ \-]?[0-9]{3}[0-9Xx](?![0-9A-Za-z])"
 )
-_CARD = re.compile(r"(?<![0-9])[0-9]{4}(?:[ \-]?[0-9]{4}){2,3}(?:[ \-]?[0-9]{1,4})?(?![0-9])")
+_CARD = re.compile(r"(?<![0-9])[0-9]{4,6}(?:[ \-]?[0-9]{4}){2,3}(?:[ \-]?[0-9]{1,4})?(?![0-9])")
 # Any "…卡" names a card (邮政卡, 工资卡, 中行卡), not only the few banks one could list.
 # So does a card named by its last digits (尾号663卡, 尾号 4587 的卡).
 _CARD_CUE = re.compile(r"(?:卡号|[\u4e00-\u9fa5]{1,3}卡|[0-9]{3,4}\s?的?卡|打到|退到|退回到|转到|汇到)[^0-9]{0,8}$")
@@ -185,7 +185,10 @@ def _numbers(text: str) -> list[Span]:
         card_cue = _CARD_CUE.search(before)  # "邮政卡" names a card, though 邮政 is also a carrier
         if not card_cue and (_ORDER_CUE.search(before) or _TRACKING_CUE.search(before)):
             continue  # an order or tracking number that happens to pass Luhn (one in ten does)
-        if 16 <= len(digits) <= 19 and (_luhn(digits) or card_cue):
+        # Written in groups of four, 16-19 digits with no order's cue are a card even when they fail
+        # Luhn (a number mistyped, or made up for a training chat: it is still someone's card).
+        grouped = m.group() != digits
+        if 16 <= len(digits) <= 19 and (_luhn(digits) or card_cue or grouped):
             spans.append(Span(m.start(), m.end(), "bank_card"))
     for m in _LONG.finditer(text):
         before = _before(text, m.start())
