@@ -348,10 +348,20 @@ def test_passages_in_the_named_part_come_first_and_say_so(retriever):
         ("能便宜点吗", True),
         ("讲KPI考核的是第几页", False),  # where in the book: nobody asks a shop that
         ("询单转化率这个指标在哪一页介绍", False),
+        ("有陌生人发来一个压缩包让我解压看看 能点吗", False),  # a stranger did something to the writer
+        ("对方发了个链接 说要我登录一下", False),
+        ("有人在吗", True),  # a buyer's greeting: 有人 alone is nobody in particular
     ],
 )
 def test_a_buyer_asking_about_their_own_purchase_is_a_buyer(text, buyer):
     assert is_buyer_voice(text) is buyer
+
+
+def test_a_strangers_quoted_words_do_not_route_to_reply_templates():
+    from kefu_mentor.pipeline.retrieval import quoted_buyer_words
+
+    assert quoted_buyer_words("有人说“帮我看看地址写对没”，我能告诉他吗") is None
+    assert quoted_buyer_words("买家说“能便宜点吗”怎么回") == "能便宜点吗"
 
 
 def test_the_answer_quotes_the_part_of_a_topic_the_question_matched():
