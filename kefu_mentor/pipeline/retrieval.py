@@ -150,6 +150,14 @@ class HybridRetriever:
             n_views = len(chunk.embedding_texts())
             buyer_rows += [False] * (n_views - len(chunk.buyer_says)) + [True] * len(chunk.buyer_says)
         self._buyer_row = np.array(buyer_rows if len(buyer_rows) == len(store.rows) else [False] * len(store.rows), dtype=bool)
+        # Rows of a chunk's own words (title + text, pieces), not the phrasings that point at it.
+        content_rows = []
+        for chunk in store.chunks:
+            content_rows += [True] * (1 + len(chunk.pieces)) + [False] * (len(chunk.asks) + len(chunk.buyer_says))
+        self._content_row = np.array(
+            content_rows if len(content_rows) == len(store.rows) else [True] * len(store.rows), dtype=bool
+        )
+        self._row_chunk = np.asarray(store.rows)
         # Each chunk's piece rows (they follow its own row), to find the part a query matched.
         self._piece_rows: dict[int, np.ndarray] = {}
         row_chunks = np.asarray(store.rows)
@@ -334,6 +342,7 @@ class HybridRetriever:
             if self._text_keys[i] not in seen:
                 seen.add(self._text_keys[i])
                 order.append(i)
+        order = self._with_nearest_content(order, query, row_score, allowed, k)
         return [
             Hit(
                 int(i),
@@ -347,6 +356,22 @@ class HybridRetriever:
             )
             for i in order
         ]
+
+    def _with_nearest_content(self, order: list, query: Query, row_score: np.ndarray, allowed: np.ndarray, k: int) -> list:
+        """`order` with the chunk nearest to a learner's question by its own words placed at
+        `Settings.content_slot` when it ranks lower or not at all (see there)."""
+        slot = self.settings.content_slot
+        if slot is None or slot >= k or query.buyer_voice or not order:
+            return order
+        nearest = np.full(len(self.store.chunks), -1.0, dtype=np.float32)
+        content = self._content_row & (row_score > -1.0)
+        np.maximum.at(nearest, self._row_chunk[content], row_score[content])
+        nearest[~allowed] = -1.0
+        best = int(np.argmax(nearest))
+        if nearest[best] <= -1.0 or best in order[: slot + 1]:
+            return order
+        rest = [i for i in order if i != best and self._text_keys[i] != self._text_keys[best]]
+        return (rest[:slot] + [best] + rest[slot:])[:k]
 
     def _templates_of(self, family: str) -> np.ndarray:
         """Which chunks are templates answering a recognised class (`none` → the closing ones)."""

@@ -368,6 +368,7 @@ ABLATIONS: dict[str, dict] = {
     "无BM25": {"bm25_weight": 0.0},
     "无向量": {"dense_weight": 0.0},
     "无同义词": {"synonyms": False},
+    "无原文近邻位": {"content_slot": None},
     "无拒答": {"abstention": False},
 }
 

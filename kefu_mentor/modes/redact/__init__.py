@@ -1,8 +1,9 @@
 """Remove buyers' personal data from text before it is stored anywhere.
 
 Trainees paste real chats, and the textbook's first rule is 不能泄露他人信息. What a maintained
-library recognises comes from jionlp (phone numbers, ID cards, e-mail, QQ and WeChat ids, and its
-gazetteer of Chinese provinces, cities and counties for addresses); our own patterns cover only
+library recognises comes from jionlp (phone numbers, ID cards, e-mail, QQ and WeChat ids, its
+gazetteer of Chinese provinces, cities and counties for addresses, and its traditional-to-simplified
+character table, applied before reading at the same offsets); our own patterns cover only
 what it does not: grouped ID and bank card numbers (Luhn-checked), ids after colloquial cues
 (vx、扣扣、威信…), order and tracking numbers, street-level addresses (after a gazetteer name, or
 an estate's building + entrance + room however the estate is called), and person names in free
