@@ -143,25 +143,23 @@ class HybridRetriever:
         self._text_keys = [re.sub(r"\s+", "", c.text) for c in store.chunks]
         self._is_template = self._sources == "template"
         self._families = np.array([c.family or "" for c in store.chunks])
-        # Vector rows that are a buyer's phrasing of a template: only a buyer's own message
-        # should match on them (rows are written chunk by chunk, buyer phrasings last).
-        buyer_rows = []
+        # Each vector row's kind, chunk by chunk in the order the index writes them: the chunk's own
+        # words (title + text, then its pieces), the situation phrasings pointing at it, and a
+        # template's buyer phrasings last (only a buyer's own message should match on those).
+        buyer_rows, content_rows = [], []
         for chunk in store.chunks:
             n_views = len(chunk.embedding_texts())
+            n_own = 1 + len(chunk.pieces)
             buyer_rows += [False] * (n_views - len(chunk.buyer_says)) + [True] * len(chunk.buyer_says)
-        self._buyer_row = np.array(buyer_rows if len(buyer_rows) == len(store.rows) else [False] * len(store.rows), dtype=bool)
-        # Rows of a chunk's own words (title + text, pieces), not the phrasings that point at it.
-        content_rows = []
-        for chunk in store.chunks:
-            content_rows += [True] * (1 + len(chunk.pieces)) + [False] * (len(chunk.asks) + len(chunk.buyer_says))
-        self._content_row = np.array(
-            content_rows if len(content_rows) == len(store.rows) else [True] * len(store.rows), dtype=bool
-        )
+            content_rows += [True] * n_own + [False] * (n_views - n_own)
         self._row_chunk = np.asarray(store.rows)
+        laid_out = len(buyer_rows) == len(self._row_chunk)
+        self._buyer_row = np.array(buyer_rows if laid_out else [False] * len(self._row_chunk), dtype=bool)
+        self._content_row = np.array(content_rows if laid_out else [True] * len(self._row_chunk), dtype=bool)
         # Each chunk's piece rows (they follow its own row), to find the part a query matched.
         self._piece_rows: dict[int, np.ndarray] = {}
-        row_chunks = np.asarray(store.rows)
-        if len(buyer_rows) == len(row_chunks) and bool(np.all(np.diff(row_chunks) >= 0)):
+        row_chunks = self._row_chunk
+        if laid_out and bool(np.all(np.diff(row_chunks) >= 0)):
             first = np.searchsorted(row_chunks, np.arange(len(store.chunks)))
             for i, chunk in enumerate(store.chunks):
                 if not chunk.pieces:
@@ -368,9 +366,10 @@ class HybridRetriever:
         np.maximum.at(nearest, self._row_chunk[content], row_score[content])
         nearest[~allowed] = -1.0
         best = int(np.argmax(nearest))
-        if nearest[best] <= -1.0 or best in order[: slot + 1]:
+        key = self._text_keys[best]  # `order` holds one chunk per text: a copy of `best` counts as it
+        if nearest[best] <= -1.0 or any(self._text_keys[i] == key for i in order[: slot + 1]):
             return order
-        rest = [i for i in order if i != best and self._text_keys[i] != self._text_keys[best]]
+        rest = [i for i in order if self._text_keys[i] != key]
         return (rest[:slot] + [best] + rest[slot:])[:k]
 
     def _templates_of(self, family: str) -> np.ndarray:

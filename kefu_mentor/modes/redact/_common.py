@@ -8,6 +8,14 @@ from pathlib import Path
 
 DATA = Path(__file__).with_name("data")  # the tables and the learned model that ship with the code
 
+
+def table_rows(path: Path) -> list[str]:
+    """The rows of a table in `DATA`, blank lines and `#` comments left out (none when it is absent)."""
+    if not path.exists():
+        return []
+    return [row for row in path.read_text(encoding="utf-8").splitlines() if row.strip() and not row.startswith("#")]
+
+
 LABELS = {
     "phone": "[手机号]",
     "landline": "[电话]",

@@ -225,13 +225,12 @@ def _addresses(text: str) -> list[Span]:
         numbered, digits = _NUMBERED.search(body), re.search(r"[0-9]", body)
         # A place name alone ("广东发货", "发往新疆吗") is not an address; with a street part or a
         # door number after it, it is.
-        # Two levels and a road need no number (拉萨市城关区北京中路): a road is where someone lives.
-        road = parts and re.search(r"(?:路|街|大道|巷|弄|胡同)$", body)
-        # Two levels and any street part name a place someone is (深圳市南山区科技园); two levels
-        # alone do when a field calls them an address (原址 杭州拱墅区).
-        named = _ADDRESS_FIELD.search(text, max(0, start - 8), start)
+        # Two levels and a street part need no number: a road (拉萨市城关区北京中路) or any street
+        # word (深圳市南山区科技园) names a place someone is; two levels alone do when a field calls
+        # them an address (原址 杭州拱墅区).
         street = parts and _STREET_END.search(body)
-        if (admins >= 2 and (numbered or digits or parts >= 2 or road or street or named)) or (numbered and digits):
+        named = _ADDRESS_FIELD.search(text, max(0, start - 8), start)
+        if (admins >= 2 and (numbered or digits or parts >= 2 or street or named)) or (numbered and digits):
             spans.append(Span(start, start + len(body), "address"))
             i = start + len(body)
         else:

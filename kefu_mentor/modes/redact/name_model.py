@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
 
-from ._common import DATA, Span
+from ._common import DATA, Span, table_rows
 from .name_reading import (
     _COMPOUND,
     _SINGLE,
@@ -52,10 +52,9 @@ def surnames() -> dict[str, int]:
     """Surname → frequency; our own 百家姓 list fills in what the file lacks (凃, 亓官 …) at the
     file's lowest frequency."""
     table: dict[str, int] = {}
-    for line in SURNAMES_FILE.read_text(encoding="utf-8").splitlines():
-        if line and not line.startswith("#"):
-            name, freq = line.split("\t")
-            table[name] = int(freq)
+    for line in table_rows(SURNAMES_FILE):
+        name, freq = line.split("\t")
+        table[name] = int(freq)
     floor = min(table.values())
     for name in (*_SINGLE, *_COMPOUND):
         table.setdefault(name, floor)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from ._common import _QUANTITY, DATA, Span
+from ._common import _QUANTITY, DATA, Span, table_rows
 from .library import _place_at
 from .name_reading import (
     _COMPOUND_RE,
@@ -95,8 +95,7 @@ _LATIN_SURNAME = re.compile(r" [A-Z][a-z]*(?:['’\-]?[A-Z]?[a-z]+)+(?![A-Za-z])
 @lru_cache(maxsize=1)
 def _english_given() -> frozenset[str]:
     """Common English given names (`given_names_en.txt`), as buyers and agents use them."""
-    rows = GIVEN_EN_FILE.read_text(encoding="utf-8").splitlines() if GIVEN_EN_FILE.exists() else []
-    return frozenset(row.strip() for row in rows if row.strip() and not row.startswith("#"))
+    return frozenset(row.strip() for row in table_rows(GIVEN_EN_FILE))
 
 
 def _product_noun_after(text: str, end: int) -> bool:
@@ -540,10 +539,7 @@ _NEAR_RECORD = 15  # characters: a contact number or an address this close makes
 def _not_people() -> frozenset[str]:
     """Brands, product lines and famous or fictional figures that read like a name (王老吉, 李白,
     林黛玉): the first column of `not_person.tsv`."""
-    if not NOT_PERSON_FILE.exists():
-        return frozenset()
-    rows = NOT_PERSON_FILE.read_text(encoding="utf-8").splitlines()
-    return frozenset(row.split("\t", 1)[0] for row in rows if row and not row.startswith("#"))
+    return frozenset(row.split("\t", 1)[0] for row in table_rows(NOT_PERSON_FILE))
 
 
 def not_people(text: str, found: list[Span]) -> list[Span]:
