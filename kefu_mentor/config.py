@@ -65,6 +65,15 @@ class Settings:
     # of modules 2-7 out of the top 5 (dev R@5 0.422 → 0.489 there, every other slice unchanged or
     # better; at rank 3 the quoted answer, which reads the first three, is unchanged).
     content_slot: int | None = 3
+    # How a passage's situation phrasings (corpus/situations: how learners describe what it answers)
+    # rank it: by the mean of its best `phrasing_pool` phrasings, so that one phrasing near the
+    # question by its everyday style alone does not carry the passage; and our cards' phrasings
+    # `card_phrasing_margin` below the book's: for a learner the book is the authority, and cards
+    # carry four times as many phrasings (240 cards against 47 book chunks), so by chance alone one
+    # of them sits nearer any everyday-words question. Chosen on dev (grid in docs/evaluation.md);
+    # the refusal rule still reads the plain best cosine.
+    phrasing_pool: int = 2
+    card_phrasing_margin: float = 0.02
     # Passages inside the part of the book a question names ("模块一课后实训") count this many
     # times more (see `structure.place_named`).
     place_boost: float = 2.0

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from kefu_mentor import Mentor
-from kefu_mentor.config import ChunkerSettings
+from kefu_mentor.config import ChunkerSettings, Settings
 from kefu_mentor.errors import CorpusError
 from kefu_mentor.pipeline.answer import question_type
 from kefu_mentor.pipeline.chunking import chunk_sections
@@ -535,3 +535,36 @@ def test_a_learners_question_always_cites_the_passage_nearest_by_its_own_words(r
         scores[:] = -1.0
         scores[phrasing[0]] = 0.99
         assert retriever._with_nearest_content(order, learner, scores, allowed, 5) == order
+
+
+def test_situation_phrasings_rank_by_their_best_two_and_cards_give_way_to_the_book():
+    from kefu_mentor.pipeline.retrieval import HybridRetriever
+
+    # Chunk 0: a book section (own row, two phrasings); chunk 1: a card (own row, two phrasings);
+    # chunk 2: a template whose buyer phrasing counts like its own words.
+    rows = np.array([0, 0, 0, 1, 1, 1, 2, 2])
+    phrasing = np.array([0, 1, 1, 0, 1, 1, 0, 0], dtype=bool)
+    fake = SimpleNamespace(
+        settings=Settings(phrasing_pool=2, card_phrasing_margin=0.02),
+        _row_chunk=rows,
+        _phrasing_row=phrasing,
+        _sources=np.array(["textbook", "supplement", "template"]),
+    )
+    score = np.array([0.80, 0.90, 0.70, 0.60, 0.90, 0.70, 0.50, 0.85], dtype=np.float32)
+    dense = np.array([0.90, 0.90, 0.85], dtype=np.float32)  # the plain best cosine per chunk
+    ranked = HybridRetriever._phrasings_pooled(fake, score, dense)
+    # One close phrasing alone no longer carries a passage: the mean of its best two (0.80) ...
+    assert ranked[0] == pytest.approx(0.80)
+    # ... and a card's phrasings count the margin less than the book's, so the book comes first.
+    assert ranked[1] == pytest.approx(0.78)
+    assert ranked[0] > ranked[1]
+    # Own words still count in full (row 0 of the book would win at 0.95), and so do buyer phrasings.
+    assert HybridRetriever._phrasings_pooled(fake, np.where(np.arange(8) == 0, 0.95, score), dense)[0] == pytest.approx(0.95)
+    assert ranked[2] == pytest.approx(0.85)
+    # A row that was not scored (-1) is no phrasing of the pool: a single one is its own mean.
+    single = score.copy()
+    single[2] = -1.0
+    assert HybridRetriever._phrasings_pooled(fake, single, dense)[0] == pytest.approx(0.90)
+    # Off (pool 1, no margin): the plain best cosine, as before.
+    fake.settings = Settings(phrasing_pool=1, card_phrasing_margin=0.0)
+    assert list(HybridRetriever._phrasings_pooled(fake, score, dense)) == list(dense)

@@ -156,6 +156,7 @@ class HybridRetriever:
         laid_out = len(buyer_rows) == len(self._row_chunk)
         self._buyer_row = np.array(buyer_rows if laid_out else [False] * len(self._row_chunk), dtype=bool)
         self._content_row = np.array(content_rows if laid_out else [True] * len(self._row_chunk), dtype=bool)
+        self._phrasing_row = ~self._content_row & ~self._buyer_row
         # Each chunk's piece rows (they follow its own row), to find the part a query matched.
         self._piece_rows: dict[int, np.ndarray] = {}
         row_chunks = self._row_chunk
@@ -276,6 +277,8 @@ class HybridRetriever:
             if score > dense[chunk]:
                 dense[chunk] = score
         dense[~allowed] = -1.0
+        ranked = self._phrasings_pooled(row_score, dense)
+        ranked[~allowed] = -1.0
 
         tokens = list(query.tokens)
         expanded = self.tokenizer.expand(tokens) if self.settings.synonyms else tokens
@@ -289,8 +292,8 @@ class HybridRetriever:
         authority = self.authority(query)
         groups = np.unique(self._sources[allowed]) if self.settings.dense_per_source else [None]
         for source in groups:
-            in_source = np.flatnonzero(((self._sources == source) if source else allowed) & (dense > -1.0))
-            order = in_source[np.argsort(-dense[in_source])][:depth]
+            in_source = np.flatnonzero(((self._sources == source) if source else allowed) & (ranked > -1.0))
+            order = in_source[np.argsort(-ranked[in_source])][:depth]
             for rank, i in enumerate(order):
                 fused[i] += self.settings.dense_weight * authority[self._sources[i]] / (self.settings.rrf_k + rank + 1)
         bm25_order = [i for i in np.argsort(-bm25)[:depth] if bm25[i] > 0]
@@ -354,6 +357,34 @@ class HybridRetriever:
             )
             for i in order
         ]
+
+    def _phrasings_pooled(self, row_score: np.ndarray, dense: np.ndarray) -> np.ndarray:
+        """Each chunk's dense score for ranking: the best of its own rows (and of a template's buyer
+        phrasings), or the mean of its best `Settings.phrasing_pool` situation phrasings less the
+        card margin, whichever is higher (see `Settings.phrasing_pool`)."""
+        pool, margin = self.settings.phrasing_pool, self.settings.card_phrasing_margin
+        if pool <= 1 and not margin:
+            return dense.copy()
+        out = np.full(len(dense), -1.0, dtype=np.float32)
+        own = ~self._phrasing_row & (row_score > -1.0)  # own words, and a template's buyer phrasings
+        np.maximum.at(out, self._row_chunk[own], row_score[own])
+        rows = np.flatnonzero(self._phrasing_row & (row_score > -1.0))
+        if len(rows):
+            # Rows sorted by chunk, best first within a chunk; keep each chunk's first `pool`.
+            rows = rows[np.lexsort((-row_score[rows], self._row_chunk[rows]))]
+            chunk = self._row_chunk[rows]
+            start = np.r_[0, np.flatnonzero(np.diff(chunk)) + 1]
+            rank = np.arange(len(rows)) - np.repeat(start, np.diff(np.r_[start, len(rows)]))
+            keep = rank < max(pool, 1)
+            total = np.zeros(len(dense), dtype=np.float64)
+            count = np.zeros(len(dense), dtype=np.float64)
+            np.add.at(total, chunk[keep], row_score[rows[keep]])
+            np.add.at(count, chunk[keep], 1.0)
+            has = count > 0
+            pooled = np.full(len(dense), -1.0, dtype=np.float32)
+            pooled[has] = total[has] / count[has] - np.where(self._sources[has] == "textbook", 0.0, margin)
+            out = np.maximum(out, pooled)
+        return out
 
     def _with_nearest_content(self, order: list, query: Query, row_score: np.ndarray, allowed: np.ndarray, k: int) -> list:
         """`order` with the chunk nearest to a learner's question by its own words placed at
