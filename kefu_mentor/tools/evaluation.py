@@ -369,6 +369,7 @@ ABLATIONS: dict[str, dict] = {
     "无向量": {"dense_weight": 0.0},
     "无同义词": {"synonyms": False},
     "无原文近邻位": {"content_slot": None},
+    "情境句不池化": {"phrasing_pool": 1, "card_phrasing_margin": 0.0},
     "无拒答": {"abstention": False},
 }
 
