@@ -70,7 +70,7 @@ class Settings:
     # question by its everyday style alone does not carry the passage; and our cards' phrasings
     # `card_phrasing_margin` below the book's: for a learner the book is the authority, and cards
     # carry four times as many phrasings (240 cards against 47 book chunks), so by chance alone one
-    # of them sits nearer any everyday-words question. Chosen on dev (grid in docs/evaluation.md);
+    # of them sits nearer any everyday-words question. Chosen on dev among pools 1-3 and margins 0-0.04;
     # the refusal rule still reads the plain best cosine.
     phrasing_pool: int = 2
     card_phrasing_margin: float = 0.02
