@@ -373,8 +373,7 @@ class HybridRetriever:
             # Rows sorted by chunk, best first within a chunk; keep each chunk's first `pool`.
             rows = rows[np.lexsort((-row_score[rows], self._row_chunk[rows]))]
             chunk = self._row_chunk[rows]
-            start = np.r_[0, np.flatnonzero(np.diff(chunk)) + 1]
-            rank = np.arange(len(rows)) - np.repeat(start, np.diff(np.r_[start, len(rows)]))
+            rank = np.arange(len(rows)) - np.searchsorted(chunk, chunk)  # place within its chunk
             keep = rank < max(pool, 1)
             total = np.zeros(len(dense), dtype=np.float64)
             count = np.zeros(len(dense), dtype=np.float64)
