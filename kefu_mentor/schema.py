@@ -48,6 +48,10 @@ class Chunk:
     pieces: tuple[str, ...] = ()
     # Learners' descriptions of situations this passage answers (see `Section.asks`).
     asks: tuple[str, ...] = ()
+    # For a topic passage, the sub-heading path (below `breadcrumb`) of the section each of `asks`
+    # describes, "" for the topic as a whole: a situation matched on one names the part to quote.
+    # Empty when every ask is about the whole passage.
+    ask_parts: tuple[str, ...] = ()
 
     @property
     def title(self) -> str:
@@ -69,6 +73,7 @@ class Chunk:
         data["buyer_says"] = list(self.buyer_says)
         data["pieces"] = list(self.pieces)
         data["asks"] = list(self.asks)
+        data["ask_parts"] = list(self.ask_parts)
         return data
 
     @classmethod
@@ -78,6 +83,7 @@ class Chunk:
         data["buyer_says"] = tuple(data.get("buyer_says", ()))
         data["pieces"] = tuple(data.get("pieces", ()))
         data["asks"] = tuple(data.get("asks", ()))
+        data["ask_parts"] = tuple(data.get("ask_parts", ()))
         return cls(**data)
 
 

@@ -568,3 +568,53 @@ def test_situation_phrasings_rank_by_their_best_two_and_cards_give_way_to_the_bo
     # Off (pool 1, no margin): the plain best cosine, as before.
     fake.settings = Settings(phrasing_pool=1, card_phrasing_margin=0.0)
     assert list(HybridRetriever._phrasings_pooled(fake, score, dense)) == list(dense)
+
+
+def test_a_matched_situation_phrasing_names_the_part_of_a_topic_passage_to_quote():
+    from kefu_mentor.pipeline.retrieval import HybridRetriever, _ask_pieces
+
+    crumbs = ("模块一", "任务一", "二、网店客服的重要性")
+    sections = [
+        Section("textbook", "m1t1-k2", crumbs, 3, "客服是唯一能够跟客户直接沟通的岗位。", "x.md", 1, asks=("客服到底有啥用",)),
+        Section(
+            "textbook",
+            "m1t1-k2",
+            (*crumbs, "1. 塑造形象"),
+            3,
+            "客服的态度代表网店的形象。",
+            "x.md",
+            3,
+            asks=("买家说我们态度差",),
+        ),
+        Section(
+            "textbook",
+            "m1t1-k2",
+            (*crumbs, "2. 购物体验"),
+            3,
+            "客户不能接触到真实的商品，只能咨询客服。",
+            "x.md",
+            5,
+            asks=("买家说光看图片没底", "买家老问细节"),
+        ),
+    ]
+    (chunk,) = chunk_sections(sections, ChunkerSettings())
+    # One passage for the topic; each phrasing remembers the sub-heading of the section it describes.
+    assert chunk.ask_parts == ("", "1. 塑造形象", "2. 购物体验", "2. 购物体验")
+    # Rows as the index lays them out: own words, three pieces, four phrasings.
+    assert len(chunk.embedding_texts()) == 8
+    piece_rows = np.arange(1, 4)
+    fake = SimpleNamespace(
+        store=SimpleNamespace(chunks=[chunk]),
+        _piece_rows={0: piece_rows},
+        _ask_pieces={0: _ask_pieces(chunk, piece_rows)},
+    )
+    # By its words alone the lead-in is nearest, but a phrasing of "2. 购物体验" is nearer still:
+    # the answer quotes that part.
+    score = np.array([0.80, 0.86, 0.84, 0.83, 0.70, 0.75, 0.90, 0.80], dtype=np.float32)
+    assert HybridRetriever._focus(fake, 0, score) == "客户不能接触到真实的商品，只能咨询客服。"
+    # A phrasing of the whole topic names no part: the nearest piece stays the focus.
+    score[4], score[6] = 0.95, 0.70
+    assert HybridRetriever._focus(fake, 0, score) == "客服是唯一能够跟客户直接沟通的岗位。"
+    # Nor does a phrasing that the pieces themselves beat.
+    score[4], score[6] = 0.70, 0.85
+    assert HybridRetriever._focus(fake, 0, score) == "客服是唯一能够跟客户直接沟通的岗位。"

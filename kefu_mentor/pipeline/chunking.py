@@ -107,10 +107,11 @@ def _topic_chunk(
 ) -> Chunk:
     """One passage for a whole topic; its pieces (with their own headings) are extra views."""
     prefix = _common_prefix([s.breadcrumb for s in unit])
-    parts, views = [], []
+    parts, views, ask_parts = [], [], []
     for section in unit:
         text = _plain(section.text)
         heading = " › ".join(section.breadcrumb[len(prefix) :])
+        ask_parts += [heading] * len(section.asks)
         parts.append(f"{heading}\n{text}" if heading else text)
         pieces = _split_section(text, splitter, settings)
         for piece in pieces:
@@ -130,6 +131,7 @@ def _topic_chunk(
         first.line,
         pieces=tuple(v for v in dict.fromkeys(views) if v != own_view),
         asks=tuple(a for s in unit for a in s.asks),
+        ask_parts=tuple(ask_parts) if any(ask_parts) else (),
     )
 
 

@@ -159,6 +159,8 @@ class HybridRetriever:
         self._phrasing_row = ~self._content_row & ~self._buyer_row
         # Each chunk's piece rows (they follow its own row), to find the part a query matched.
         self._piece_rows: dict[int, np.ndarray] = {}
+        # Per chunk: its situation phrasings' rows, each with the piece rows of the part it describes.
+        self._ask_pieces: dict[int, tuple[np.ndarray, list[np.ndarray]]] = {}
         row_chunks = self._row_chunk
         if laid_out and bool(np.all(np.diff(row_chunks) >= 0)):
             first = np.searchsorted(row_chunks, np.arange(len(store.chunks)))
@@ -168,6 +170,7 @@ class HybridRetriever:
                 rows = first[i] + 1 + np.arange(len(chunk.pieces))
                 if rows[-1] < len(row_chunks) and bool(np.all(row_chunks[rows] == i)):
                     self._piece_rows[i] = rows
+                    self._ask_pieces[i] = _ask_pieces(chunk, rows)
         # Exercises and discussion prompts ask questions; they should not stand in for answers.
         # Only the book's own: our exercise and discussion cards carry 答题要点 (their answers).
         self._is_prompt = np.array(
@@ -407,13 +410,23 @@ class HybridRetriever:
         return self._is_template & (self._families == template_family(family))
 
     def _focus(self, index: int, row_score: np.ndarray) -> str:
-        """The text of the chunk's piece nearest to the query ("" without pieces)."""
+        """The text of the chunk's piece nearest to the query ("" without pieces).
+
+        When a situation phrasing of one part of the passage is nearer to the query than any
+        piece, that part's nearest piece: "买家老说光看图片心里没底" matches a phrasing of
+        "3. 优化客户的购物体验", while by its words alone the passage's lead-in is nearest.
+        """
         rows = self._piece_rows.get(index)
         if rows is None:
             return ""
+        asks = self._ask_pieces.get(index)
+        if asks is not None and len(asks[0]):
+            ask = int(np.argmax(row_score[asks[0]]))
+            if row_score[asks[0][ask]] > row_score[rows].max() and len(asks[1][ask]):
+                rows = asks[1][ask]
         best = int(np.argmax(row_score[rows]))
         # A piece view is "breadcrumb\ntext"; the text is what the passage holds.
-        return self.store.chunks[index].pieces[best].split("\n", 1)[-1]
+        return self.store.chunks[index].pieces[int(rows[best] - self._piece_rows[index][0])].split("\n", 1)[-1]
 
     def authority(self, query: Query) -> dict[str, float]:
         """How much each source type counts for this question.
@@ -424,6 +437,24 @@ class HybridRetriever:
         """
         template = 1.0 if query.buyer_voice or query.wants_reply else self.settings.template_weight
         return {"textbook": 1.0, "supplement": 1.0, "teacher": 1.0, "template": template}
+
+
+def _ask_pieces(chunk: Chunk, piece_rows: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The rows of a topic passage's situation phrasings that describe one part of it, each with
+    the rows of that part's pieces (a piece view starts with its section's breadcrumb)."""
+    ask_rows, parts = [], []
+    for j, part in enumerate(chunk.ask_parts):
+        if not part:
+            continue
+        path = f"{chunk.title} › {part}"
+        ask_rows.append(int(piece_rows[-1]) + 1 + j)
+        parts.append(
+            np.array(
+                [r for r, view in zip(piece_rows, chunk.pieces, strict=True) if view.startswith((path + "\n", path + " › "))],
+                dtype=np.int64,
+            )
+        )
+    return np.array(ask_rows, dtype=np.int64), parts
 
 
 # A learner quoting a buyer: "买家说“能便宜点吗”怎么回", "顾客问能不能包邮，该怎么回复".
