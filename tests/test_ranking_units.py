@@ -391,6 +391,8 @@ def test_the_answer_quotes_the_part_of_a_topic_the_question_matched():
     assert "精准推荐能减少退换货和退款。" in focused
     assert "网店客服的重要性主要体现在以下几个方面。" in focused  # the topic's opening sentence
     assert "客户不能接触到真实的商品。" not in focused  # another item's text
+    assert "3. 降低网店的经营风险" in focused  # the matched item's own heading
+    assert "1. 塑造网店良好的形象" not in focused  # not the others' (a list question wants them)
     # A list question gets every item's heading with the matched item.
     listed = quoted("网店客服的重要性体现在哪几个方面", piece)
     assert {"1. 塑造网店良好的形象", "2. 提高网店的成交量", "3. 降低网店的经营风险"} <= set(listed)
