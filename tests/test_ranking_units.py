@@ -351,6 +351,9 @@ def test_passages_in_the_named_part_come_first_and_say_so(retriever):
         ("有陌生人发来一个压缩包让我解压看看 能点吗", False),  # a stranger did something to the writer
         ("对方发了个链接 说要我登录一下", False),
         ("有人在吗", True),  # a buyer's greeting: 有人 alone is nobody in particular
+        ("有人在千牛上发了个文件 说是报价单 打开会不会有事", False),  # someone, after where they did it
+        ("有人自称是平台小二 要我把店铺账号给他", False),
+        ("有人在线吗 这个有货没", True),
     ],
 )
 def test_a_buyer_asking_about_their_own_purchase_is_a_buyer(text, buyer):

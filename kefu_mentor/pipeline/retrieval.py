@@ -22,9 +22,12 @@ from .text import Tokenizer
 # a reply template first.
 # Someone other than the writer: a learner tells what a buyer, a stranger or "someone" did ("有陌生人发来
 # 一个压缩包让我解压看看"); a buyer writes about their own order. (有人 only before what a person does
-# to the writer: 有人在吗 is a buyer's greeting.) Only a buyer's quoted words route to reply templates.
+# to the writer, perhaps after where: "有人在旺旺上发了个文件"; 有人在吗 is a buyer's greeting.) Only a
+# buyer's quoted words route to reply templates.
 _ABOUT_BUYER = re.compile(r"买家|顾客|客户|客人|消费者|卖家|商家|店铺|学生|教材|老师|课本|模块|任务")
-_ABOUT_SOMEONE = re.compile(_ABOUT_BUYER.pattern + r"|陌生人|有个人|对方|那个人|这个人|有人(?=发|加|说|让|给|私)")
+_ABOUT_SOMEONE = re.compile(
+    _ABOUT_BUYER.pattern + r"|陌生人|有个人|对方|那个人|这个人|有人(?:在[^，,。？?！!\s]{1,8}?)?(?=发|加|说|让|给|私|自称|冒充)"
+)
 _EXAM_FORMATS = r"单选|多选|选择题|填空|判断题|简述|简答|名词解释|论述"
 _STUDY_CUE = re.compile(
     r"什么是|是什么|含义|定义|包括|包含|哪些|哪几|如何|怎样|怎么做|怎么办|怎么处理|怎么回|怎么说|怎么算|计算|公式|有什么区别|作用|特征|优点|缺点|"
