@@ -609,17 +609,18 @@ def test_a_matched_situation_phrasing_names_the_part_of_a_topic_passage_to_quote
     assert len(chunk.embedding_texts()) == 8
     piece_rows = np.arange(1, 4)
     fake = SimpleNamespace(
+        settings=Settings(phrasing_pool=2),
         store=SimpleNamespace(chunks=[chunk]),
         _piece_rows={0: piece_rows},
         _ask_pieces={0: _ask_pieces(chunk, piece_rows)},
     )
-    # By its words alone the lead-in is nearest, but a phrasing of "2. 购物体验" is nearer still:
-    # the answer quotes that part.
-    score = np.array([0.80, 0.86, 0.84, 0.83, 0.70, 0.75, 0.90, 0.80], dtype=np.float32)
+    # By its words alone the lead-in is nearest, but the phrasings of "2. 购物体验" (the mean of
+    # their best two, as for ranking) are nearer still: the answer quotes that part.
+    score = np.array([0.80, 0.86, 0.84, 0.83, 0.70, 0.75, 0.90, 0.88], dtype=np.float32)
     assert HybridRetriever._focus(fake, 0, score) == "客户不能接触到真实的商品，只能咨询客服。"
-    # A phrasing of the whole topic names no part: the nearest piece stays the focus.
-    score[4], score[6] = 0.95, 0.70
+    # One close phrasing alone does not move the focus (mean 0.85 < 0.86) ...
+    score[7] = 0.80
     assert HybridRetriever._focus(fake, 0, score) == "客服是唯一能够跟客户直接沟通的岗位。"
-    # Nor does a phrasing that the pieces themselves beat.
-    score[4], score[6] = 0.70, 0.85
+    # ... nor does a phrasing of the whole topic, however close.
+    score = np.array([0.80, 0.86, 0.84, 0.83, 0.99, 0.75, 0.70, 0.70], dtype=np.float32)
     assert HybridRetriever._focus(fake, 0, score) == "客服是唯一能够跟客户直接沟通的岗位。"

@@ -162,8 +162,8 @@ class HybridRetriever:
         self._phrasing_row = ~self._content_row & ~self._buyer_row
         # Each chunk's piece rows (they follow its own row), to find the part a query matched.
         self._piece_rows: dict[int, np.ndarray] = {}
-        # Per chunk: its situation phrasings' rows, each with the piece rows of the part it describes.
-        self._ask_pieces: dict[int, tuple[np.ndarray, list[np.ndarray]]] = {}
+        # Per topic chunk: the parts its situation phrasings describe (phrasing rows, piece rows).
+        self._ask_pieces: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
         row_chunks = self._row_chunk
         if laid_out and bool(np.all(np.diff(row_chunks) >= 0)):
             first = np.searchsorted(row_chunks, np.arange(len(store.chunks)))
@@ -415,18 +415,19 @@ class HybridRetriever:
     def _focus(self, index: int, row_score: np.ndarray) -> str:
         """The text of the chunk's piece nearest to the query ("" without pieces).
 
-        When a situation phrasing of one part of the passage is nearer to the query than any
-        piece, that part's nearest piece: "买家老说光看图片心里没底" matches a phrasing of
+        When the situation phrasings of one part of the passage are nearer to the query than any
+        piece (pooled as for ranking), that part's nearest piece: "买家老说光看图片心里没底" matches a phrasing of
         "3. 优化客户的购物体验", while by its words alone the passage's lead-in is nearest.
         """
         rows = self._piece_rows.get(index)
         if rows is None:
             return ""
-        asks = self._ask_pieces.get(index)
-        if asks is not None and len(asks[0]):
-            ask = int(np.argmax(row_score[asks[0]]))
-            if row_score[asks[0][ask]] > row_score[rows].max() and len(asks[1][ask]):
-                rows = asks[1][ask]
+        # A part's phrasings count as they do for ranking: the mean of their best `phrasing_pool`.
+        nearest = float(row_score[rows].max())
+        for ask_rows, part_rows in self._ask_pieces.get(index, ()):
+            pooled = float(np.sort(row_score[ask_rows])[::-1][: max(self.settings.phrasing_pool, 1)].mean())
+            if pooled > nearest:
+                nearest, rows = pooled, part_rows
         best = int(np.argmax(row_score[rows]))
         # A piece view is "breadcrumb\ntext"; the text is what the passage holds.
         return self.store.chunks[index].pieces[int(rows[best] - self._piece_rows[index][0])].split("\n", 1)[-1]
@@ -442,22 +443,21 @@ class HybridRetriever:
         return {"textbook": 1.0, "supplement": 1.0, "teacher": 1.0, "template": template}
 
 
-def _ask_pieces(chunk: Chunk, piece_rows: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
-    """The rows of a topic passage's situation phrasings that describe one part of it, each with
-    the rows of that part's pieces (a piece view starts with its section's breadcrumb)."""
-    ask_rows, parts = [], []
+def _ask_pieces(chunk: Chunk, piece_rows: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """A topic passage's parts that situation phrasings describe: per part, the rows of its
+    phrasings and the rows of its pieces (a piece view starts with its section's breadcrumb)."""
+    first_ask = int(piece_rows[-1]) + 1
+    parts: dict[str, list[int]] = {}
     for j, part in enumerate(chunk.ask_parts):
-        if not part:
-            continue
+        if part:
+            parts.setdefault(part, []).append(first_ask + j)
+    out = []
+    for part, ask_rows in parts.items():
         path = f"{chunk.title} › {part}"
-        ask_rows.append(int(piece_rows[-1]) + 1 + j)
-        parts.append(
-            np.array(
-                [r for r, view in zip(piece_rows, chunk.pieces, strict=True) if view.startswith((path + "\n", path + " › "))],
-                dtype=np.int64,
-            )
-        )
-    return np.array(ask_rows, dtype=np.int64), parts
+        pieces = [r for r, view in zip(piece_rows, chunk.pieces, strict=True) if view.startswith((path + "\n", path + " › "))]
+        if pieces:
+            out.append((np.array(ask_rows, dtype=np.int64), np.array(pieces, dtype=np.int64)))
+    return out
 
 
 # A learner quoting a buyer: "买家说“能便宜点吗”怎么回", "顾客问能不能包邮，该怎么回复".
