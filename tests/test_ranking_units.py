@@ -553,6 +553,8 @@ def test_situation_phrasings_rank_by_their_best_two_and_cards_give_way_to_the_bo
         settings=Settings(phrasing_pool=2, card_phrasing_margin=0.02),
         _row_chunk=rows,
         _phrasing_row=phrasing,
+        _phrasing_part=np.array([-1, 0, 0, -1, 1, 1, -1, -1]),  # each passage's phrasings describe it whole
+        _part_chunk=np.array([0, 1]),
         _sources=np.array(["textbook", "supplement", "template"]),
     )
     score = np.array([0.80, 0.90, 0.70, 0.60, 0.90, 0.70, 0.50, 0.85], dtype=np.float32)
@@ -624,3 +626,21 @@ def test_a_matched_situation_phrasing_names_the_part_of_a_topic_passage_to_quote
     # ... nor does a phrasing of the whole topic, however close.
     score = np.array([0.80, 0.86, 0.84, 0.83, 0.99, 0.75, 0.70, 0.70], dtype=np.float32)
     assert HybridRetriever._focus(fake, 0, score) == "客服是唯一能够跟客户直接沟通的岗位。"
+
+
+def test_situation_phrasings_are_pooled_per_part_of_a_topic():
+    from kefu_mentor.pipeline.retrieval import HybridRetriever
+
+    # One book topic (own row, then two phrasings for each of its two sub-sections).
+    fake = SimpleNamespace(
+        settings=Settings(phrasing_pool=2, card_phrasing_margin=0.02),
+        _row_chunk=np.zeros(5, dtype=np.int64),
+        _phrasing_row=np.array([0, 1, 1, 1, 1], dtype=bool),
+        _phrasing_part=np.array([-1, 0, 0, 1, 1]),
+        _part_chunk=np.array([0, 0]),
+        _sources=np.array(["textbook"]),
+    )
+    score = np.array([0.50, 0.90, 0.70, 0.88, 0.60], dtype=np.float32)
+    # Two sub-sections' single near phrasings do not add up (their mean would be 0.89): the topic
+    # ranks by its best part, the mean of that part's best two.
+    assert HybridRetriever._phrasings_pooled(fake, score, np.array([0.90], np.float32))[0] == pytest.approx(0.80)

@@ -160,6 +160,22 @@ class HybridRetriever:
         self._buyer_row = np.array(buyer_rows if laid_out else [False] * len(self._row_chunk), dtype=bool)
         self._content_row = np.array(content_rows if laid_out else [True] * len(self._row_chunk), dtype=bool)
         self._phrasing_row = ~self._content_row & ~self._buyer_row
+        # Each situation phrasing row's part: one sub-section of a book topic (`Chunk.ask_parts`),
+        # or the whole passage; phrasings are pooled per part (`_phrasings_pooled`).
+        self._phrasing_part = np.full(len(self._row_chunk), -1, dtype=np.int64)
+        part_chunk: list[int] = []
+        if laid_out:
+            row = 0
+            for i, chunk in enumerate(store.chunks):
+                first_ask = row + 1 + len(chunk.pieces)
+                ids: dict[str, int] = {}
+                for j, part in enumerate(chunk.ask_parts or ("",) * len(chunk.asks)):
+                    if part not in ids:
+                        ids[part] = len(part_chunk)
+                        part_chunk.append(i)
+                    self._phrasing_part[first_ask + j] = ids[part]
+                row += len(chunk.embedding_texts())
+        self._part_chunk = np.array(part_chunk, dtype=np.int64)
         # Each chunk's piece rows (they follow its own row), to find the part a query matched.
         self._piece_rows: dict[int, np.ndarray] = {}
         # Per topic chunk: the parts its situation phrasings describe (phrasing rows, piece rows).
@@ -366,8 +382,8 @@ class HybridRetriever:
 
     def _phrasings_pooled(self, row_score: np.ndarray, dense: np.ndarray) -> np.ndarray:
         """Each chunk's dense score for ranking: the best of its own rows (and of a template's buyer
-        phrasings), or the mean of its best `Settings.phrasing_pool` situation phrasings less the
-        card margin, whichever is higher (see `Settings.phrasing_pool`)."""
+        phrasings), or its best part's situation phrasings, pooled as the mean of their best
+        `Settings.phrasing_pool` less the card margin, whichever is higher (see `Settings.phrasing_pool`)."""
         pool, margin = self.settings.phrasing_pool, self.settings.card_phrasing_margin
         if pool <= 1 and not margin:
             return dense.copy()
@@ -376,19 +392,19 @@ class HybridRetriever:
         np.maximum.at(out, self._row_chunk[own], row_score[own])
         rows = np.flatnonzero(self._phrasing_row & (row_score > -1.0))
         if len(rows):
-            # Rows sorted by chunk, best first within a chunk; keep each chunk's first `pool`.
-            rows = rows[np.lexsort((-row_score[rows], self._row_chunk[rows]))]
-            chunk = self._row_chunk[rows]
-            rank = np.arange(len(rows)) - np.searchsorted(chunk, chunk)  # place within its chunk
+            # Rows sorted by part, best first within a part; keep each part's first `pool`.
+            part = self._phrasing_part[rows]
+            rows = rows[np.lexsort((-row_score[rows], part))]
+            part = self._phrasing_part[rows]
+            rank = np.arange(len(rows)) - np.searchsorted(part, part)  # place within its part
             keep = rank < max(pool, 1)
-            total = np.zeros(len(dense), dtype=np.float64)
-            count = np.zeros(len(dense), dtype=np.float64)
-            np.add.at(total, chunk[keep], row_score[rows[keep]])
-            np.add.at(count, chunk[keep], 1.0)
-            has = count > 0
-            pooled = np.full(len(dense), -1.0, dtype=np.float32)
-            pooled[has] = total[has] / count[has] - np.where(self._sources[has] == "textbook", 0.0, margin)
-            out = np.maximum(out, pooled)
+            n_parts = len(self._part_chunk)
+            total = np.bincount(part[keep], weights=row_score[rows[keep]], minlength=n_parts)
+            count = np.bincount(part[keep], minlength=n_parts)
+            has = np.flatnonzero(count)
+            chunk = self._part_chunk[has]
+            pooled = total[has] / count[has] - np.where(self._sources[chunk] == "textbook", 0.0, margin)
+            np.maximum.at(out, chunk, pooled.astype(np.float32))
         return out
 
     def _with_nearest_content(self, order: list, query: Query, row_score: np.ndarray, allowed: np.ndarray, k: int) -> list:
