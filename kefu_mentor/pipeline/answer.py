@@ -283,6 +283,11 @@ def compose(lexicon: Lexicon, query: Query, hits: list[Hit], toc: TableOfContent
 _AT_THE_ASSISTANT = re.compile(r"(忽略|无视|忘掉|忘记)(以上|上面|之前|前面|你的|所有)|提示词|系统提示|prompt", re.IGNORECASE)
 
 
+def at_the_assistant(question: str) -> bool:
+    """True when the words are aimed at the assistant's own instructions: refused whatever is near."""
+    return bool(_AT_THE_ASSISTANT.search(question))
+
+
 def refusal(hits: list[Hit], min_coverage: float, question: str = "") -> tuple[str, tuple[str, ...]]:
     """The honest "not covered" answer and, when something is actually near, sections to look at.
 
@@ -292,7 +297,7 @@ def refusal(hits: list[Hit], min_coverage: float, question: str = "") -> tuple[s
     instructions get no suggestions.
     """
     suggestions: list[str] = []
-    for hit in () if _AT_THE_ASSISTANT.search(question) else hits:
+    for hit in () if at_the_assistant(question) else hits:
         if hit.coverage < min_coverage:
             continue
         place = " › ".join(toc_path(hit.chunk))

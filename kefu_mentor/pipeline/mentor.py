@@ -10,7 +10,7 @@ from pathlib import Path
 from ..config import Settings
 from ..errors import CorpusError, QuestionError
 from ..schema import SOURCE_TYPES, Answer, Chunk
-from .answer import AbstentionRule, compose, load_calibration, refusal
+from .answer import AbstentionRule, at_the_assistant, compose, load_calibration, refusal
 from .embedding import Embedder, load_embedder
 from .index import IndexStore, ensure_index, load_index
 from .retrieval import Hit, HybridRetriever, Query
@@ -190,7 +190,9 @@ class Mentor:
         # A passage in the very part of the book the question names ("任务一的任务实践题目叫什么")
         # answers it, however few of the question's words it shares.
         placed = bool(hits) and hits[0].placed
-        if self.rule.abstains(hits) and not known and not placed:
+        # Words aimed at the assistant's own instructions are about nothing in the material, even
+        # when they read like a buyer's message of a known scenario.
+        if at_the_assistant(question) or (self.rule.abstains(hits) and not known and not placed):
             answer_text, suggestions = refusal(hits, self.settings.suggest_min_coverage, query.text)
             return Answer(
                 question,
