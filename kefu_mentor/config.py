@@ -14,11 +14,17 @@ class ChunkerSettings:
 
     max_chars: int = 420
     min_chars: int = 60
-    # Book text under one TOC node is cited as one passage up to this size (small-to-big).
+    # Text under one TOC node is cited as one passage up to this size (small-to-big) ...
     unit_chars: int = 1200
+    # ... for these sources: the book's sections and our cards (one card per question it answers;
+    # several cards under one subsection). A reply template is one scenario, an upload the
+    # teacher's own unit. Cards grouped on dev: all book MRR 0.683 → 0.699, modules 2-7 0.471 →
+    # 0.530, situations 0.534 → 0.564; module 1 0.845 → 0.820, answer_hit 0.598 → 0.586.
+    topic_sources: tuple[str, ...] = ("textbook", "supplement")
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        # Lists, as the manifest's JSON reads back.
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
 
 @dataclass(frozen=True)

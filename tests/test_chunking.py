@@ -96,3 +96,23 @@ def test_chunker_never_loses_text(text):
     joined = "".join(c.text for c in chunks)
     squash = lambda s: "".join(s.split())  # noqa: E731
     assert squash(joined) == squash(text)
+
+
+def test_cards_under_one_subsection_are_one_passage_and_each_card_is_found_by_its_title():
+    from kefu_mentor.pipeline.chunking import find_passage
+
+    node = ("模块三", "任务二", "知识储备", "一、订单催付")
+    cards = [
+        Section("supplement", "m3t2-k1", (*node, "什么是订单催付"), None, "订单催付是提醒拍下未付款的买家完成付款。", "m3.md", 1),
+        Section("supplement", "m3t2-k1", (*node, "催付的时机与频率"), None, "同一订单的催付一般以一两次为宜。", "m3.md", 5),
+    ]
+    (chunk,) = chunk_sections(cards, ChunkerSettings())
+    assert chunk.breadcrumb == node and chunk.source == "supplement"
+    # Each card's title heads its text in the passage, and each card is its own search vector.
+    assert "催付的时机与频率\n同一订单的催付一般以一两次为宜。" in chunk.text
+    assert len(chunk.pieces) == 2
+    # A quiz key or drill rubric naming a card by its title still finds it, from its title on.
+    found = find_passage([chunk], "m3t2", "催付的时机与频率", ("supplement",))
+    assert found is not None and found[1].startswith("催付的时机与频率\n同一订单")
+    # Off for cards: one passage per card, as before.
+    assert len(chunk_sections(cards, ChunkerSettings(topic_sources=("textbook",)))) == 2

@@ -11,7 +11,7 @@ from ..config import Settings
 from ..errors import CorpusError
 from ..pipeline.chunking import chunk_sections
 from ..pipeline.corpus import Corpus, load_corpus
-from ..schema import SOURCE_LABELS, SOURCE_TYPES, Chunk
+from ..schema import SOURCE_LABELS, SOURCE_TYPES, Chunk, Section
 
 _NON_WORD = re.compile(r"[^\w\u4e00-\u9fff]+")
 
@@ -48,18 +48,19 @@ def _shingles(text: str, n: int = 5) -> set[str]:
     return {text[i : i + n] for i in range(max(1, len(text) - n + 1))}
 
 
-def find_duplicates(chunks: list[Chunk], threshold: float = 0.8) -> list[tuple[Chunk, Chunk, float]]:
-    """Pairs of chunks (and template phrasings) that say the same thing twice."""
+def find_duplicates(sections: list[Section], threshold: float = 0.8) -> list[tuple[Section, Section, float]]:
+    """Pairs of sections that say the same thing twice (sections, not chunks: two copies of a card
+    under one subsection are cited as one passage)."""
     pairs = []
-    shingles = [_shingles(c.text) for c in chunks]
-    for i in range(len(chunks)):
-        for j in range(i + 1, len(chunks)):
+    shingles = [_shingles(c.text) for c in sections]
+    for i in range(len(sections)):
+        for j in range(i + 1, len(sections)):
             a, b = shingles[i], shingles[j]
             if not a or not b or min(len(a), len(b)) / max(len(a), len(b)) < threshold:
                 continue
             similarity = len(a & b) / len(a | b)
             if similarity >= threshold:
-                pairs.append((chunks[i], chunks[j], similarity))
+                pairs.append((sections[i], sections[j], similarity))
     return pairs
 
 
@@ -85,7 +86,7 @@ def check_corpus_report(settings: Settings, as_json: bool = False) -> tuple[str,
     chunks = chunk_sections(corpus.sections, settings.chunker)
     rows = coverage_rows(corpus, chunks)
     gaps = [r for r in rows if r.total == 0]
-    duplicates = find_duplicates(chunks)
+    duplicates = find_duplicates(corpus.sections)
     phrasings = duplicate_phrasings(chunks)
     ok = not gaps
     if as_json:
@@ -95,7 +96,9 @@ def check_corpus_report(settings: Settings, as_json: bool = False) -> tuple[str,
             "chunks": Counter(c.source for c in chunks),
             "coverage": [{"toc_id": r.toc_id, "breadcrumb": r.breadcrumb, "page": r.page, **r.counts} for r in rows],
             "gaps": [r.toc_id for r in gaps],
-            "duplicates": [{"a": a.chunk_id, "b": b.chunk_id, "similarity": round(s, 3)} for a, b, s in duplicates],
+            "duplicates": [
+                {"a": f"{a.file}:{a.line}", "b": f"{b.file}:{b.line}", "similarity": round(s, 3)} for a, b, s in duplicates
+            ],
             "duplicate_phrasings": [{"text": t, "templates": n} for t, n in phrasings],
         }
         return json.dumps(payload, ensure_ascii=False, indent=2), ok
@@ -114,7 +117,7 @@ def check_corpus_report(settings: Settings, as_json: bool = False) -> tuple[str,
     lines.append("")
     lines.append(f"覆盖：{len(rows) - len(gaps)}/{len(rows)} 个小节有资料" + (f"，{len(gaps)} 个缺口" if gaps else "，没有缺口"))
     if duplicates:
-        lines.append(f"重复或近似重复的文本块 {len(duplicates)} 对：")
+        lines.append(f"重复或近似重复的段落 {len(duplicates)} 对：")
         lines += [f"  {a.file}:{a.line} ~ {b.file}:{b.line}（相似度 {s:.2f}）" for a, b, s in duplicates[:20]]
     if phrasings:
         lines.append(f"被多条话术共用的买家说法 {len(phrasings)} 条（检索时无法区分）：")

@@ -24,11 +24,11 @@ _SOURCE_PREFIX = {"textbook": "tb", "supplement": "sp", "template": "tp", "teach
 def chunk_sections(sections: Iterable[Section], settings: ChunkerSettings) -> list[Chunk]:
     """Cut the corpus into the passages that are cited, each searchable by its small parts.
 
-    Book text is cited by topic (small-to-big): every section under one TOC node, with its
-    lead-in and numbered sub-headings, becomes one passage when the whole fits in
-    `settings.unit_chars`; each of its sentence-bounded pieces stays an embedding view, so a
-    question matches a single item while the answer shows the item with its lead-in and
-    siblings. A topic too long for one passage is cut per section, as our cards are.
+    Book text and our cards are cited by topic (small-to-big, `settings.topic_sources`): every
+    section under one TOC node, with its lead-in and sub-headings (a card's title), becomes one
+    passage when the whole fits in `settings.unit_chars`; each of its sentence-bounded pieces
+    stays an embedding view, so a question matches a single item or card while the answer shows
+    it with its lead-in and siblings. A topic too long for one passage is cut per section.
 
     Args:
         sections: sections in corpus order.
@@ -47,7 +47,7 @@ def chunk_sections(sections: Iterable[Section], settings: ChunkerSettings) -> li
     chunks: list[Chunk] = []
     seen: dict[str, int] = {}
     for unit in _topics(list(sections), settings):
-        if len(unit) > 1 or (unit[0].source == "textbook" and len(_plain(unit[0].text)) <= settings.unit_chars):
+        if len(unit) > 1 or (unit[0].source in settings.topic_sources and len(_plain(unit[0].text)) <= settings.unit_chars):
             chunks.append(_topic_chunk(unit, splitter, settings, seen))
             continue
         section = unit[0]
@@ -81,14 +81,14 @@ def chunk_sections(sections: Iterable[Section], settings: ChunkerSettings) -> li
 
 
 def _topics(sections: list[Section], settings: ChunkerSettings) -> list[list[Section]]:
-    """Consecutive book sections of one TOC node, grouped when their text fits one passage."""
+    """Consecutive sections of one source and TOC node, grouped when their text fits one passage."""
     units: list[list[Section]] = []
     for section in sections:
         last = units[-1] if units else None
         if (
             last
-            and section.source == "textbook"
-            and last[0].source == "textbook"
+            and section.source in settings.topic_sources
+            and last[0].source == section.source
             and last[0].toc_id == section.toc_id
             and last[0].file == section.file
         ):
@@ -98,7 +98,7 @@ def _topics(sections: list[Section], settings: ChunkerSettings) -> list[list[Sec
     out: list[list[Section]] = []
     for unit in units:
         size = sum(len(_plain(s.text)) for s in unit)
-        out.extend([unit] if unit[0].source == "textbook" and size <= settings.unit_chars else [[s] for s in unit])
+        out.extend([unit] if unit[0].source in settings.topic_sources and size <= settings.unit_chars else [[s] for s in unit])
     return out
 
 
@@ -214,10 +214,18 @@ def find_passage(chunks: list[Chunk], toc: str, heading: str, sources: tuple[str
                 continue
             if heading in chunk.title:
                 return chunk, chunk.text
+            parts = _part_headings(chunk)
             for line_start, line in _line_starts(chunk.text):
-                if heading in line and _is_heading_line(line):
+                if heading in line and (_is_heading_line(line) or line in parts):
                     return chunk, chunk.text[line_start:]
     return None
+
+
+def _part_headings(chunk: Chunk) -> set[str]:
+    """The headings of a topic passage's parts (a card's title inside its subsection's passage),
+    as its pieces' breadcrumbs name them below the passage's own."""
+    lead = chunk.title + " › "
+    return {view.split("\n", 1)[0][len(lead) :].split(" › ")[0] for view in chunk.pieces if view.startswith(lead)}
 
 
 def _line_starts(text: str):
