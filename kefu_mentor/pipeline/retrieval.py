@@ -149,32 +149,29 @@ class HybridRetriever:
         # Each vector row's kind, chunk by chunk in the order the index writes them: the chunk's own
         # words (title + text, then its pieces), the situation phrasings pointing at it, and a
         # template's buyer phrasings last (only a buyer's own message should match on those).
-        buyer_rows, content_rows = [], []
-        for chunk in store.chunks:
+        # Each situation phrasing row also gets its part: one sub-section of a book topic
+        # (`Chunk.ask_parts`) or the whole passage; phrasings are pooled per part (`_phrasings_pooled`).
+        buyer_rows, content_rows, part_rows = [], [], []
+        part_chunk: list[int] = []
+        for i, chunk in enumerate(store.chunks):
             n_views = len(chunk.embedding_texts())
             n_own = 1 + len(chunk.pieces)
             buyer_rows += [False] * (n_views - len(chunk.buyer_says)) + [True] * len(chunk.buyer_says)
             content_rows += [True] * n_own + [False] * (n_views - n_own)
+            ids: dict[str, int] = {}
+            asks = []
+            for part in chunk.ask_parts or ("",) * len(chunk.asks):
+                if part not in ids:
+                    ids[part] = len(part_chunk)
+                    part_chunk.append(i)
+                asks.append(ids[part])
+            part_rows += [-1] * n_own + asks + [-1] * len(chunk.buyer_says)
         self._row_chunk = np.asarray(store.rows)
         laid_out = len(buyer_rows) == len(self._row_chunk)
         self._buyer_row = np.array(buyer_rows if laid_out else [False] * len(self._row_chunk), dtype=bool)
         self._content_row = np.array(content_rows if laid_out else [True] * len(self._row_chunk), dtype=bool)
         self._phrasing_row = ~self._content_row & ~self._buyer_row
-        # Each situation phrasing row's part: one sub-section of a book topic (`Chunk.ask_parts`),
-        # or the whole passage; phrasings are pooled per part (`_phrasings_pooled`).
-        self._phrasing_part = np.full(len(self._row_chunk), -1, dtype=np.int64)
-        part_chunk: list[int] = []
-        if laid_out:
-            row = 0
-            for i, chunk in enumerate(store.chunks):
-                first_ask = row + 1 + len(chunk.pieces)
-                ids: dict[str, int] = {}
-                for j, part in enumerate(chunk.ask_parts or ("",) * len(chunk.asks)):
-                    if part not in ids:
-                        ids[part] = len(part_chunk)
-                        part_chunk.append(i)
-                    self._phrasing_part[first_ask + j] = ids[part]
-                row += len(chunk.embedding_texts())
+        self._phrasing_part = np.array(part_rows if laid_out else [-1] * len(self._row_chunk), dtype=np.int64)
         self._part_chunk = np.array(part_chunk, dtype=np.int64)
         # Each chunk's piece rows (they follow its own row), to find the part a query matched.
         self._piece_rows: dict[int, np.ndarray] = {}
