@@ -644,3 +644,36 @@ def test_situation_phrasings_are_pooled_per_part_of_a_topic():
     # Two sub-sections' single near phrasings do not add up (their mean would be 0.89): the topic
     # ranks by its best part, the mean of that part's best two.
     assert HybridRetriever._phrasings_pooled(fake, score, np.array([0.90], np.float32))[0] == pytest.approx(0.80)
+
+
+def test_the_piece_to_quote_is_chosen_by_cosine_and_the_question_s_words():
+    from kefu_mentor.pipeline.retrieval import HybridRetriever, Lexicon
+    from kefu_mentor.pipeline.text import Tokenizer
+
+    # Cards grouped under one subsection: the two pieces are near alike by cosine.
+    crumbs = ("模块三", "任务二", "知识储备", "一、订单催付")
+    sections = [
+        Section("supplement", "m3t2-k1", (*crumbs, "催付的时机"), 40, "不要拍下后马上催，避开深夜和清晨。", "c.md", 1),
+        Section("supplement", "m3t2-k1", (*crumbs, "未付款的原因"), 40, "买家未付款的常见原因：还在比较其他店铺，或在等待优惠。", "c.md", 5),
+    ]
+    (chunk,) = chunk_sections(sections, ChunkerSettings(topic_sources=("textbook", "supplement")))
+    assert len(chunk.pieces) == 2
+    tokenizer = Tokenizer()
+    fake = SimpleNamespace(
+        settings=Settings(focus_words=0.1),
+        store=SimpleNamespace(chunks=[chunk]),
+        lexicon=Lexicon([chunk], tokenizer),
+        _piece_rows={0: np.arange(1, 3)},
+        _ask_pieces={0: []},
+    )
+    score = np.array([0.80, 0.915, 0.912], dtype=np.float32)  # own row, then the two pieces
+    tokens = tuple(tokenizer.tokenize("买家不付款常见的原因有哪些"))
+    # By cosine alone the timing card is nearer by three thousandths ...
+    assert "马上催" in HybridRetriever._focus(fake, 0, score)
+    # ... the question's words decide for the card that answers it ...
+    assert "还在比较其他店铺" in HybridRetriever._focus(fake, 0, score, tokens)
+    # ... but never a lead in cosine larger than the weight (the share is at most 1), and weight 0
+    # switches them off.
+    assert "马上催" in HybridRetriever._focus(fake, 0, np.array([0.8, 0.95, 0.84], np.float32), tokens)
+    fake.settings = Settings(focus_words=0.0)
+    assert "马上催" in HybridRetriever._focus(fake, 0, score, tokens)

@@ -108,6 +108,7 @@ class Lexicon:
         # A word no chunk contains is as informative as the rarest word.
         self._unknown_idf = math.log(1 + (n_docs + 0.5) / 0.5)
         self._sentences: dict[int, tuple[tuple[str, frozenset[str]], ...]] = {}
+        self._piece_words: dict[tuple[int, int], frozenset[str]] = {}
 
     def idf(self, token: str) -> float:
         return self._idf.get(token, self._unknown_idf)
@@ -117,12 +118,21 @@ class Lexicon:
 
     def coverage(self, query_tokens: tuple[str, ...], index: int) -> float:
         """IDF-weighted share of the query's words that chunk `index` contains (0 to 1)."""
-        words = set(query_tokens)
-        if not words:
-            return 0.0
-        total = sum(self.idf(t) for t in words)
-        found = sum(self.idf(t) for t in words if t in self.doc_tokens[index])
-        return found / total if total else 0.0
+        return self.share(query_tokens, self.doc_tokens[index])
+
+    def share(self, query_tokens: tuple[str, ...], words: set[str] | frozenset[str]) -> float:
+        """IDF-weighted share of the query's words found in `words` (0 to 1)."""
+        query = set(query_tokens)
+        total = sum(self.idf(t) for t in query)
+        return sum(self.idf(t) for t in query if t in words) / total if total else 0.0
+
+    def piece_words(self, index: int, piece: int, text: str) -> frozenset[str]:
+        """The words of piece `piece` of chunk `index` (`text`), cached."""
+        key = (index, piece)
+        words = self._piece_words.get(key)
+        if words is None:
+            words = self._piece_words[key] = frozenset(self.tokenizer.tokenize(text))
+        return words
 
     def sentences(self, hit: Hit, split: Callable[[Chunk], list[str]]) -> tuple[tuple[str, frozenset[str]], ...]:
         """The hit's candidate sentences (as `split` cuts them) with their tokens, cached."""
@@ -372,7 +382,7 @@ class HybridRetriever:
                 float(bm25[i]),
                 self.coverage(query.tokens, int(i)),
                 bool(placed[i]),
-                self._focus(int(i), row_score),
+                self._focus(int(i), row_score, query.tokens),
             )
             for i in order
         ]
@@ -425,7 +435,7 @@ class HybridRetriever:
         """Which chunks are templates answering a recognised class (`none` → the closing ones)."""
         return self._is_template & (self._families == template_family(family))
 
-    def _focus(self, index: int, row_score: np.ndarray) -> str:
+    def _focus(self, index: int, row_score: np.ndarray, tokens: tuple[str, ...] = ()) -> str:
         """The text of the chunk's piece nearest to the query ("" without pieces).
 
         When the situation phrasings of one part of the passage are nearer to the query than any
@@ -441,9 +451,15 @@ class HybridRetriever:
             pooled = float(np.sort(row_score[ask_rows])[::-1][: max(self.settings.phrasing_pool, 1)].mean())
             if pooled > nearest:
                 nearest, rows = pooled, part_rows
-        best = int(np.argmax(row_score[rows]))
+        pieces = self.store.chunks[index].pieces
+        numbers = [int(row - self._piece_rows[index][0]) for row in rows]
+        scores = row_score[rows].astype(np.float64)
+        if self.settings.focus_words and tokens:
+            scores += self.settings.focus_words * np.array(
+                [self.lexicon.share(tokens, self.lexicon.piece_words(index, n, pieces[n].split("\n", 1)[-1])) for n in numbers]
+            )
         # A piece view is "breadcrumb\ntext"; the text is what the passage holds.
-        return self.store.chunks[index].pieces[int(rows[best] - self._piece_rows[index][0])].split("\n", 1)[-1]
+        return pieces[numbers[int(np.argmax(scores))]].split("\n", 1)[-1]
 
     def authority(self, query: Query) -> dict[str, float]:
         """How much each source type counts for this question.
