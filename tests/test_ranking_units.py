@@ -654,7 +654,15 @@ def test_the_piece_to_quote_is_chosen_by_cosine_and_the_question_s_words():
     crumbs = ("模块三", "任务二", "知识储备", "一、订单催付")
     sections = [
         Section("supplement", "m3t2-k1", (*crumbs, "催付的时机"), 40, "不要拍下后马上催，避开深夜和清晨。", "c.md", 1),
-        Section("supplement", "m3t2-k1", (*crumbs, "未付款的原因"), 40, "买家未付款的常见原因：还在比较其他店铺，或在等待优惠。", "c.md", 5),
+        Section(
+            "supplement",
+            "m3t2-k1",
+            (*crumbs, "未付款的原因"),
+            40,
+            "买家未付款的常见原因：还在比较其他店铺，或在等待优惠。",
+            "c.md",
+            5,
+        ),
     ]
     (chunk,) = chunk_sections(sections, ChunkerSettings(topic_sources=("textbook", "supplement")))
     assert len(chunk.pieces) == 2
