@@ -108,7 +108,7 @@ class Lexicon:
         # A word no chunk contains is as informative as the rarest word.
         self._unknown_idf = math.log(1 + (n_docs + 0.5) / 0.5)
         self._sentences: dict[int, tuple[tuple[str, frozenset[str]], ...]] = {}
-        self._piece_words: dict[tuple[int, int], frozenset[str]] = {}
+        self._piece_words: dict[int, frozenset[str]] = {}
 
     def idf(self, token: str) -> float:
         return self._idf.get(token, self._unknown_idf)
@@ -126,12 +126,11 @@ class Lexicon:
         total = sum(self.idf(t) for t in query)
         return sum(self.idf(t) for t in query if t in words) / total if total else 0.0
 
-    def piece_words(self, index: int, piece: int, text: str) -> frozenset[str]:
-        """The words of piece `piece` of chunk `index` (`text`), cached."""
-        key = (index, piece)
-        words = self._piece_words.get(key)
+    def piece_words(self, row: int, text: str) -> frozenset[str]:
+        """The words of the piece at vector row `row` (its `text`), cached."""
+        words = self._piece_words.get(row)
         if words is None:
-            words = self._piece_words[key] = frozenset(self.tokenizer.tokenize(text))
+            words = self._piece_words[row] = frozenset(self.tokenizer.tokenize(text))
         return words
 
     def sentences(self, hit: Hit, split: Callable[[Chunk], list[str]]) -> tuple[tuple[str, frozenset[str]], ...]:
@@ -451,15 +450,15 @@ class HybridRetriever:
             pooled = float(np.sort(row_score[ask_rows])[::-1][: max(self.settings.phrasing_pool, 1)].mean())
             if pooled > nearest:
                 nearest, rows = pooled, part_rows
+        # A piece view is "breadcrumb\ntext"; the text is what the passage holds.
         pieces = self.store.chunks[index].pieces
-        numbers = [int(row - self._piece_rows[index][0]) for row in rows]
+        texts = {int(row): pieces[int(row - self._piece_rows[index][0])].split("\n", 1)[-1] for row in rows}
         scores = row_score[rows].astype(np.float64)
         if self.settings.focus_words and tokens:
             scores += self.settings.focus_words * np.array(
-                [self.lexicon.share(tokens, self.lexicon.piece_words(index, n, pieces[n].split("\n", 1)[-1])) for n in numbers]
+                [self.lexicon.share(tokens, self.lexicon.piece_words(row, text)) for row, text in texts.items()]
             )
-        # A piece view is "breadcrumb\ntext"; the text is what the passage holds.
-        return pieces[numbers[int(np.argmax(scores))]].split("\n", 1)[-1]
+        return texts[int(rows[int(np.argmax(scores))])]
 
     def authority(self, query: Query) -> dict[str, float]:
         """How much each source type counts for this question.
