@@ -89,6 +89,10 @@ class Settings:
     # the fact 0.586 → 0.598 (modules 2-7 0.371 → 0.400, module 1 unchanged); 0.1-0.15 alike,
     # 0.05 and 0.2-0.3 lower; counting the piece's heading words too: the same overall.
     focus_words: float = 0.1
+    # Reorder the best fused candidates of a learner's question by the ranker learned on dev
+    # (`retrieval.Ranker`, stored with the refusal rule); off, or without a learned ranker for
+    # this embedder, the fused order stands.
+    rerank: bool = True
     # Passages inside the part of the book a question names ("模块一课后实训") count this many
     # times more (see `structure.place_named`).
     place_boost: float = 2.0

@@ -15,10 +15,10 @@ from kefu_mentor.errors import CorpusError
 from kefu_mentor.pipeline.answer import question_type
 from kefu_mentor.pipeline.chunking import chunk_sections
 from kefu_mentor.pipeline.corpus import attach_situations
-from kefu_mentor.pipeline.retrieval import is_buyer_voice
+from kefu_mentor.pipeline.retrieval import RANK_FEATURES, Ranker, is_buyer_voice
 from kefu_mentor.pipeline.structure import Place, place_named
 from kefu_mentor.schema import Section
-from kefu_mentor.tools.evaluation import GoldenItem, calibrate
+from kefu_mentor.tools.evaluation import GoldenItem, _logistic, calibrate, train_ranker
 
 TOPIC = ("模块一", "任务一", "知识储备", "二、网店客服的重要性")
 
@@ -242,7 +242,9 @@ def test_bm25_votes_only_when_its_passages_hold_the_question_s_words(retriever):
 
     def scores(question, **knobs):
         old = retriever.settings
-        retriever.settings = replace(old, **knobs)
+        # The fused scores themselves (the learned ranker, which reads BM25 as one of its
+        # features whatever the gate says, is off here).
+        retriever.settings = replace(old, rerank=False, **knobs)
         try:
             return {h.index: round(h.score, 9) for h in retriever.search(retriever.prepare(question), 5)}
         finally:
@@ -685,3 +687,60 @@ def test_the_piece_to_quote_is_chosen_by_cosine_and_the_question_s_words():
     assert "马上催" in HybridRetriever._focus(fake, 0, np.array([0.8, 0.95, 0.84], np.float32), tokens)
     fake.settings = Settings(focus_words=0.0)
     assert "马上催" in HybridRetriever._focus(fake, 0, score, tokens)
+
+
+def _ranker(**weights: float) -> Ranker:
+    return Ranker(tuple(weights.get(name, 0.0) for name in RANK_FEATURES), 0.0)
+
+
+def test_the_learned_ranker_orders_a_learner_s_candidates_and_can_be_switched_off(retriever):
+    query = retriever.prepare("平台规则规定客服不能做哪些事")
+    assert not query.buyer_voice  # a buyer's own message keeps its routing instead
+    candidates, features = retriever.features(query)
+    assert len(candidates) >= 3 and features.shape == (len(candidates), len(RANK_FEATURES))
+    length = np.array([len(retriever.store.chunks[i].text) for i in candidates])
+    old = (retriever.ranker, retriever.settings)
+    try:
+        for weight, pick in ((5.0, np.argmax), (-5.0, np.argmin)):
+            retriever.ranker = _ranker(length=weight)  # the longest, then the shortest passage first
+            top = retriever.search(query, 3)[0]
+            assert top.index == candidates[pick(length)]
+            assert 0.0 < top.score < 1.0  # the ranker's belief, not a fused RRF score
+        retriever.settings = replace(retriever.settings, rerank=False)
+        plain = retriever.search(query, 3)
+        retriever.ranker = None
+        assert [h.index for h in plain] == [h.index for h in retriever.search(query, 3)]
+    finally:
+        retriever.ranker, retriever.settings = old
+
+
+def test_a_ranker_learned_on_other_features_is_ignored_not_misread():
+    ranker = _ranker(pooled=2.0, parts=-0.5)
+    assert Ranker.from_json(ranker.to_json()) == ranker
+    stale = {**ranker.to_json(), "features": [*RANK_FEATURES[:-1], "something_else"]}
+    assert Ranker.from_json(stale) is None
+    assert Ranker.from_json(None) is None and Ranker.from_json({}) is None
+
+
+def test_the_ranker_s_regression_weighs_what_separates_answers_from_the_rest():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 2))
+    y = (x[:, 0] + 0.3 * rng.normal(size=400) > 1.0).astype(float)  # few positives, by feature 0 only
+    w = _logistic(x, y, l2=1.0)
+    assert w[0] > 2.0 and abs(w[1]) < 0.5 * w[0]
+
+
+def test_training_the_ranker_on_keyed_questions(mini_settings):
+    mentor = Mentor.load(mini_settings.index_dir, mini_settings)
+    items = [
+        GoldenItem("a", "m1", "student", "泄露他人信息的商家扣几分", key=(("扣6分",),)),
+        GoldenItem("b", "m1", "student", "不同物流方式的运作模式分为哪几种", key=(("邮寄、快递、货运",),)),
+        GoldenItem("c", "m1", "student", "铁路运输有什么特点", key=(("铁路运输运量大",),)),
+        GoldenItem("d", "oos", "agent", "今天天气怎么样", out_of_scope=True),  # no key: not learned from
+    ]
+    entry = train_ranker(mentor, items)
+    assert entry["features"] == list(RANK_FEATURES) and entry["dev_questions"] == 3
+    ranker = Ranker.from_json(entry)
+    assert ranker is not None and len(ranker.weights) == len(RANK_FEATURES)
+    with pytest.raises(ValueError, match="dev 集"):
+        train_ranker(mentor, items[3:])

@@ -76,14 +76,21 @@ class AbstentionRule:
 UNCALIBRATED = AbstentionRule(slope=1.0, threshold=0.5 + 1.0)
 
 
-def load_calibration(path: Path, embedder_id: str) -> AbstentionRule:
-    """The rule calibrated for this embedder in the table at `path`, or `UNCALIBRATED` when there is none."""
+def calibration_entry(path: Path, embedder_id: str) -> dict:
+    """What was learned on dev for this embedder (the refusal rule, the ranker) in the table at
+    `path`, or {} when there is nothing."""
     try:
         table = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         table = {}
-    entry = table.get(embedder_id)
-    if not entry:
+    entry = table.get(embedder_id) if isinstance(table, dict) else None
+    return entry if isinstance(entry, dict) else {}
+
+
+def load_calibration(path: Path, embedder_id: str) -> AbstentionRule:
+    """The rule calibrated for this embedder in the table at `path`, or `UNCALIBRATED` when there is none."""
+    entry = calibration_entry(path, embedder_id)
+    if "slope" not in entry or "threshold" not in entry:
         return UNCALIBRATED
     return AbstentionRule(float(entry["slope"]), float(entry["threshold"]))
 

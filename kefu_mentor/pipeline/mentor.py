@@ -7,13 +7,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 from ..config import Settings
 from ..errors import CorpusError, QuestionError
 from ..schema import SOURCE_TYPES, Answer, Chunk
-from .answer import AbstentionRule, at_the_assistant, compose, load_calibration, refusal
+from .answer import AbstentionRule, at_the_assistant, calibration_entry, compose, load_calibration, refusal
 from .embedding import Embedder, load_embedder
 from .index import IndexStore, ensure_index, load_index
-from .retrieval import Hit, HybridRetriever, Query
+from .retrieval import Hit, HybridRetriever, Query, Ranker
 from .scenario import OTHER
 from .text import Tokenizer, clean_text, has_meaningful_text, strip_markup, to_simplified
 from .toc import TableOfContents
@@ -65,11 +67,14 @@ class Mentor:
         settings: Settings,
         rule: AbstentionRule | None = None,
         tokenizer: Tokenizer | None = None,
+        ranker: Ranker | None = None,
     ):
         self.settings = settings
         self.store = store
         self.embedder = embedder
-        self.retriever = HybridRetriever(store, embedder, tokenizer or Tokenizer(), settings)
+        if ranker is None:
+            ranker = Ranker.from_json(calibration_entry(settings.calibration_path, embedder.id).get("ranker"))
+        self.retriever = HybridRetriever(store, embedder, tokenizer or Tokenizer(), settings, ranker)
         self.rule = rule or load_calibration(settings.calibration_path, embedder.id)
         # The book's table of contents answers "在第几页 / 哪一节 / 模块六有哪几个任务"; without
         # a readable toc.yaml those questions get the passages alone.
@@ -88,9 +93,16 @@ class Mentor:
         """The index manifest: corpus digest, embedder, chunker settings, counts, build time."""
         return self.store.manifest
 
-    def with_settings(self, settings: Settings, rule: AbstentionRule | None = None) -> Mentor:
+    def with_settings(self, settings: Settings, rule: AbstentionRule | None = None, ranker: Ranker | None = None) -> Mentor:
         """The same index and embedder under other settings (ablations, benchmarks)."""
-        return Mentor(self.store, self.embedder, settings, rule=rule or self.rule, tokenizer=self.retriever.tokenizer)
+        return Mentor(
+            self.store,
+            self.embedder,
+            settings,
+            rule=rule or self.rule,
+            tokenizer=self.retriever.tokenizer,
+            ranker=ranker or self.retriever.ranker,
+        )
 
     @classmethod
     def load(
@@ -134,9 +146,7 @@ class Mentor:
         Raises:
             QuestionError: the question is empty or has no text, or `sources` is invalid.
         """
-        text, notices = check_question(question, self.settings.max_question_chars)
-        if self.store.stale_reason:
-            notices = (self.store.stale_reason, *notices)
+        query, vector, notices = self.read(question, history)
         k = max(1, int(k or self.settings.top_k))
         if sources is not None:
             unknown = [s for s in sources if s not in SOURCE_TYPES]
@@ -144,13 +154,24 @@ class Mentor:
                 raise QuestionError(f"未知的资料类型：{', '.join(map(str, unknown))}。可选：{'、'.join(SOURCE_TYPES)}")
             if not sources:
                 raise QuestionError("没有选择任何资料类型。请至少勾选教材、补充资料或话术中的一种。")
+        return query, self.retriever.search(query, k, tuple(sources) if sources else None, vector), notices
+
+    def read(self, question: str, history: list[str] | None = None) -> tuple[Query, np.ndarray, tuple[str, ...]]:
+        """The question as it is searched: checked, normalised, read with the previous turns,
+        embedded and, for a buyer's words, its scenario recognised; with notices for the user.
+
+        Raises:
+            QuestionError: the question is empty or has no text.
+        """
+        text, notices = check_question(question, self.settings.max_question_chars)
+        if self.store.stale_reason:
+            notices = (self.store.stale_reason, *notices)
         clean_history = [
             search_form(h)[: self.settings.max_question_chars] for h in (history or []) if isinstance(h, str) and clean_text(h)
         ]
         query = self.retriever.prepare(search_form(text), clean_history)
         vector = self.retriever.embed(query)
-        query = self.retriever.recognise(query, vector)
-        return query, self.retriever.search(query, k, tuple(sources) if sources else None, vector), notices
+        return self.retriever.recognise(query, vector), vector, notices
 
     def ask(
         self,

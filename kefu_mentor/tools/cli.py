@@ -541,6 +541,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--golden", type=Path, nargs="*", help="黄金集 YAML（默认 eval/blind、eval/real、eval/legacy 下全部）")
     ev.add_argument("--split", choices=["dev", "test", "all"], default="test")
     ev.add_argument("--calibrate", action="store_true", help="先在 dev 集上重新校准拒答规则（写入 calibration.json）")
+    ev.add_argument(
+        "--train-ranker", action="store_true", help="先在 dev 集的答案要点上重新训练排序模型（写入 calibration.json）"
+    )
     ev.add_argument("--no-baseline", action="store_true", help="不跑朴素方案对比")
     ev.add_argument("--no-ablations", action="store_true", help="不跑部件消融")
     ev.add_argument("--json", action="store_true", help="输出 JSON")
