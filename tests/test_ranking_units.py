@@ -740,6 +740,7 @@ def test_training_the_ranker_on_keyed_questions(mini_settings):
     ]
     entry = train_ranker(mentor, items)
     assert entry["features"] == list(RANK_FEATURES) and entry["dev_questions"] == 3
+    assert all(0.0 <= entry[k] <= 1.0 for k in ("dev_cv_mrr_fused", "dev_cv_mrr_ranker"))
     ranker = Ranker.from_json(entry)
     assert ranker is not None and len(ranker.weights) == len(RANK_FEATURES)
     with pytest.raises(ValueError, match="dev 集"):
