@@ -97,7 +97,7 @@ class Citation:
     title: str  # the passage's breadcrumb as one string ("模块一 … › 三、交易安全")
     page: int | None
     text: str
-    score: float
+    score: float  # `Hit.score`: the ranker's belief (0-1), or the fused score without a ranker
     toc_id: str = ""
     reply: str | None = None
     family: str | None = None  # templates only

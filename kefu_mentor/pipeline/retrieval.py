@@ -60,7 +60,9 @@ class Hit:
 
     index: int  # position in the index (for caches keyed by chunk)
     chunk: Chunk
-    score: float  # fused (RRF) score
+    # What the order rests on: the learned ranker's belief (0-1) that the passage answers a
+    # learner's question when a ranker is loaded, otherwise the fused (RRF) score.
+    score: float
     dense: float  # best cosine over the chunk's vectors
     bm25: float
     coverage: float  # IDF-weighted share of the query's words found in the chunk
@@ -97,7 +99,7 @@ RANK_FEATURES = (
     "fused_rank",  # log(1 + how many passages the fused (RRF) score puts above it)
     "pooled",  # the dense score ranking uses (own words, or pooled situation phrasings), less the best
     "own",  # its own words' best cosine, less the best passage's
-    "phrasing",  # its single nearest situation phrasing, less the best (-0.2 without phrasings)
+    "phrasing",  # its single nearest situation phrasing, less the best (without phrasings: as "own")
     "bm25",  # BM25 score as a share of the best
     "coverage",  # IDF-weighted share of the question's words it holds
     "placed",  # lies in the part of the book the question names
@@ -153,7 +155,7 @@ class Scored:
 
     fused: np.ndarray
     pooled: np.ndarray  # dense score for ranking (`HybridRetriever._phrasings_pooled`)
-    dense: np.ndarray  # best cosine over each chunk's own vectors
+    dense: np.ndarray  # best cosine over each chunk's searched vectors (as `Hit.dense`)
     bm25: np.ndarray
     row_score: np.ndarray  # each vector row's cosine (-1 where not searched)
     placed: np.ndarray
@@ -373,8 +375,8 @@ class HybridRetriever:
             candidates = self.candidates(scored, max(self.ranker.depth, k))
             # Ordered by the ranker's belief that a passage answers, except that the passages
             # inside a part of the book the question names come first: few dev questions name
-            # one, so the ranker alone learns little of it (dev five-fold MRR 0.738 → 0.748;
-            # counting them `place_boost` times instead: 0.745).
+            # one, so the ranker alone learns little of it (in a five-fold comparison on dev, all
+            # book MRR 0.738 → 0.748; counting them `place_boost` times instead: 0.745).
             belief = 1.0 / (1.0 + np.exp(-self.ranker.score(self.rank_features(query, scored, candidates))))
             score = fused.copy()
             score[candidates] = belief
@@ -435,7 +437,11 @@ class HybridRetriever:
         top_phrasing = phrasing.max()
         rel_pooled = pooled[c] - top_pooled
         rel_own = own[c] - top_own
-        rel_phrasing = np.where(phrasing[c] > -1.0, phrasing[c] - top_phrasing, -0.2)
+        # A passage without situation phrasings (a reply template, an instructor's upload) is
+        # described by its own words. A fixed -0.2 instead did as well on dev, but it put an
+        # instructor's passage, for a question on their own material, 4th where fusion had it 2nd
+        # (3rd this way).
+        rel_phrasing = np.where(phrasing[c] > -1.0, phrasing[c] - top_phrasing, rel_own)
         card = (self._sources[c] == "supplement").astype(float)
         parts = self._log_parts[c]
         return np.column_stack(
