@@ -3,6 +3,7 @@ source authority, exercise demotion, follow-ups, answer types and the abstention
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from types import SimpleNamespace
 
@@ -720,6 +721,25 @@ def test_a_ranker_learned_on_other_features_is_ignored_not_misread():
     stale = {**ranker.to_json(), "features": [*RANK_FEATURES[:-1], "something_else"]}
     assert Ranker.from_json(stale) is None
     assert Ranker.from_json(None) is None and Ranker.from_json({}) is None
+
+
+def test_the_shipped_ranker_was_trained_on_today_s_features():
+    # A change to RANK_FEATURES without retraining would switch reranking off for everyone.
+    from kefu_mentor.config import DEFAULT_EMBEDDER
+    from kefu_mentor.pipeline.answer import calibration_entry
+
+    entry = calibration_entry(Settings().calibration_path, DEFAULT_EMBEDDER)
+    assert Ranker.from_json(entry.get("ranker")) is not None, "请运行 kefu-mentor eval --split dev --train-ranker"
+
+
+def test_a_stale_ranker_is_switched_off_with_a_warning(mini_settings, tmp_path, caplog):
+    stale = {**_ranker(pooled=1.0).to_json(), "features": ["something_else"]}
+    table = tmp_path / "calibration.json"
+    embedder_id = Mentor.load(mini_settings.index_dir, mini_settings).embedder.id
+    table.write_text(json.dumps({embedder_id: {"ranker": stale}}), encoding="utf-8")
+    with caplog.at_level("WARNING"):
+        mentor = Mentor.load(mini_settings.index_dir, mini_settings.with_(calibration_path=table))
+    assert mentor.retriever.ranker is None and "重新训练" in caplog.text
 
 
 def test_the_ranker_s_regression_weighs_what_separates_answers_from_the_rest():

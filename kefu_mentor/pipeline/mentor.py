@@ -73,7 +73,10 @@ class Mentor:
         self.store = store
         self.embedder = embedder
         if ranker is None:
-            ranker = Ranker.from_json(calibration_entry(settings.calibration_path, embedder.id).get("ranker"))
+            learned = calibration_entry(settings.calibration_path, embedder.id).get("ranker")
+            ranker = Ranker.from_json(learned)
+            if learned and ranker is None:  # the features changed since it was trained: say so
+                log.warning("排序模型是用另一组特征训练的，已停用；请运行 kefu-mentor eval --split dev --train-ranker 重新训练")
         self.retriever = HybridRetriever(store, embedder, tokenizer or Tokenizer(), settings, ranker)
         self.rule = rule or load_calibration(settings.calibration_path, embedder.id)
         # The book's table of contents answers "在第几页 / 哪一节 / 模块六有哪几个任务"; without
