@@ -531,18 +531,18 @@ def test_a_learners_question_always_cites_the_passage_nearest_by_its_own_words(r
     order = [0, 1, 2]  # the target (the last chunk) is not among them
     learner = swap(retriever.prepare("客服分为哪几类"), buyer_voice=False)
     slot = retriever.settings.content_slot
-    placed = retriever._with_nearest_content(order, learner, scores, allowed, 5)
+    placed = retriever._with_nearest_content(order, learner, retriever._own_best(scores, allowed), 5)
     assert placed == order[:slot] + [target] + order[slot:]
     # Already high enough, or a buyer's own message (routed by scenario): the order stays.
-    assert retriever._with_nearest_content([target, 0, 1], learner, scores, allowed, 5) == [target, 0, 1]
+    assert retriever._with_nearest_content([target, 0, 1], learner, retriever._own_best(scores, allowed), 5) == [target, 0, 1]
     buyer = swap(learner, buyer_voice=True)
-    assert retriever._with_nearest_content(order, buyer, scores, allowed, 5) == order
+    assert retriever._with_nearest_content(order, buyer, retriever._own_best(scores, allowed), 5) == order
     # A phrasing's score does not count: only the chunk's own rows do.
     phrasing = np.flatnonzero(~retriever._content_row)
     if len(phrasing):
         scores[:] = -1.0
         scores[phrasing[0]] = 0.99
-        assert retriever._with_nearest_content(order, learner, scores, allowed, 5) == order
+        assert retriever._with_nearest_content(order, learner, retriever._own_best(scores, allowed), 5) == order
 
 
 def test_situation_phrasings_rank_by_their_best_two_and_cards_give_way_to_the_book():

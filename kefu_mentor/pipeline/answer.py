@@ -89,7 +89,11 @@ def calibration_entry(path: Path, embedder_id: str) -> dict:
 
 def load_calibration(path: Path, embedder_id: str) -> AbstentionRule:
     """The rule calibrated for this embedder in the table at `path`, or `UNCALIBRATED` when there is none."""
-    entry = calibration_entry(path, embedder_id)
+    return rule_of(calibration_entry(path, embedder_id))
+
+
+def rule_of(entry: dict) -> AbstentionRule:
+    """The refusal rule in a calibration entry (`calibration_entry`), or `UNCALIBRATED`."""
     if "slope" not in entry or "threshold" not in entry:
         return UNCALIBRATED
     return AbstentionRule(float(entry["slope"]), float(entry["threshold"]))

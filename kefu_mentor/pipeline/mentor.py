@@ -12,7 +12,7 @@ import numpy as np
 from ..config import Settings
 from ..errors import CorpusError, QuestionError
 from ..schema import SOURCE_TYPES, Answer, Chunk
-from .answer import AbstentionRule, at_the_assistant, calibration_entry, compose, load_calibration, refusal
+from .answer import AbstentionRule, at_the_assistant, calibration_entry, compose, refusal, rule_of
 from .embedding import Embedder, load_embedder
 from .index import IndexStore, ensure_index, load_index
 from .retrieval import Hit, HybridRetriever, Query, Ranker
@@ -72,13 +72,14 @@ class Mentor:
         self.settings = settings
         self.store = store
         self.embedder = embedder
+        # What was learned on dev for this embedder, read once for both (`with_settings` passes them on).
+        learned = calibration_entry(settings.calibration_path, embedder.id) if rule is None or ranker is None else {}
         if ranker is None:
-            learned = calibration_entry(settings.calibration_path, embedder.id).get("ranker")
-            ranker = Ranker.from_json(learned)
-            if learned and ranker is None:  # the features changed since it was trained: say so
+            ranker = Ranker.from_json(learned.get("ranker"))
+            if learned.get("ranker") and ranker is None:  # the features changed since it was trained: say so
                 log.warning("排序模型是用另一组特征训练的，已停用；请运行 kefu-mentor eval --split dev --train-ranker 重新训练")
         self.retriever = HybridRetriever(store, embedder, tokenizer or Tokenizer(), settings, ranker)
-        self.rule = rule or load_calibration(settings.calibration_path, embedder.id)
+        self.rule = rule or rule_of(learned)
         # The book's table of contents answers "在第几页 / 哪一节 / 模块六有哪几个任务"; without
         # a readable toc.yaml those questions get the passages alone.
         try:

@@ -158,8 +158,15 @@ class Scored:
     dense: np.ndarray  # best cosine over each chunk's searched vectors (as `Hit.dense`)
     bm25: np.ndarray
     row_score: np.ndarray  # each vector row's cosine (-1 where not searched)
+    own: np.ndarray  # best cosine over each chunk's own words (title, text, pieces); -1 where not allowed
     placed: np.ndarray
     allowed: np.ndarray
+
+
+def placed_first(score: np.ndarray, placed: np.ndarray) -> np.ndarray:
+    """The order of candidates by `score`, best first, with those inside a part of the book the
+    question names ahead of the rest (how `HybridRetriever.search` orders the ranker's candidates)."""
+    return np.lexsort((-score, ~placed.astype(bool)))
 
 
 class Lexicon:
@@ -380,7 +387,7 @@ class HybridRetriever:
             belief = 1.0 / (1.0 + np.exp(-self.ranker.score(self.rank_features(query, scored, candidates))))
             score = fused.copy()
             score[candidates] = belief
-            first = np.lexsort((-belief, ~placed[candidates]))
+            first = placed_first(belief, placed[candidates])
             ranking = np.concatenate([candidates[first], ranking[~np.isin(ranking, candidates)]])
         # The same passage twice in the corpus (a copied file, a card repeating the book) is cited once.
         order, seen = [], set()
@@ -390,7 +397,7 @@ class HybridRetriever:
             if self._text_keys[i] not in seen:
                 seen.add(self._text_keys[i])
                 order.append(i)
-        order = self._with_nearest_content(order, query, row_score, scored.allowed, k)
+        order = self._with_nearest_content(order, query, scored.own, k)
         return [
             Hit(
                 int(i),
@@ -418,7 +425,7 @@ class HybridRetriever:
         `Settings.content_slot` may cite) when the fused score has it at all."""
         order = np.argsort(-scored.fused)[:depth]
         order = order[scored.fused[order] > 0]
-        nearest = int(np.argmax(np.where(scored.allowed, self._own_best(scored.row_score), -1.0)))
+        nearest = int(np.argmax(scored.own))
         if scored.fused[nearest] > 0 and nearest not in order:
             order = np.append(order, nearest)
         return order.astype(np.int64)
@@ -426,14 +433,14 @@ class HybridRetriever:
     def rank_features(self, query: Query, scored: Scored, candidates: np.ndarray) -> np.ndarray:
         """`RANK_FEATURES` of each candidate (rows in the order of `candidates`)."""
         fused, pooled, bm25 = scored.fused, scored.pooled, scored.bm25
-        own = self._own_best(scored.row_score)
+        own = scored.own
         phrasing = np.full(len(fused), -1.0, dtype=np.float32)
         rows = self._phrasing_row & (scored.row_score > -1.0)
         np.maximum.at(phrasing, self._row_chunk[rows], scored.row_score[rows])
         c = candidates
         fused_rank = np.log1p((fused[None, :] > fused[c, None]).sum(axis=1))
         top_pooled = pooled[scored.allowed].max()
-        top_own = own[scored.allowed].max()
+        top_own = own.max()
         top_phrasing = phrasing.max()
         rel_pooled = pooled[c] - top_pooled
         rel_own = own[c] - top_own
@@ -463,13 +470,6 @@ class HybridRetriever:
                 parts * rel_pooled,
             ]
         ).astype(np.float64)
-
-    def _own_best(self, row_score: np.ndarray) -> np.ndarray:
-        """Each chunk's best cosine by its own words (title, text and pieces; -1 where none was searched)."""
-        best = np.full(len(self.store.chunks), -1.0, dtype=np.float32)
-        rows = self._content_row & (row_score > -1.0)
-        np.maximum.at(best, self._row_chunk[rows], row_score[rows])
-        return best
 
     def _score(self, query: Query, sources: tuple[str, ...] | None, vector: np.ndarray | None) -> Scored | None:
         """Every chunk's dense, BM25 and fused evidence for `query` (None: no source allowed)."""
@@ -553,7 +553,16 @@ class HybridRetriever:
             if in_family.any():
                 fused[in_family] *= self.settings.scenario_boost
                 fused[self._is_template & ~in_family] *= self.settings.scenario_other
-        return Scored(fused, ranked, dense, bm25, row_score, placed, allowed)
+        return Scored(fused, ranked, dense, bm25, row_score, self._own_best(row_score, allowed), placed, allowed)
+
+    def _own_best(self, row_score: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+        """Each allowed chunk's best cosine by its own words (title, text, pieces; not the phrasings
+        pointing at it), -1 elsewhere: the content slot's passage and two ranker features."""
+        own = np.full(len(self.store.chunks), -1.0, dtype=np.float32)
+        content = self._content_row & (row_score > -1.0)
+        np.maximum.at(own, self._row_chunk[content], row_score[content])
+        own[~allowed] = -1.0
+        return own
 
     def _phrasings_pooled(self, row_score: np.ndarray, dense: np.ndarray) -> np.ndarray:
         """Each chunk's dense score for ranking: the best of its own rows (and of a template's buyer
@@ -582,17 +591,15 @@ class HybridRetriever:
             np.maximum.at(out, chunk, pooled.astype(np.float32))
         return out
 
-    def _with_nearest_content(self, order: list, query: Query, row_score: np.ndarray, allowed: np.ndarray, k: int) -> list:
+    def _with_nearest_content(self, order: list, query: Query, own: np.ndarray, k: int) -> list:
         """`order` with the chunk nearest to a learner's question by its own words placed at
         `Settings.content_slot` when it ranks lower or not at all (see there)."""
         slot = self.settings.content_slot
         if slot is None or slot >= k or query.buyer_voice or not order:
             return order
-        nearest = self._own_best(row_score)
-        nearest[~allowed] = -1.0
-        best = int(np.argmax(nearest))
+        best = int(np.argmax(own))
         key = self._text_keys[best]  # `order` holds one chunk per text: a copy of `best` counts as it
-        if nearest[best] <= -1.0 or any(self._text_keys[i] == key for i in order[: slot + 1]):
+        if own[best] <= -1.0 or any(self._text_keys[i] == key for i in order[: slot + 1]):
             return order
         rest = [i for i in order if self._text_keys[i] != key]
         return (rest[:slot] + [best] + rest[slot:])[:k]

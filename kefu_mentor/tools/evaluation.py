@@ -38,7 +38,7 @@ from ..pipeline.answer import AbstentionRule, load_calibration
 from ..pipeline.corpus import load_corpus
 from ..pipeline.embedding import EmbeddingCache, load_embedder
 from ..pipeline.mentor import Mentor
-from ..pipeline.retrieval import RANK_FEATURES, Ranker
+from ..pipeline.retrieval import RANK_FEATURES, Ranker, placed_first
 from ..pipeline.toc import TableOfContents
 from ..schema import Chunk
 
@@ -600,7 +600,7 @@ def _fit_ranker(examples: Sequence[tuple[str, np.ndarray, np.ndarray]], l2: floa
 def _reciprocal_rank(score: np.ndarray, features: np.ndarray, meets: np.ndarray, depth: int = 10) -> float:
     """1 / rank of the first candidate meeting the key (0 beyond `depth`), with passages in a
     part of the book the question names first, as `HybridRetriever.search` orders them."""
-    order = np.lexsort((-score, -features[:, RANK_FEATURES.index("placed")]))
+    order = placed_first(score, features[:, RANK_FEATURES.index("placed")] > 0)
     hit = np.flatnonzero(meets[order][:depth])
     return 1.0 / (hit[0] + 1) if len(hit) else 0.0
 
@@ -763,8 +763,8 @@ def run_eval(settings: Settings, args: argparse.Namespace) -> int:
         )
     chosen = [i for i in items if args.split == "all" or i.split == args.split]
     mentor = Mentor.load(settings.index_dir, settings, rebuild=True)
-    if getattr(args, "train_ranker", False):
-        dev = [i for i in items if i.split == "dev" and i.set != "legacy" and i.set != "own_buyer"]
+    dev = [i for i in items if i.split == "dev" and i.set != "legacy" and i.set != "own_buyer"]
+    if args.train_ranker:
         entry = train_ranker(mentor, dev)
         path = save_calibration(settings.calibration_path, mentor.embedder.id, {"ranker": entry})
         print(
@@ -774,7 +774,6 @@ def run_eval(settings: Settings, args: argparse.Namespace) -> int:
         )
         mentor = mentor.with_settings(settings, ranker=Ranker.from_json(entry))
     if args.calibrate:
-        dev = [i for i in items if i.split == "dev" and i.set != "legacy" and i.set != "own_buyer"]
         entry = calibrate(mentor, dev)
         path = save_calibration(settings.calibration_path, mentor.embedder.id, entry)
         print(f"已在 dev 集（{entry['dev_items']} 题）上校准拒答规则：{entry}，写入 {path}", file=sys.stderr)
