@@ -142,3 +142,18 @@ def test_a_broken_corpus_file_does_not_stop_the_batch(mini_copy):
     assert len(lines) == 2 and not lines[0]["abstained"] and "error" in lines[1]
     assert "m1-t2.md 第 2 行" in lines[0]["notices"][0] and "上一次建好的索引" in lines[0]["notices"][0]
     assert "m1-t2.md 第 2 行" in result.stderr.decode() and "Traceback" not in result.stderr.decode()
+
+
+def test_training_the_ranker_on_a_set_with_nothing_to_learn_says_so_and_writes_nothing(real_settings):
+    from pathlib import Path
+
+    table = Path("calibration.json")
+    before = table.read_bytes()
+    oos_only = Path(__file__).resolve().parents[1] / "eval" / "blind" / "oos.yaml"
+    result = run_cli(
+        real_settings, "eval", "--golden", str(oos_only), "--split", "dev", "--train-ranker", "--no-baseline", "--no-ablations"
+    )
+    err = result.stderr.decode()
+    assert result.returncode == 2
+    assert "没有可用于训练排序模型的题目" in err and "请用默认的黄金集" in err and "Traceback" not in err
+    assert table.read_bytes() == before

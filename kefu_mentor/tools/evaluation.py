@@ -751,19 +751,13 @@ def format_misses(results: Sequence[ItemResult], toc: TableOfContents, limit: in
     return lines[:limit]
 
 
-def run_eval(settings: Settings, args: argparse.Namespace) -> int:
-    corpus = load_corpus(settings.corpus_dir)
-    real_text = read_real_text()
-    paths = args.golden or default_golden_paths()
-    items = load_golden(paths, corpus.toc, real_text)
-    skipped = []
-    if any(set_of(Path(p)) == "buyer" for p in paths) and not any(i.set == "buyer" for i in items):
-        skipped.append(
-            "真实买家消息：本机没有原始语料副本，已跳过。获取方法见 eval/README.md（kefu-mentor eval-data --mirror DIR）。"
-        )
-    chosen = [i for i in items if args.split == "all" or i.split == args.split]
-    mentor = Mentor.load(settings.index_dir, settings, rebuild=True)
-    dev = [i for i in items if i.split == "dev" and i.set != "legacy" and i.set != "own_buyer"]
+def _learn_on_dev(mentor: Mentor, settings: Settings, dev: Sequence[GoldenItem], args: argparse.Namespace) -> Mentor:
+    """`--train-ranker`, then `--calibrate`: each learns on the dev items, writes `calibration.json`
+    and returns the mentor that uses what it learned.
+
+    Raises:
+        ValueError: the dev items hold nothing that step can learn from (nothing written for it).
+    """
     if args.train_ranker:
         entry = train_ranker(mentor, dev)
         path = save_calibration(settings.calibration_path, mentor.embedder.id, {"ranker": entry})
@@ -778,6 +772,30 @@ def run_eval(settings: Settings, args: argparse.Namespace) -> int:
         path = save_calibration(settings.calibration_path, mentor.embedder.id, entry)
         print(f"已在 dev 集（{entry['dev_items']} 题）上校准拒答规则：{entry}，写入 {path}", file=sys.stderr)
         mentor = mentor.with_settings(settings, rule=load_calibration(settings.calibration_path, mentor.embedder.id))
+    return mentor
+
+
+def run_eval(settings: Settings, args: argparse.Namespace) -> int:
+    corpus = load_corpus(settings.corpus_dir)
+    real_text = read_real_text()
+    paths = args.golden or default_golden_paths()
+    items = load_golden(paths, corpus.toc, real_text)
+    skipped = []
+    if any(set_of(Path(p)) == "buyer" for p in paths) and not any(i.set == "buyer" for i in items):
+        skipped.append(
+            "真实买家消息：本机没有原始语料副本，已跳过。获取方法见 eval/README.md（kefu-mentor eval-data --mirror DIR）。"
+        )
+    chosen = [i for i in items if args.split == "all" or i.split == args.split]
+    mentor = Mentor.load(settings.index_dir, settings, rebuild=True)
+    dev = [i for i in items if i.split == "dev" and i.set != "legacy" and i.set != "own_buyer"]
+    try:
+        mentor = _learn_on_dev(mentor, settings, dev, args)
+    except ValueError as exc:  # nothing to learn from: nothing is written for that step
+        print(
+            f"{exc}。这一步没有写入 {settings.calibration_path}；请用默认的黄金集（不加 --golden）或包含 dev 题的文件再试。",
+            file=sys.stderr,
+        )
+        return 2
     baseline = None if args.no_baseline else DefaultRecipe(settings, mentor.chunks)
     if baseline is not None and write_vectors(NAIVE_VECTORS, baseline.embedder.id, baseline.texts, baseline.vectors):
         print(f"已更新朴素方案的向量：{NAIVE_VECTORS}（随代码提交，全新克隆的评测不必重算）", file=sys.stderr)
