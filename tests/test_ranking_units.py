@@ -19,7 +19,15 @@ from kefu_mentor.pipeline.corpus import attach_situations
 from kefu_mentor.pipeline.retrieval import RANK_FEATURES, Ranker, is_buyer_voice
 from kefu_mentor.pipeline.structure import Place, place_named
 from kefu_mentor.schema import Section
-from kefu_mentor.tools.evaluation import GoldenItem, _logistic, calibrate, train_ranker
+from kefu_mentor.tools.evaluation import (
+    GoldenItem,
+    _logistic,
+    calibrate,
+    ceiling_lines,
+    ceilings,
+    read_second_labels,
+    train_ranker,
+)
 
 TOPIC = ("模块一", "任务一", "知识储备", "二、网店客服的重要性")
 
@@ -765,3 +773,26 @@ def test_training_the_ranker_on_keyed_questions(mini_settings):
     assert ranker is not None and len(ranker.weights) == len(RANK_FEATURES)
     with pytest.raises(ValueError, match="dev 集"):
         train_ranker(mentor, items[3:])
+
+
+def test_ceilings_say_how_far_a_perfect_next_stage_would_go(real_mentor, tmp_path):
+    second = tmp_path / "second_labels.tsv"
+    second.write_text("# 说明\nid\tfamilies\tunsure\nb1\t物流跟踪,异常物流\t\nb2\tnone\t?\n", encoding="utf-8")
+    items = [
+        GoldenItem("a", "m1", "student", "泄露他人信息的商家扣几分", key=(("扣6分",),)),
+        GoldenItem("c", "m1", "student", "铁路运输有什么特点", key=(("没有哪段资料有这句话",),)),  # no candidate meets it
+        GoldenItem("b1", "buyer", "agent", "快递到哪了", style="buyer", families=("物流跟踪",)),
+        GoldenItem("b2", "buyer", "agent", "好的谢谢", style="buyer", families=("催付",)),
+        GoldenItem("d", "oos", "agent", "Python 怎么读取 Excel 文件", out_of_scope=True),
+    ]
+    found = ceilings(real_mentor, items, second)
+    assert found["candidates"]["全部教材题"] == {"n": 2, "recall": 0.5}
+    assert found["candidates"]["模块一"]["n"] == 2 and "模块二至七" not in found["candidates"]
+    recogniser = found["recogniser"]
+    assert recogniser["n"] == 2 and 0.0 <= recogniser["top1"] <= recogniser["top3"] <= recogniser["top5"] <= 1.0
+    # One of two second labels agrees (b1's main label; b2 says none where 催付 is scored).
+    assert found["second_labeller"] == {"n": 2, "agreement": 0.5}
+    assert found["out_of_scope"]["n"] == 1 and found["out_of_scope"]["known_family"] == 0  # refused: no family
+    lines = ceiling_lines(found)
+    assert any("全部教材题" in line and "0.500" in line for line in lines) and any("第二位标注者" in line for line in lines)
+    assert read_second_labels(tmp_path / "missing.tsv") == {}

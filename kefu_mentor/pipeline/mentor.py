@@ -177,6 +177,20 @@ class Mentor:
         vector = self.retriever.embed(query)
         return self.retriever.recognise(query, vector), vector, notices
 
+    def in_known_scenario(self, query: Query) -> bool:
+        """Whether `query` reads as a buyer's words in a recognised scenario, which is never refused.
+
+        A buyer's own message gets its family's template (`none`, a thanks or an OK, a closing
+        one) unless the recogniser finds `other` likely (`Settings.buyer_other_max`); a learner
+        quoting a buyer only when the quoted family is sure enough (`Settings.scenario_keep`).
+        """
+        scenario = query.scenario
+        if not scenario or scenario.family == OTHER:
+            return False
+        if query.buyer_voice:
+            return query.unmatched < self.settings.buyer_other_max
+        return scenario.confidence >= self.settings.scenario_keep
+
     def ask(
         self,
         question: str,
@@ -206,12 +220,7 @@ class Mentor:
             scenario = None
         earlier = [h for h in (history or []) if isinstance(h, str) and h.strip()]
         follow_up_of = earlier[-1][:200] if query.is_follow_up and earlier else ""
-        # A buyer message in a recognised scenario is never refused: it gets that family's template
-        # (`none`, a thanks or an OK, gets a closing one).
-        if query.buyer_voice:
-            known = bool(scenario and scenario.family != OTHER and query.unmatched < self.settings.buyer_other_max)
-        else:
-            known = bool(scenario and scenario.family != OTHER and scenario.confidence >= self.settings.scenario_keep)
+        known = self.in_known_scenario(query)
         # A passage in the very part of the book the question names ("任务一的任务实践题目叫什么")
         # answers it, however few of the question's words it shares.
         placed = bool(hits) and hits[0].placed

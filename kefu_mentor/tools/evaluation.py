@@ -26,7 +26,7 @@ import re
 import sys
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +47,9 @@ NONE_FAMILY = "none"  # thanks, fragments, chit-chat
 OTHER_FAMILY = "other"  # a real request that no scenario family covers
 EVAL_DIR = Path("eval")
 REAL_TEXT = Path(".data/eval/buyer_lines.jsonl")
+# A second, independent labelling of the real buyer lines (ids and labels only): how far the
+# labels themselves can be trusted (`ceilings`).
+SECOND_LABELS = EVAL_DIR / "real" / "second_labels.tsv"
 # The naive recipe's 750-character chunks take the 4-bit embedder about 0.7 s each (~3 min for
 # the corpus): their vectors ship here so a fresh clone's evaluation and notebook start from
 # them (`kefu-mentor eval` refreshes the file; a changed chunk is simply embedded again).
@@ -453,6 +456,7 @@ class Report:
     embedder: str
     systems: dict[str, dict[str, dict]]  # system → slice → metrics
     skipped: tuple[str, ...] = ()
+    ceilings: dict = field(default_factory=dict)  # `ceilings`: how far each stage could take us
 
     def to_json(self) -> dict:
         return {
@@ -462,6 +466,7 @@ class Report:
             "embedder": self.embedder,
             "systems": self.systems,
             "skipped": list(self.skipped),
+            "ceilings": self.ceilings,
         }
 
 
@@ -483,8 +488,106 @@ def evaluate(
             runs[name] = ask_all(ablated(mentor, change), items)
     systems = {name: {s: metrics(rows, toc) for s, rows in slices(results).items()} for name, results in runs.items()}
     split = ",".join(sorted({i.split for i in items}))
-    report = Report(split, len(items), len(mentor.chunks), mentor.embedder.id, systems, tuple(skipped))
+    report = Report(split, len(items), len(mentor.chunks), mentor.embedder.id, systems, tuple(skipped), ceilings(mentor, items))
     return report, runs
+
+
+# ---------------------------------------------------------------- ceilings
+
+# The book slices whose candidate recall `ceilings` reports, by what a question is.
+CEILING_SLICES: dict[str, Callable[[GoldenItem], bool]] = {
+    "全部教材题": lambda i: True,
+    "模块一": lambda i: i.set == "m1",
+    "模块二至七": lambda i: i.set == "m2to7",
+    "口语情境": lambda i: i.style == "colloquial",
+}
+
+
+def ceilings(mentor: Mentor, items: Sequence[GoldenItem], second_labels: Path = SECOND_LABELS) -> dict:
+    """How far each stage could take the answers if the next one were perfect, on these items.
+
+    - `candidates`: per book slice, the share of keyed learner questions whose answering
+      passage is among the candidates the ranker reorders (the R@1 a perfect reordering would
+      reach), beside how many questions that is.
+    - `recogniser`: on real buyer lines of a known family, the share whose family is among the
+      recogniser's first 1 / 3 / 5 families (`other` left out): family@k if routing followed it.
+    - `second_labeller`: the share of real buyer lines whose second, independent label
+      (`eval/real/second_labels.tsv`) is one of the labels scored here: how far a person gets.
+    - `out_of_scope`: how many out-of-scope questions read as a buyer's own message, and how
+      many of those the recogniser puts in a known family surely enough that `Mentor.ask` never
+      refuses them (issue #12's rule): the refusals out of scope that rule gives up.
+    """
+    out: dict = {}
+    by_id = {item.id: item for item in items}
+    examples = _ranker_examples(mentor, [i for i in items if i.set in ("m1", "m2to7", "safety")])
+    for name, keep in CEILING_SLICES.items():
+        found = [bool(meets.any()) for item_id, meets, _ in examples if keep(by_id[item_id])]
+        if found:
+            out.setdefault("candidates", {})[name] = {"n": len(found), "recall": sum(found) / len(found)}
+    model = mentor.store.scenario
+    known = [i for i in items if i.is_buyer and i.set == "buyer" and not {NONE_FAMILY, OTHER_FAMILY} & set(i.families)]
+    if model is not None and known:
+        within = {1: 0, 3: 0, 5: 0}
+        for item in known:
+            query, vector, _ = mentor.read(item.question)
+            families = [s.family for s in model.read(vector[0], query.text)[1] if s.family != OTHER_FAMILY]
+            for k in within:
+                within[k] += bool(set(families[:k]) & set(item.families))
+        out["recogniser"] = {"n": len(known), **{f"top{k}": n / len(known) for k, n in within.items()}}
+    second = read_second_labels(second_labels)
+    labelled = [i for i in items if i.set == "buyer" and i.id in second]
+    if labelled:
+        agree = sum(second[i.id][0] in i.families for i in labelled)
+        out["second_labeller"] = {"n": len(labelled), "agreement": agree / len(labelled)}
+    oos = [i for i in items if i.set == "oos"]
+    if oos:
+        reads = [mentor.read(i.question)[0] for i in oos]
+        buyer = [q for q in reads if q.buyer_voice]
+        family = [q for q in buyer if mentor.in_known_scenario(q)]
+        out["out_of_scope"] = {"n": len(oos), "buyer_voice": len(buyer), "known_family": len(family)}
+    return out
+
+
+def read_second_labels(path: Path = SECOND_LABELS) -> dict[str, tuple[str, ...]]:
+    """id → the second labeller's families (main label first), or nothing without the file."""
+    if not Path(path).exists():
+        return {}
+    out = {}
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        cells = line.split("\t")
+        if line.startswith("#") or len(cells) < 2 or cells[0] == "id" or not cells[1].strip():
+            continue
+        out[cells[0]] = tuple(f.strip() for f in cells[1].split(",") if f.strip())
+    return out
+
+
+def ceiling_lines(found: dict) -> list[str]:
+    """The ceilings as Markdown list items (Chinese), for the report and the console."""
+    lines = []
+    for name, c in found.get("candidates", {}).items():
+        lines.append(
+            f"- {name}：排序模型重排的候选段落里含答案段落的比例 {c['recall']:.3f}（{c['n']} 道带答案要点的学员题；"
+            "即排序完美时 R@1 与 R@5 的上限）"
+        )
+    if "recogniser" in found:
+        r = found["recogniser"]
+        lines.append(
+            f"- 真实买家消息（{r['n']} 条属已知场景族）：场景识别器前 1 / 3 / 5 个场景族含标注的比例 "
+            f"{r['top1']:.3f} / {r['top3']:.3f} / {r['top5']:.3f}（路由完全照识别器的次序、又从不拒答时的 family@1 / @3 / @5）"
+        )
+    if "second_labeller" in found:
+        s = found["second_labeller"]
+        lines.append(
+            f"- 真实买家消息（{s['n']} 条）：第二位标注者独立标注的主标签是原标注之一的比例 {s['agreement']:.3f}"
+            "（一个人对这些标签能达到的一致程度）"
+        )
+    if "out_of_scope" in found:
+        o = found["out_of_scope"]
+        lines.append(
+            f"- 超范围题 {o['n']} 道：{o['buyer_voice']} 道读起来是买家本人的消息，其中 {o['known_family']} 道被识别为已知场景族"
+            "，按 #12 的规则（已知场景的买家消息不拒答）不会被拒答"
+        )
+    return lines
 
 
 # ---------------------------------------------------------------- calibration
@@ -812,6 +915,9 @@ def run_eval(settings: Settings, args: argparse.Namespace) -> int:
             print("\n真实买家消息最常见的混淆（标注 → 第一条引用）：")
             for want, got, n in mix:
                 print(f"  {want} → {got}：{n}")
+        if report.ceilings:
+            print("\n上限分析（下一步完美时能到哪里）：")
+            print("\n".join(ceiling_lines(report.ceilings)))
     pages = page_lookups(mentor, paths, args.split)
     if pages:
         print(
@@ -858,6 +964,9 @@ def write_report(
     ]
     if mix:
         text += ["", "真实买家消息最常见的混淆（标注 → 第一条引用）：", ""] + [f"- {a} → {b}：{n}" for a, b, n in mix]
+    if report.ceilings:
+        text += ["", "上限分析（同一次运行；每一步之后的环节都完美时，本系统最多能到哪里）：", ""]
+        text += ceiling_lines(report.ceilings)
     if gaps:
         text += ["", f"覆盖缺口：{len(gaps)} 道盲写题在现有资料里找不到能回答的段落（不计入上表）：", ""]
         text += [f"- {gid}：{why}" for gid, why in gaps]
