@@ -796,3 +796,18 @@ def test_ceilings_say_how_far_a_perfect_next_stage_would_go(real_mentor, tmp_pat
     lines = ceiling_lines(found)
     assert any("全部教材题" in line and "0.500" in line for line in lines) and any("第二位标注者" in line for line in lines)
     assert read_second_labels(tmp_path / "missing.tsv") == {}
+
+
+def test_character_trigrams_see_the_question_s_own_wording_in_a_passage(retriever):
+    from kefu_mentor.pipeline.text import char_trigrams
+
+    assert char_trigrams("扣6分！") == {"扣6分"} and char_trigrams("A b") == frozenset()
+    query = retriever.prepare("泄露他人信息的商家扣几分")
+    candidates, features = retriever.features(query, retriever.embed(query))
+    chars = features[:, RANK_FEATURES.index("chars")]
+    gap = features[:, RANK_FEATURES.index("chars_gap")]
+    holder = [k for k, i in enumerate(candidates) if "泄露他人信息" in retriever.store.chunks[int(i)].text]
+    others = [k for k in range(len(candidates)) if k not in holder]
+    assert holder and others
+    assert chars[holder[0]] == chars.max() > max(chars[k] for k in others)
+    assert gap[holder[0]] == 0.0 and (gap <= 0.0).all()

@@ -191,6 +191,16 @@ def to_simplified(text: str) -> str:
     return _t2s().convert(text)
 
 
+_NOT_A_WORD_CHAR = re.compile(r"[^\w\u4e00-\u9fff]")
+
+
+def char_trigrams(text: str) -> frozenset[str]:
+    """Every run of three characters (letters, digits, Chinese; lower-cased, punctuation and
+    spaces dropped): words shared with a passage even where jieba cuts them differently."""
+    chars = _NOT_A_WORD_CHAR.sub("", text.lower())
+    return frozenset(chars[i : i + 3] for i in range(len(chars) - 2))
+
+
 def split_sentences(text: str) -> list[str]:
     """Split on Chinese sentence ends (。！？；) and line breaks, keeping the punctuation."""
     sentences = []
