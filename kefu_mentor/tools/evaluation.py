@@ -525,7 +525,7 @@ def ceilings(mentor: Mentor, items: Sequence[GoldenItem], second_labels: Path = 
         if found:
             out.setdefault("candidates", {})[name] = {"n": len(found), "recall": sum(found) / len(found)}
     model = mentor.store.scenario
-    known = [i for i in items if i.is_buyer and i.set == "buyer" and not {NONE_FAMILY, OTHER_FAMILY} & set(i.families)]
+    known = [i for i in items if i.set == "buyer" and not {NONE_FAMILY, OTHER_FAMILY} & set(i.families)]
     if model is not None and known:
         within = {1: 0, 3: 0, 5: 0}
         for item in known:
