@@ -99,6 +99,23 @@ def test_follow_ups_by_position_or_pronoun_borrow_the_previous_turn(retriever):
     assert not retriever.prepare("客服分为哪几类", ["买家催发货怎么回"]).is_follow_up
 
 
+def test_a_follow_up_keeps_its_own_words_for_the_ranker_s_character_trigrams(retriever):
+    from kefu_mentor.pipeline.text import char_trigrams
+
+    follow_up = retriever.prepare("那情节严重的呢", ["泄露他人信息的商家扣几分"])
+    assert follow_up.text.startswith("泄露他人信息") and follow_up.asked == "那情节严重的呢"
+    vector = retriever.embed(follow_up)
+    candidates, features = retriever.features(follow_up, vector)
+    chars = features[:, RANK_FEATURES.index("chars")]
+    own = char_trigrams("那情节严重的呢")
+    passages = [retriever.store.chunks[int(i)] for i in candidates]
+    assert np.allclose(chars, [len(own & char_trigrams(f"{c.title}{c.text}")) / len(own) for c in passages])
+    # Read with the previous turn's words, the shares would be others.
+    _, combined = retriever.features(replace(follow_up, asked=""), vector)
+    assert not np.allclose(combined[:, RANK_FEATURES.index("chars")], chars)
+    assert retriever.prepare("客服分为哪几类").asked == ""
+
+
 def test_reply_templates_compete_fully_only_for_buyers_and_reply_requests(retriever):
     learner = retriever.prepare("买家老说东西不好 我该注意什么")
     weights = retriever.authority(learner)

@@ -89,6 +89,9 @@ class Query:
     # something the templates do not answer at all.
     unmatched: float = 0.0
     place: Place = Place()  # the module, task or part of the book the question names
+    # A follow-up's own words, without the previous turn that `text` carries ("" otherwise): the
+    # ranker's character trigrams read what was just asked.
+    asked: str = ""
 
 
 # What the learned ranker reads of each candidate passage, all relative to the question's best
@@ -322,6 +325,7 @@ class HybridRetriever:
                 is_buyer_voice(previous),
                 bool(_WANTS_REPLY.search(text)),
                 place=place_named(question) or place_named(previous),
+                asked=question,
             )
         return Query(
             question,
@@ -457,7 +461,9 @@ class HybridRetriever:
         # Character trigrams see the question's own wording in a passage where jieba's words and
         # the embedding miss it (colloquial spellings, words cut differently): on dev, five-fold,
         # the keyed passage's MRR among the candidates 0.746 -> 0.767, modules 2-7 0.614 -> 0.637.
-        asked = char_trigrams(query.text)
+        # A follow-up's are its own words only (the previous turn's topic is in the vector and
+        # BM25): dev follow-ups 0.728 -> 0.742, the rest unchanged.
+        asked = char_trigrams(query.asked or query.text)
         chars = np.array([len(asked & self._trigrams[int(i)]) / max(len(asked), 1) for i in c], dtype=np.float64)
         return np.column_stack(
             [
