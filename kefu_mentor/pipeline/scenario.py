@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import yaml
 
 from ..errors import CorpusError
 from ..schema import Chunk
+from .text import word_chars
 
 NONE = "none"
 OTHER = "other"
@@ -33,7 +33,6 @@ NGRAM_BUCKETS = 2048
 NGRAM_WEIGHT = 0.5  # how much the character n-grams count next to the embedding
 # Gradient descent for `ScenarioModel.train` (part of the training digest: change one, retrain).
 TRAINING = {"l2": 1e-4, "steps": 300, "rate": 20.0}
-_KEEP = re.compile(r"[\w\u4e00-\u9fff]")
 
 
 def template_family(family: str) -> str:
@@ -58,7 +57,7 @@ def char_ngrams(texts: list[str], buckets: int = NGRAM_BUCKETS) -> np.ndarray:
     """L2-normalised hashed counts of character unigrams and bigrams (typos keep most of them)."""
     out = np.zeros((len(texts), buckets), dtype=np.float32)
     for row, text in enumerate(texts):
-        chars = [c for c in text.lower() if _KEEP.match(c)]
+        chars = list(word_chars(text))
         grams = chars + [a + b for a, b in zip(chars, chars[1:], strict=False)]
         for gram in grams:
             out[row, int(hashlib.md5(gram.encode()).hexdigest()[:8], 16) % buckets] += 1.0

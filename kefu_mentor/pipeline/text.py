@@ -191,13 +191,15 @@ def to_simplified(text: str) -> str:
     return _t2s().convert(text)
 
 
-_NOT_A_WORD_CHAR = re.compile(r"[^\w\u4e00-\u9fff]")
+def word_chars(text: str) -> str:
+    """The text's letters, digits and Chinese characters, lower-cased (punctuation and spaces dropped)."""
+    return "".join(_TOKEN_KEEP.findall(text.lower()))
 
 
 def char_trigrams(text: str) -> frozenset[str]:
-    """Every run of three characters (letters, digits, Chinese; lower-cased, punctuation and
-    spaces dropped): words shared with a passage even where jieba cuts them differently."""
-    chars = _NOT_A_WORD_CHAR.sub("", text.lower())
+    """Every run of three of its `word_chars`: words shared with a passage even where jieba cuts
+    them differently."""
+    chars = word_chars(text)
     return frozenset(chars[i : i + 3] for i in range(len(chars) - 2))
 
 
