@@ -404,7 +404,9 @@ def test_the_answer_quotes_the_part_of_a_topic_the_question_matched():
     from kefu_mentor.pipeline.text import Tokenizer
 
     filler = "客服要把这一点落实到每天的接待中。" * 8  # long enough that the topic is no short passage
-    sections = [replace(s, text=s.text + filler) if s.breadcrumb != TOPIC else s for s in _sections()]
+    # A lead-in of two sentences: both are the topic's opening, quoted with any item.
+    opening = "在网店经营中，客服是唯一能够跟客户直接沟通的岗位。"
+    sections = [replace(s, text=s.text + filler) if s.breadcrumb != TOPIC else replace(s, text=opening + s.text) for s in _sections()]
     risk = Section(
         "textbook", "m1t1-k2", TOPIC + ("3. 降低网店的经营风险",), 4, "精准推荐能减少退换货和退款。" + filler, "m1.md", 16
     )
@@ -420,7 +422,8 @@ def test_the_answer_quotes_the_part_of_a_topic_the_question_matched():
 
     focused = quoted("好多人买回去又退回来 跟我们有关系吗", piece)
     assert "精准推荐能减少退换货和退款。" in focused
-    assert "网店客服的重要性主要体现在以下几个方面。" in focused  # the topic's opening sentence
+    assert "网店客服的重要性主要体现在以下几个方面。" in focused  # the topic's opening sentences
+    assert "在网店经营中，客服是唯一能够跟客户直接沟通的岗位。" in focused
     assert "客户不能接触到真实的商品。" not in focused  # another item's text
     assert "3. 降低网店的经营风险" in focused  # the matched item's own heading
     assert "1. 塑造网店良好的形象" not in focused  # not the others' (a list question wants them)
@@ -435,6 +438,39 @@ def test_the_answer_quotes_the_part_of_a_topic_the_question_matched():
     assert {"客户不能接触到真实的商品。", "客服的服务质量是十分重要的因素。"} <= {
         s for _, s in select_sentences(lexicon, query, [hit])
     }
+
+
+def test_a_question_about_a_table_gets_its_cells():
+    # Table rows are not sentences, so they are never quoted as such; a question about a table
+    # ("表1-4…哪些栏目", "哪张表…表里列了哪些") gets the table named by number, or the top passage's
+    # table nearest its words, flattened on one line after the quoted sentences.
+    from kefu_mentor.pipeline.answer import compose, tables
+    from kefu_mentor.pipeline.retrieval import Hit, Lexicon, Query
+    from kefu_mentor.pipeline.text import Tokenizer
+
+    text = (
+        "步骤 1 商品知识\n以小组为单位分工协作，制作商品知识手册，见表 1-4。\n\n*表 1-4 商品知识手册*\n\n"
+        "| 编号 | 品名 | 货号 | 材质成分 |\n|---|---|---|---|\n\n"
+        "表 1-5 知识技能总结\n\n| 班级： | 姓名： |\n|---|---|\n| 知识点 | 商品知识 |\n|  | 物流信息 |\n"
+    )
+    found = tables(text)
+    assert [t.caption for t in found] == ["表 1-4 商品知识手册", "表 1-5 知识技能总结"]
+    assert found[1].line() == "表 1-5 知识技能总结：班级、姓名；知识点、商品知识；物流信息。"
+    section = Section("textbook", "m1t2-p", ("模块一", "任务二", "任务实践"), 20, text, "m1.md", 3)
+    (chunk,) = chunk_sections([section], ChunkerSettings())
+    lexicon = Lexicon([chunk], Tokenizer())
+
+    def answer(question: str, buyer: bool = False):
+        query = Query(question, tuple(Tokenizer().tokenize(question)), False, buyer_voice=buyer)
+        return compose(lexicon, query, [Hit(0, chunk, 1.0, 0.9, 0.0, 0.0)])
+
+    text_out, citations = answer("表1-4商品知识手册需要填写哪些栏目？")
+    assert text_out.endswith("表 1-4 商品知识手册：编号、品名、货号、材质成分。[1]")
+    assert "| 编号 | 品名 | 货号 | 材质成分 |" in citations[0].quoted  # highlighted in the passage as written
+    assert "知识点" in answer("知识技能总结表里列了哪些知识点？")[0].splitlines()[-1]
+    # Not a table question, or a buyer's words: no table.
+    assert "编号、品名" not in answer("商品知识手册怎么做？")[0]
+    assert "编号、品名" not in answer("表1-4里的东西有货吗", buyer=True)[0]
 
 
 def test_a_hit_names_the_piece_its_query_is_nearest_to(retriever):
