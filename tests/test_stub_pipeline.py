@@ -10,7 +10,7 @@ import pytest
 
 from kefu_mentor import Mentor, Settings, build_index
 from kefu_mentor.app.render import answer_markdown, sources_html
-from kefu_mentor.pipeline.answer import REFUSAL, UNCALIBRATED, AbstentionRule
+from kefu_mentor.pipeline.answer import LIVE_REFUSAL, REFUSAL, UNCALIBRATED, AbstentionRule, asks_live_fact
 from kefu_mentor.pipeline.embedding import load_embedder
 
 MINI = Path(__file__).resolve().parent / "data" / "mini_corpus"
@@ -48,6 +48,35 @@ def test_a_question_near_nothing_is_refused_without_suggestions(stub):
     assert far.abstained and far.citations == () and far.suggestions == ()
     assert far.answer == REFUSAL
     assert not stub.ask("泄露他人信息会被扣几分？").abstained
+
+
+def test_a_question_about_one_shops_live_facts_is_refused_with_why_and_where_to_look(stub):
+    # The topic is taught (泄露他人信息 and its points), this month's figure of one shop is not: a
+    # passage sharing the words does not answer it. The reason is said, and the section that
+    # teaches the topic is offered.
+    live = stub.ask("我们店这个月因为泄露他人信息被扣的分是多少？")
+    assert live.abstained and live.citations == ()
+    assert live.answer.startswith(LIVE_REFUSAL) and live.suggestions
+    rendered = answer_markdown(live)
+    assert "实际情况" in rendered and "相近的章节" in rendered and "相近的内容" not in rendered
+    assert not stub.ask("泄露他人信息会被扣几分？").abstained
+
+
+@pytest.mark.parametrize(
+    ("question", "live"),
+    [
+        ("我们店这周的询单转化率是多少？", True),
+        ("今天客服排班是怎么排的，我几点能下班？", True),
+        ("今年 618 几号开始付定金？", True),
+        ("隔壁那家店一个月能卖多少单？", True),
+        ("询单转化率是多少算正常？", False),  # no shop, no day: a norm the material may state
+        ("买家问今天下午下单什么时候能发", False),  # a situation a learner reports
+        ("客户说今天几点前下单能当天发货", False),
+        ("我们店询单转化率很低，怎么提高？", False),  # asks how, not a value
+    ],
+)
+def test_which_questions_ask_for_a_shops_or_a_days_facts(question, live):
+    assert asks_live_fact(question) is live
 
 
 def test_a_number_question_quotes_the_figures_with_their_marker(stub):

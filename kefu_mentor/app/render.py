@@ -11,7 +11,7 @@ import re
 
 from ..modes.drills import DrillSummary, Grade
 from ..modes.quiz import QuizQuestion
-from ..pipeline.answer import REFUSAL
+from ..pipeline.answer import REFUSAL, SUGGESTIONS_LEAD
 from ..schema import Answer
 
 CSS = """
@@ -100,7 +100,8 @@ def answer_markdown(answer: Answer) -> str:
     parts = ([chip] if chip else []) + [f"> {md_escape(n)}" for n in answer.notices]
     if answer.abstained:
         parts.append("**教材中没有找到相关内容**")
-        parts.append(md_escape(REFUSAL))
+        # The refusal's own reason (not covered, or a shop's live facts), without the suggestions line.
+        parts.append(md_escape(answer.answer.split(f"\n{SUGGESTIONS_LEAD}")[0] or REFUSAL))
         if answer.suggestions:
             parts.append("可以看看这些相近的章节：\n" + "\n".join(f"- {md_escape(s)}" for s in answer.suggestions))
         return "\n\n".join(parts)

@@ -42,6 +42,11 @@ SUGGESTIONS_LEAD = "如果你想了解相近的内容，可以看看这些章节
 REFUSAL = (
     "抱歉，教材和补充资料中没有找到与这个问题相关的内容。本导师只根据《网店客服》教材及其补充资料回答网店客服的学习和工作问题。"
 )
+# A figure, time or plan of one shop or one day is in no material, however near its topic is.
+LIVE_REFUSAL = (
+    "这个问题问的是某家店铺或某一天的实际情况（具体数字、时间或安排），教材和补充资料里不会有，本导师也查不到。"
+    "请到店铺后台、平台公告查看，或向主管确认。"
+)
 
 
 @dataclass(frozen=True)
@@ -376,13 +381,31 @@ def at_the_assistant(question: str) -> bool:
     return bool(_AT_THE_ASSISTANT.search(question))
 
 
-def refusal(hits: list[Hit], min_coverage: float, question: str = "") -> tuple[str, tuple[str, ...]]:
+# "我们店这周的询单转化率是多少", "今天几点能下班", "今年 618 几号开始付定金": the value of one shop or
+# one day. The material teaches what 询单转化率 is and how to compute it, never this week's value, so
+# a passage sharing most of the words still does not answer. A learner reporting what a buyer asked
+# ("买家问今天下单什么时候能发") is a situation, and a buyer's own message of a known scenario
+# ("仓库今天几点截单？") gets its template (`Mentor.in_known_scenario`): neither is this.
+_NOW = r"今天|今晚|明天|昨天|这周|本周|上周|下周|这个月|本月|上个月|下个月|今年|去年|现在|目前"
+_ONE_SHOP = r"(我们|咱们|我的|本)(店|家)|隔壁|同行|别人家|那家|这家"
+_LIVE_VALUE = r"是多少|有多少|多少单|几点|什么时候|哪天|几号|怎么排"
+_LIVE = re.compile(rf"({_NOW}|{_ONE_SHOP}).*({_LIVE_VALUE})")
+_REPORTED = re.compile(r"(买家|客户|顾客|客人|消费者|亲)[^，。？！]{0,6}(问|说|想知道|咨询)")
+
+
+def asks_live_fact(question: str) -> bool:
+    """True when the question asks for a figure, time or plan of one shop or one day (see `_LIVE`)."""
+    return bool(_LIVE.search(question)) and not _REPORTED.search(question)
+
+
+def refusal(hits: list[Hit], min_coverage: float, question: str = "", live: bool = False) -> tuple[str, tuple[str, ...]]:
     """The honest "not covered" answer and, when something is actually near, sections to look at.
 
     A section is offered only when its passage shares a real part of the question's words
     (`min_coverage`, from `Settings.suggest_min_coverage`): "红烧肉怎么做" is near nothing, and the
     nearest vectors of a far-off question are noise. Words aimed at the assistant's own
-    instructions get no suggestions.
+    instructions get no suggestions; a question about one shop's or one day's facts (`live`) is
+    told why, with the sections that teach its topic.
     """
     suggestions: list[str] = []
     for hit in () if at_the_assistant(question) else hits:
@@ -393,7 +416,7 @@ def refusal(hits: list[Hit], min_coverage: float, question: str = "") -> tuple[s
             suggestions.append(place)
         if len(suggestions) == 3:
             break
-    text = REFUSAL
+    text = LIVE_REFUSAL if live else REFUSAL
     if suggestions:
         text += f"\n{SUGGESTIONS_LEAD}\n" + "\n".join(f"- {s}" for s in suggestions)
     return text, tuple(suggestions)

@@ -12,7 +12,7 @@ import numpy as np
 from ..config import Settings
 from ..errors import CorpusError, QuestionError
 from ..schema import SOURCE_TYPES, Answer, Chunk
-from .answer import AbstentionRule, at_the_assistant, calibration_entry, compose, refusal, rule_of
+from .answer import AbstentionRule, asks_live_fact, at_the_assistant, calibration_entry, compose, refusal, rule_of
 from .embedding import Embedder, load_embedder
 from .index import IndexStore, ensure_index, load_index
 from .retrieval import Hit, HybridRetriever, Query, Ranker
@@ -225,9 +225,11 @@ class Mentor:
         # answers it, however few of the question's words it shares.
         placed = bool(hits) and hits[0].placed
         # Words aimed at the assistant's own instructions are about nothing in the material, even
-        # when they read like a buyer's message of a known scenario.
-        if at_the_assistant(question) or (self.rule.abstains(hits) and not known and not placed):
-            answer_text, suggestions = refusal(hits, self.settings.suggest_min_coverage, query.text)
+        # when they read like a buyer's message of a known scenario; a learner's question about one
+        # shop's or one day's facts is in no passage, however many words they share.
+        live = not known and asks_live_fact(query.asked or query.text)
+        if at_the_assistant(question) or live or (self.rule.abstains(hits) and not known and not placed):
+            answer_text, suggestions = refusal(hits, self.settings.suggest_min_coverage, query.text, live)
             return Answer(
                 question,
                 answer_text,
