@@ -191,6 +191,29 @@ class Mentor:
             return query.unmatched < self.settings.buyer_other_max
         return scenario.confidence >= self.settings.scenario_keep
 
+    def decided_by(self, question: str, query: Query, hits: list[Hit]) -> str:
+        """What decides whether this question is answered, in this order:
+
+        - "assistant": words aimed at the assistant's own instructions are about nothing in the
+          material, even when they read like a buyer's message of a known scenario (refused);
+        - "known": a buyer's message of a known scenario (`in_known_scenario`, answered);
+        - "live": a learner's question about one shop's or one day's facts, in no passage however
+          many words they share (`answer.asks_live_fact`, refused);
+        - "placed": a passage in the very part of the book the question names ("任务一的任务实践题目
+          叫什么") answers it, however few of its words it shares (answered);
+        - "rule": the calibrated refusal rule (`AbstentionRule`), which is calibrated on the
+          questions it decides only.
+        """
+        if at_the_assistant(question):
+            return "assistant"
+        if self.in_known_scenario(query):
+            return "known"
+        if asks_live_fact(query.asked or query.text):
+            return "live"
+        if hits and hits[0].placed:
+            return "placed"
+        return "rule"
+
     def ask(
         self,
         question: str,
@@ -220,16 +243,9 @@ class Mentor:
             scenario = None
         earlier = [h for h in (history or []) if isinstance(h, str) and h.strip()]
         follow_up_of = earlier[-1][:200] if query.is_follow_up and earlier else ""
-        known = self.in_known_scenario(query)
-        # A passage in the very part of the book the question names ("任务一的任务实践题目叫什么")
-        # answers it, however few of the question's words it shares.
-        placed = bool(hits) and hits[0].placed
-        # Words aimed at the assistant's own instructions are about nothing in the material, even
-        # when they read like a buyer's message of a known scenario; a learner's question about one
-        # shop's or one day's facts is in no passage, however many words they share.
-        live = not known and asks_live_fact(query.asked or query.text)
-        if at_the_assistant(question) or live or (self.rule.abstains(hits) and not known and not placed):
-            answer_text, suggestions = refusal(hits, self.settings.suggest_min_coverage, query.text, live)
+        decided = self.decided_by(question, query, hits)
+        if decided in REFUSED_BY or (decided == "rule" and self.rule.abstains(hits)):
+            answer_text, suggestions = refusal(hits, self.settings.suggest_min_coverage, query.text, decided == "live")
             return Answer(
                 question,
                 answer_text,
@@ -258,6 +274,10 @@ class Mentor:
             follow_up_of,
             query.alternatives,
         )
+
+
+# What `Mentor.decided_by` says for a question refused whatever passage is near.
+REFUSED_BY = frozenset(("assistant", "live"))
 
 
 def _ms(started: float) -> float:
