@@ -89,6 +89,12 @@ class Settings:
     # the fact 0.586 → 0.598 (modules 2-7 0.371 → 0.400, module 1 unchanged); 0.1-0.15 alike,
     # 0.05 and 0.2-0.3 lower; counting the piece's heading words too: the same overall.
     focus_words: float = 0.1
+    # A second piece of the top passage is quoted too when it is within this of the focus: pieces
+    # sit within a few thousandths of each other, so the nearest by a hair is often the wrong one
+    # ("怕生 不敢说" chose 语言表达能力的要求 over 提升方法). On dev, answers holding the fact (all book)
+    # 0.682 → 0.686 / 0.695 / 0.699 at 0.006 / 0.01 / 0.02, module 1 0.814 → 0.831 from 0.01; the
+    # answer grows from 409 to 447 / 466 / 491 characters (542 with a second piece always).
+    focus_close: float = 0.01
     # Reorder the best fused candidates of a learner's question by the ranker learned on dev
     # (`retrieval.Ranker`, stored with the refusal rule); off, or without a learned ranker for
     # this embedder, the fused order stands.

@@ -427,6 +427,12 @@ def test_the_answer_quotes_the_part_of_a_topic_the_question_matched():
     assert "客户不能接触到真实的商品。" not in focused  # another item's text
     assert "3. 降低网店的经营风险" in focused  # the matched item's own heading
     assert "1. 塑造网店良好的形象" not in focused  # not the others' (a list question wants them)
+    # A piece as near as the focus (`Hit.also`) is quoted too, under its own heading.
+    other = next(p.split("\n", 1)[-1] for p in chunk.pieces if "真实的商品" in p)
+    query = Query("好多人买回去又退回来", tuple(Tokenizer().tokenize("好多人买回去又退回来")), False)
+    both = [s for _, s in select_sentences(lexicon, query, [Hit(0, chunk, 1.0, 0.9, 0.0, 0.0, focus=piece, also=other)])]
+    assert {"精准推荐能减少退换货和退款。", "客户不能接触到真实的商品。", "1. 塑造网店良好的形象"} <= set(both)
+    assert "2. 提高网店的成交量" not in both
     # A list question gets every item's heading with the matched item.
     listed = quoted("网店客服的重要性体现在哪几个方面", piece)
     assert {"1. 塑造网店良好的形象", "2. 提高网店的成交量", "3. 降低网店的经营风险"} <= set(listed)
@@ -680,13 +686,25 @@ def test_a_matched_situation_phrasing_names_the_part_of_a_topic_passage_to_quote
         _piece_rows={0: piece_rows},
         _ask_pieces={0: _ask_pieces(chunk, piece_rows)},
     )
+    fake._piece_scores = lambda *args: HybridRetriever._piece_scores(fake, *args)
+    fake._focus = lambda *args: HybridRetriever._focus(fake, *args)
     # By its words alone the lead-in is nearest, but the phrasings of "2. 购物体验" (the mean of
     # their best two, as for ranking) are nearer still: the answer quotes that part.
     score = np.array([0.80, 0.86, 0.84, 0.83, 0.70, 0.75, 0.90, 0.88], dtype=np.float32)
     assert HybridRetriever._focus(fake, 0, score) == "客户不能接触到真实的商品，只能咨询客服。"
+    # The piece nearer by its own words is quoted too: the phrasings chose over it.
+    assert HybridRetriever._focus_pair(fake, 0, score, ()) == (
+        "客户不能接触到真实的商品，只能咨询客服。",
+        "客服是唯一能够跟客户直接沟通的岗位。",
+    )
     # One close phrasing alone does not move the focus (mean 0.85 < 0.86) ...
     score[7] = 0.80
     assert HybridRetriever._focus(fake, 0, score) == "客服是唯一能够跟客户直接沟通的岗位。"
+    # ... and the next piece, 0.02 behind, is not quoted with it at `focus_close` 0.01, but is at 0.03.
+    assert HybridRetriever._focus_pair(fake, 0, score, ())[1] == ""
+    fake.settings = Settings(phrasing_pool=2, focus_close=0.03)
+    assert HybridRetriever._focus_pair(fake, 0, score, ())[1] == "客服的态度代表网店的形象。"
+    fake.settings = Settings(phrasing_pool=2)
     # ... nor does a phrasing of the whole topic, however close.
     score = np.array([0.80, 0.86, 0.84, 0.83, 0.99, 0.75, 0.70, 0.70], dtype=np.float32)
     assert HybridRetriever._focus(fake, 0, score) == "客服是唯一能够跟客户直接沟通的岗位。"
@@ -738,6 +756,7 @@ def test_the_piece_to_quote_is_chosen_by_cosine_and_the_question_s_words():
         _piece_rows={0: np.arange(1, 3)},
         _ask_pieces={0: []},
     )
+    fake._piece_scores = lambda *args: HybridRetriever._piece_scores(fake, *args)
     score = np.array([0.80, 0.915, 0.912], dtype=np.float32)  # own row, then the two pieces
     tokens = tuple(tokenizer.tokenize("买家不付款常见的原因有哪些"))
     # By cosine alone the timing card is nearer by three thousandths ...

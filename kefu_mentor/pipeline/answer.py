@@ -246,22 +246,26 @@ def select_sentences(lexicon: Lexicon, query: Query, hits: list[Hit]) -> list[tu
 
 def _matched_unit(lexicon: Lexicon, hit: Hit, kind: str) -> set[int]:
     """Which of the top passage's sentences lie in the part the question matched (small-to-big):
-    the whole passage when it is short; otherwise its focus piece under its own heading, with the
-    topic's lead-in (the principle often stands there: "…不要随意接收陌生人发送的文件") and, for a list question, every
-    item's heading; none for a long passage without pieces (then the best-matching sentences)."""
+    the whole passage when it is short; otherwise its focus piece (and `Hit.also`, a piece as near)
+    under its own heading, with the topic's lead-in (the principle often stands there: "…不要随意接收
+    陌生人发送的文件") and, for a list question, every item's heading; none for a long passage without
+    pieces (then the best-matching sentences)."""
     sentences = lexicon.sentences(hit, _candidate_sentences)
     short = len(hit.chunk.text) <= UNIT_CHARS
     if not short and not hit.focus:
         return set()
-    part = _squeeze(hit.chunk.text if short else hit.focus)
-    chosen = {order for order, (sentence, _) in enumerate(sentences) if _squeeze(sentence) in part}
-    matched = set(chosen)
+    parts = [_squeeze(hit.chunk.text)] if short else [_squeeze(p) for p in (hit.focus, hit.also) if p]
+    chosen: set[int] = set()
+    headings = [order for order, (sentence, _) in enumerate(sentences) if _HEADING.match(sentence)]
+    for part in parts:
+        matched = {order for order, (sentence, _) in enumerate(sentences) if _squeeze(sentence) in part}
+        chosen |= matched
+        if not short:
+            # The part under its own heading ("1. 关心他人"): the heading often names the answer.
+            chosen |= {o - 1 for o in matched if o - 1 in headings and part.startswith(_squeeze(sentences[o][0]))}
     if not short:
-        headings = [order for order, (sentence, _) in enumerate(sentences) if _HEADING.match(sentence)]
         first = headings[0] if headings else 0
         chosen |= set(range(min(first, LEAD_IN_SENTENCES)))
-        # The part under its own heading ("1. 关心他人"): the heading often names the answer.
-        chosen |= {o - 1 for o in matched if o - 1 in headings and part.startswith(_squeeze(sentences[o][0]))}
         if kind == "list":
             chosen |= set(headings)
     return chosen

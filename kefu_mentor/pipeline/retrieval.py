@@ -70,6 +70,8 @@ class Hit:
     # The part of a topic passage the query is nearest to (its best piece, without the
     # heading line), or "" when the passage has no pieces: the answer quotes from it first.
     focus: str = ""
+    # Another piece as near to the query as `focus` (`Settings.focus_close`), or "": quoted too.
+    also: str = ""
 
 
 @dataclass(frozen=True)
@@ -414,7 +416,7 @@ class HybridRetriever:
                 float(bm25[i]),
                 self.coverage(query.tokens, int(i)),
                 bool(placed[i]),
-                self._focus(int(i), row_score, query.tokens),
+                *self._focus_pair(int(i), row_score, query.tokens),
             )
             for i in order
         ]
@@ -640,6 +642,26 @@ class HybridRetriever:
             pooled = float(np.sort(row_score[ask_rows])[::-1][: max(self.settings.phrasing_pool, 1)].mean())
             if pooled > nearest:
                 nearest, rows = pooled, part_rows
+        texts, scores = self._piece_scores(index, rows, row_score, tokens)
+        return texts[int(rows[int(np.argmax(scores))])]
+
+    def _focus_pair(self, index: int, row_score: np.ndarray, tokens: tuple[str, ...]) -> tuple[str, str]:
+        """`_focus`, and the passage's other piece nearest to the query when it is within
+        `Settings.focus_close` of the focus (or nearer: a part's phrasings chose the focus), else ""."""
+        focus = self._focus(index, row_score, tokens)
+        if not focus or self.settings.focus_close <= 0:
+            return focus, ""
+        texts, scores = self._piece_scores(index, self._piece_rows[index], row_score, tokens)
+        by_text = dict(zip(texts.values(), scores.tolist(), strict=True))
+        others = [(score, text) for text, score in by_text.items() if text != focus]
+        if not others:
+            return focus, ""
+        score, text = max(others)
+        return focus, text if by_text.get(focus, score) - score <= self.settings.focus_close else ""
+
+    def _piece_scores(self, index: int, rows: np.ndarray, row_score: np.ndarray, tokens: tuple[str, ...]) -> tuple[dict[int, str], np.ndarray]:
+        """The text of each piece at vector `rows` of chunk `index`, and how near each is to the
+        query: its cosine plus `focus_words` × the share of the question's words it holds."""
         # A piece view is "breadcrumb\ntext"; the text is what the passage holds.
         pieces = self.store.chunks[index].pieces
         texts = {int(row): pieces[int(row - self._piece_rows[index][0])].split("\n", 1)[-1] for row in rows}
@@ -648,7 +670,7 @@ class HybridRetriever:
             scores += self.settings.focus_words * np.array(
                 [self.lexicon.share(tokens, self.lexicon.piece_words(row, text)) for row, text in texts.items()]
             )
-        return texts[int(rows[int(np.argmax(scores))])]
+        return texts, scores
 
     def authority(self, query: Query) -> dict[str, float]:
         """How much each source type counts for this question.
