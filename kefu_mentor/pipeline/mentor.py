@@ -201,8 +201,7 @@ class Mentor:
           many words they share (`answer.asks_live_fact`, refused);
         - "placed": a passage in the very part of the book the question names ("任务一的任务实践题目
           叫什么") answers it, however few of its words it shares (answered);
-        - "rule": the calibrated refusal rule (`AbstentionRule`), which is calibrated on the
-          questions it decides only.
+        - "rule": the refusal rule calibrated on dev (`AbstentionRule`).
         """
         if at_the_assistant(question):
             return "assistant"
