@@ -21,7 +21,6 @@ from kefu_mentor.pipeline.structure import Place, place_named
 from kefu_mentor.schema import Section
 from kefu_mentor.tools.evaluation import (
     GoldenItem,
-    _fit_ranker,
     _logistic,
     calibrate,
     ceiling_lines,
@@ -829,31 +828,6 @@ def test_the_ranker_s_regression_weighs_what_separates_answers_from_the_rest():
     y = (x[:, 0] + 0.3 * rng.normal(size=400) > 1.0).astype(float)  # few positives, by feature 0 only
     w = _logistic(x, y, l2=1.0)
     assert w[0] > 2.0 and abs(w[1]) < 0.5 * w[0]
-
-
-def test_the_ranker_learns_the_order_within_a_question_not_across_questions():
-    # Feature 0 tells a question's answers from its other candidates; feature 1 is the same for
-    # every candidate of a question and only says how many answers it has (three in some, one in
-    # others). Across all candidates feature 1 looks predictive; within a question it says
-    # nothing, and the ranker learns on pairs within a question, so it gets (almost) no weight.
-    rng = np.random.default_rng(0)
-    examples = []
-    for q in range(80):
-        offset = 1.0 if q % 2 else -1.0
-        meets = np.zeros(10, dtype=bool)
-        meets[: 3 if offset > 0 else 1] = True
-        first = rng.normal(size=10) + 2.0 * meets
-        examples.append((f"q{q}", meets, np.column_stack([first, np.full(10, offset)])))
-    ranker = _fit_ranker(examples, l2=1.0)
-    assert ranker.weights[0] > 1.0 and abs(ranker.weights[1]) < 0.01 * ranker.weights[0]
-    # One regression over all candidates would have weighed it.
-    pointwise = _logistic(np.vstack([x for _, _, x in examples]), np.concatenate([m for _, m, _ in examples]).astype(float), 1.0)
-    assert pointwise[1] > 0.2 * pointwise[0]
-    # Still a belief that a passage answers: higher for answers, between 0 and 1.
-    belief = [1 / (1 + np.exp(-ranker.score(x))) for _, _, x in examples]
-    answers = np.concatenate([b[m] for b, (_, m, _) in zip(belief, examples, strict=True)])
-    others = np.concatenate([b[~m] for b, (_, m, _) in zip(belief, examples, strict=True)])
-    assert answers.mean() > 0.5 > others.mean()
 
 
 def test_training_the_ranker_on_keyed_questions(mini_settings):

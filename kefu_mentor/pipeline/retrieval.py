@@ -118,21 +118,18 @@ RANK_FEATURES = (
     "parts_pooled",  # parts x pooled: how far a many-part topic's lead can be trusted
     "chars",  # share of the question's character trigrams in its title and text
     "chars_gap",  # chars, less the best candidate's
-    "card_prompt",  # our exercise or discussion card: its questions resemble exam questions, its 答题要点 answer briefly
 )
 
 
 @dataclass(frozen=True)
 class Ranker:
-    """A linear score over `RANK_FEATURES` (through a sigmoid: the belief that a passage answers)
-    that reorders the best fused candidates.
+    """A logistic model over `RANK_FEATURES` that reorders the best fused candidates.
 
     Fusion by reciprocal rank weighs every signal by hand; this learns from the dev questions'
-    answer keys how much each signal says that a passage answers rather than another candidate
-    of the same question (trained on pairs, `evaluation._fit_ranker`), including the hub effect
-    of a topic with many parts. On dev, each fold ranked by a ranker learned without it, the
-    keyed passage's MRR@10 among the candidates goes 0.701 (fused order) → 0.779; `kefu-mentor
-    eval --split dev --train-ranker` prints these figures and stores them with the weights.
+    answer keys how much each signal says that a passage answers, including the hub effect of
+    a topic with many parts. On dev, each fold ranked by a ranker learned without it, the keyed
+    passage's MRR@10 among the candidates goes 0.701 (fused order) → 0.767; `kefu-mentor eval
+    --split dev --train-ranker` prints these figures and stores them with the weights.
     """
 
     weights: tuple[float, ...]  # on raw feature values (the standardisation folded in)
@@ -291,9 +288,9 @@ class HybridRetriever:
                     self._ask_pieces[i] = _ask_pieces(chunk, rows)
         # Exercises and discussion prompts ask questions; they should not stand in for answers.
         # Only the book's own: our exercise and discussion cards carry 答题要点 (their answers).
-        prompts = np.array([c.toc_id.endswith(("-exercises", "-discuss")) for c in store.chunks], dtype=bool)
-        self._is_prompt = prompts & (self._sources == "textbook")
-        self._is_card_prompt = prompts & (self._sources == "supplement")
+        self._is_prompt = np.array(
+            [c.source == "textbook" and c.toc_id.endswith(("-exercises", "-discuss")) for c in store.chunks], dtype=bool
+        )
         self._log_parts = np.log1p(np.bincount(self._part_chunk, minlength=len(store.chunks))).astype(np.float64)
         self._log_length = np.log1p([len(c.text) for c in store.chunks]).astype(np.float64)
         self._trigrams = [char_trigrams(f"{c.title}{c.text}") for c in store.chunks]
@@ -401,14 +398,6 @@ class HybridRetriever:
             score[candidates] = belief
             first = placed_first(belief, placed[candidates])
             ranking = np.concatenate([candidates[first], ranking[~np.isin(ranking, candidates)]])
-            scenario = query.scenario
-            if query.wants_reply and scenario and scenario.family != OTHER and scenario.confidence >= self.settings.scenario_keep:
-                # A learner asking what to reply to a buyer they quote, whose family is sure enough
-                # that the question is never refused: that family's best template leads, as it
-                # would for the buyer's own message (the ranker learned from few such questions).
-                in_family = ranking[self._templates_of(scenario.family)[ranking] & scored.allowed[ranking]]
-                if len(in_family):
-                    ranking = np.concatenate([in_family[:1], ranking[ranking != in_family[0]]])
         # The same passage twice in the corpus (a copied file, a card repeating the book) is cited once.
         order, seen = [], set()
         for i in ranking:
@@ -478,9 +467,6 @@ class HybridRetriever:
         # BM25): dev follow-ups 0.728 -> 0.742, the rest unchanged.
         asked = char_trigrams(query.asked or query.text)
         chars = np.array([len(asked & self._trigrams[int(i)]) / max(len(asked), 1) for i in c], dtype=np.float64)
-        # Our exercise and discussion cards apart from the book's prompts: their questions read like
-        # an exam question and their 答题要点 answer in a line or two (dev, five-fold over five fold
-        # assignments: 0.777 → 0.780 with the pairwise ranker, 0.765 → 0.769 without it).
         return np.column_stack(
             [
                 fused_rank,
@@ -500,7 +486,6 @@ class HybridRetriever:
                 parts * rel_pooled,
                 chars,
                 chars - (chars.max() if len(chars) else 0.0),
-                self._is_card_prompt[c],
             ]
         ).astype(np.float64)
 
