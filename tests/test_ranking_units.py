@@ -446,6 +446,32 @@ def test_the_answer_quotes_the_part_of_a_topic_the_question_matched():
     }
 
 
+def test_a_near_tie_between_the_first_two_passages_quotes_both():
+    # When the ranker is nearly as sure of the second passage as of the first, the order between
+    # them is a coin toss: the second's matched part is quoted in full too, not two sentences of it.
+    from kefu_mentor.pipeline.answer import NEAR_TIE, select_sentences
+    from kefu_mentor.pipeline.retrieval import Hit, Lexicon, Query
+    from kefu_mentor.pipeline.text import Tokenizer
+
+    first = Section("textbook", "m1t3-k1", ("模块一", "任务三", "一、语言表达能力"), 20, "客服要有自信。敢于表达才能消除胆怯。", "a.md", 1)
+    second = Section(
+        "textbook", "m1t3-k2", ("模块一", "任务三", "二、心理素质"), 22, "客服会遇到各种客户。要保持平和。遇事不要慌张。多向同事请教。", "a.md", 9
+    )
+    chunks = chunk_sections([first, second], ChunkerSettings())
+    lexicon = Lexicon(chunks, Tokenizer())
+    query = Query("我怕跟顾客说话", tuple(Tokenizer().tokenize("我怕跟顾客说话")), False)
+
+    def quoted(second_score: float) -> list[tuple[int, str]]:
+        hits = [Hit(0, chunks[0], 0.80, 0.9, 0.0, 0.0), Hit(1, chunks[1], second_score, 0.9, 0.0, 0.0)]
+        return select_sentences(lexicon, query, hits)
+
+    tie = quoted(0.80 * NEAR_TIE)
+    assert [s for p, s in tie if p == 1] == ["客服会遇到各种客户。", "要保持平和。", "遇事不要慌张。", "多向同事请教。"]
+    assert [p for p, _ in tie] == sorted(p for p, _ in tie)  # the first passage's part first
+    clear = quoted(0.80 * NEAR_TIE - 0.01)
+    assert len([s for p, s in clear if p == 1]) <= 2  # a clear lead: at most two of its sentences
+
+
 def test_a_question_about_a_table_gets_its_cells():
     # Table rows are not sentences, so they are never quoted as such; a question about a table
     # ("表1-4…哪些栏目", "哪张表…表里列了哪些") gets the table named by number, or the top passage's
