@@ -406,7 +406,9 @@ def test_the_answer_quotes_the_part_of_a_topic_the_question_matched():
     filler = "客服要把这一点落实到每天的接待中。" * 8  # long enough that the topic is no short passage
     # A lead-in of two sentences: both are the topic's opening, quoted with any item.
     opening = "在网店经营中，客服是唯一能够跟客户直接沟通的岗位。"
-    sections = [replace(s, text=s.text + filler) if s.breadcrumb != TOPIC else replace(s, text=opening + s.text) for s in _sections()]
+    sections = [
+        replace(s, text=s.text + filler) if s.breadcrumb != TOPIC else replace(s, text=opening + s.text) for s in _sections()
+    ]
     risk = Section(
         "textbook", "m1t1-k2", TOPIC + ("3. 降低网店的经营风险",), 4, "精准推荐能减少退换货和退款。" + filler, "m1.md", 16
     )
@@ -453,9 +455,17 @@ def test_a_near_tie_between_the_first_two_passages_quotes_both():
     from kefu_mentor.pipeline.retrieval import Hit, Lexicon, Query
     from kefu_mentor.pipeline.text import Tokenizer
 
-    first = Section("textbook", "m1t3-k1", ("模块一", "任务三", "一、语言表达能力"), 20, "客服要有自信。敢于表达才能消除胆怯。", "a.md", 1)
+    first = Section(
+        "textbook", "m1t3-k1", ("模块一", "任务三", "一、语言表达能力"), 20, "客服要有自信。敢于表达才能消除胆怯。", "a.md", 1
+    )
     second = Section(
-        "textbook", "m1t3-k2", ("模块一", "任务三", "二、心理素质"), 22, "客服会遇到各种客户。要保持平和。遇事不要慌张。多向同事请教。", "a.md", 9
+        "textbook",
+        "m1t3-k2",
+        ("模块一", "任务三", "二、心理素质"),
+        22,
+        "客服会遇到各种客户。要保持平和。遇事不要慌张。多向同事请教。",
+        "a.md",
+        9,
     )
     chunks = chunk_sections([first, second], ChunkerSettings())
     lexicon = Lexicon(chunks, Tokenizer())

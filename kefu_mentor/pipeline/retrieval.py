@@ -659,7 +659,9 @@ class HybridRetriever:
         score, text = max(others)
         return focus, text if by_text.get(focus, score) - score <= self.settings.focus_close else ""
 
-    def _piece_scores(self, index: int, rows: np.ndarray, row_score: np.ndarray, tokens: tuple[str, ...]) -> tuple[dict[int, str], np.ndarray]:
+    def _piece_scores(
+        self, index: int, rows: np.ndarray, row_score: np.ndarray, tokens: tuple[str, ...]
+    ) -> tuple[dict[int, str], np.ndarray]:
         """The text of each piece at vector `rows` of chunk `index`, and how near each is to the
         query: its cosine plus `focus_words` × the share of the question's words it holds."""
         # A piece view is "breadcrumb\ntext"; the text is what the passage holds.
