@@ -121,3 +121,4 @@ def test_metrics_count_refusals_as_misses(corpus):
     assert m["MRR@10"] == pytest.approx((1 + 0.5) / 4)
     assert m["false_refusal"] == 0.25 and m["oos_refused"] == 1.0
     assert m["answer_hit"] == 0.25
+    assert m["answer_chars"] == round((len("答：扣6分") + len("无关") + 0) / 3)  # answered ones only

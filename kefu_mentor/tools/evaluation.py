@@ -409,6 +409,9 @@ def metrics(results: Sequence[ItemResult], toc: TableOfContents) -> dict[str, fl
             if keyed and any(r.answer for r in keyed)
             else None
         )
+        # What answer_hit costs the reader: a longer answer holds the fact more often.
+        answered = [len(r.answer) for r in keyed if not r.abstained]
+        out["answer_chars"] = round(sum(answered) / len(answered)) if answered else None
         out["false_refusal"] = sum(r.abstained for r in inscope) / n
         tocced = [r for r in inscope if r.item.tocs and not r.item.is_buyer]
         out["toc_R@5"] = (sum(r.rank(toc_judge(r.item, toc), 5) is not None for r in tocced) / len(tocced)) if tocced else None
@@ -747,8 +750,8 @@ def markdown_tables(report: Report) -> str:
     ours = report.systems["本系统"]
     naive = report.systems.get("朴素方案", {})
     lines = [
-        "| 切片 | 题数 | R@1 | R@5 | MRR@10 | answer_hit | 误拒率 | 超范围拒答 | 目录宽松 R@5 | 朴素 R@1 | 朴素 R@5 | 朴素 MRR@10 |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| 切片 | 题数 | R@1 | R@5 | MRR@10 | answer_hit | 回答字数 | 误拒率 | 超范围拒答 | 目录宽松 R@5 | 朴素 R@1 | 朴素 R@5 | 朴素 MRR@10 |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, m in ours.items():
         b = naive.get(name, {})
@@ -763,6 +766,7 @@ def markdown_tables(report: Report) -> str:
                     _cell(m.get("R@5")),
                     _cell(m.get("MRR@10")),
                     _cell(m.get("answer_hit")),
+                    _cell(m.get("answer_chars")),
                     _cell(m.get("false_refusal")),
                     _cell(m.get("oos_refused")),
                     _cell(m.get("toc_R@5")),
@@ -954,7 +958,7 @@ def write_report(
         + "。",
         f"- 索引 {report.chunk_count} 个文本块，向量模型 `{report.embedder}`。",
         "- 命中 = 第 k 条引用（面包屑 + 正文）包含答案要点（key）的每一组；拒答算未命中。"
-        "`answer_hit` = 组成的回答正文本身包含答案要点。目录宽松 R@5 = 前 5 条中有来自正确目录节点的段落（旧口径，仅供参考）。",
+        "`answer_hit` = 组成的回答正文本身包含答案要点；回答字数 = 这些题（未拒答的）回答正文的平均字数，回答越长越容易含要点。目录宽松 R@5 = 前 5 条中有来自正确目录节点的段落（旧口径，仅供参考）。",
         "- 真实买家消息：命中 = 引用是该场景族的话术模板（family@k）。",
         "- 朴素方案 = RecursiveCharacterTextSplitter 750/150 + 仅向量检索，同一向量模型，不拒答。",
         "",
