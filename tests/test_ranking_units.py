@@ -723,7 +723,7 @@ def test_a_matched_situation_phrasing_names_the_part_of_a_topic_passage_to_quote
         _ask_pieces={0: _ask_pieces(chunk, piece_rows)},
     )
     fake._piece_scores = lambda *args: HybridRetriever._piece_scores(fake, *args)
-    fake._focus = lambda *args: HybridRetriever._focus(fake, *args)
+    fake._focus_pair = lambda *args: HybridRetriever._focus_pair(fake, *args)
     # By its words alone the lead-in is nearest, but the phrasings of "2. 购物体验" (the mean of
     # their best two, as for ranking) are nearer still: the answer quotes that part.
     score = np.array([0.80, 0.86, 0.84, 0.83, 0.70, 0.75, 0.90, 0.88], dtype=np.float32)
@@ -793,6 +793,7 @@ def test_the_piece_to_quote_is_chosen_by_cosine_and_the_question_s_words():
         _ask_pieces={0: []},
     )
     fake._piece_scores = lambda *args: HybridRetriever._piece_scores(fake, *args)
+    fake._focus_pair = lambda *args: HybridRetriever._focus_pair(fake, *args)
     score = np.array([0.80, 0.915, 0.912], dtype=np.float32)  # own row, then the two pieces
     tokens = tuple(tokenizer.tokenize("买家不付款常见的原因有哪些"))
     # By cosine alone the timing card is nearer by three thousandths ...

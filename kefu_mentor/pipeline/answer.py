@@ -129,8 +129,8 @@ _YESNO_Q = re.compile(r"(能|可以|可不可以|允许|行|要|该)[^，,。]*[
 _RULE = re.compile(r"不能|不得|不可|不要|不应|禁止|严禁|切勿|不允许")
 # "表1-4…需要填写哪些栏目", "用的是哪张表？表里列了哪些": the cells of a table are the answer, and
 # they are not sentences (a passage's table rows are never quoted as such).
-_TABLE_Q = re.compile(r"表\s*\d+\s*[-－—–]\s*\d+|哪张表|(?<![代发])表(?:里|中|格)|栏目|一栏|哪几栏|哪些栏|哪几列|哪些列")
 _TABLE_NUMBER = re.compile(r"表\s*(\d+)\s*[-－—–]\s*(\d+)")
+_TABLE_Q = re.compile(_TABLE_NUMBER.pattern + r"|哪张表|(?<![代发])表(?:里|中|格)|栏目|一栏|哪几栏|哪些栏|哪几列|哪些列")
 _HEADING = re.compile(r"^(\d+\.|[（(]\d+[）)]|[一二三四五六七八九十]+、)\s*\S")
 _DIGIT = re.compile(r"\d")
 
@@ -317,7 +317,8 @@ def tables(text: str) -> list[Table]:
         stripped = line.strip()
         if stripped.startswith("|"):
             if not rows:
-                caption = previous.strip("*_ ") if _TABLE_NUMBER.match(previous.strip("*_ ")) else ""
+                line_above = previous.strip("*_ ")  # "*表 1-4 商品知识手册*"
+                caption = line_above if _TABLE_NUMBER.match(line_above) else ""
             rows.append(stripped)
             continue
         if rows:

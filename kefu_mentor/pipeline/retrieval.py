@@ -627,37 +627,36 @@ class HybridRetriever:
         return self._is_template & (self._families == template_family(family))
 
     def _focus(self, index: int, row_score: np.ndarray, tokens: tuple[str, ...] = ()) -> str:
-        """The text of the chunk's piece nearest to the query ("" without pieces).
+        """The text of the chunk's piece nearest to the query ("" without pieces): `_focus_pair`'s first."""
+        return self._focus_pair(index, row_score, tokens)[0]
+
+    def _focus_pair(self, index: int, row_score: np.ndarray, tokens: tuple[str, ...] = ()) -> tuple[str, str]:
+        """The text of the chunk's piece nearest to the query, and of its other piece nearest to the
+        query when that one is within `Settings.focus_close` of it (or nearer: a part's phrasings
+        chose the first), else "" (both "" without pieces).
 
         When the situation phrasings of one part of the passage are nearer to the query than any
-        piece (pooled as for ranking), that part's nearest piece: "买家老说光看图片心里没底" matches a phrasing of
-        "3. 优化客户的购物体验", while by its words alone the passage's lead-in is nearest.
+        piece (pooled as for ranking), the first is that part's nearest piece: "买家老说光看图片心里没底"
+        matches a phrasing of "3. 优化客户的购物体验", while by its words alone the passage's lead-in is nearest.
         """
         rows = self._piece_rows.get(index)
         if rows is None:
-            return ""
+            return "", ""
+        texts, scores = self._piece_scores(index, rows, row_score, tokens)  # every piece, once
+        near = dict(zip(texts, scores.tolist(), strict=True))
         # A part's phrasings count as they do for ranking: the mean of their best `phrasing_pool`.
-        nearest = float(row_score[rows].max())
+        chosen, nearest = rows, float(row_score[rows].max())
         for ask_rows, part_rows in self._ask_pieces.get(index, ()):
             pooled = float(np.sort(row_score[ask_rows])[::-1][: max(self.settings.phrasing_pool, 1)].mean())
             if pooled > nearest:
-                nearest, rows = pooled, part_rows
-        texts, scores = self._piece_scores(index, rows, row_score, tokens)
-        return texts[int(rows[int(np.argmax(scores))])]
-
-    def _focus_pair(self, index: int, row_score: np.ndarray, tokens: tuple[str, ...]) -> tuple[str, str]:
-        """`_focus`, and the passage's other piece nearest to the query when it is within
-        `Settings.focus_close` of the focus (or nearer: a part's phrasings chose the focus), else ""."""
-        focus = self._focus(index, row_score, tokens)
-        if not focus or self.settings.focus_close <= 0:
-            return focus, ""
-        texts, scores = self._piece_scores(index, self._piece_rows[index], row_score, tokens)
-        by_text = dict(zip(texts.values(), scores.tolist(), strict=True))
-        others = [(score, text) for text, score in by_text.items() if text != focus]
-        if not others:
+                nearest, chosen = pooled, part_rows
+        best = max((int(row) for row in chosen), key=near.__getitem__)
+        focus = texts[best]
+        others = [(score, texts[row]) for row, score in near.items() if texts[row] != focus]
+        if not focus or not others or self.settings.focus_close <= 0:
             return focus, ""
         score, text = max(others)
-        return focus, text if by_text.get(focus, score) - score <= self.settings.focus_close else ""
+        return focus, text if near[best] - score <= self.settings.focus_close else ""
 
     def _piece_scores(
         self, index: int, rows: np.ndarray, row_score: np.ndarray, tokens: tuple[str, ...]
