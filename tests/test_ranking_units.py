@@ -116,6 +116,28 @@ def test_a_follow_up_keeps_its_own_words_for_the_ranker_s_character_trigrams(ret
     assert retriever.prepare("客服分为哪几类").asked == ""
 
 
+def test_the_ranker_reads_the_question_s_overlap_with_each_unit_and_phrasing(retriever):
+    from kefu_mentor.pipeline.retrieval import _dice
+    from kefu_mentor.pipeline.text import char_trigrams
+
+    asked = char_trigrams("售前客服主要负责什么")
+    same, other = char_trigrams("售前客服主要负责什么"), char_trigrams("物流异常的处理")
+    long = char_trigrams("售前客服主要负责什么，售中客服跟进订单，售后客服处理退换货、投诉与评价，客服主管安排排班与考核")
+    assert _dice(asked, [other, same], 1) == 1.0  # the best unit, not the mean of all
+    assert _dice(asked, [other, same], 2) == pytest.approx(0.5)  # the mean of the best two
+    assert _dice(asked, [long], 1) < 0.5  # a long unit holding every trigram is no close match
+    assert _dice(asked, [], 2) == 0.0
+    # In the index: a passage's piece that restates the question scores highest among candidates.
+    query = retriever.prepare("泄露他人信息的商家淘宝扣几分")
+    candidates, features = retriever.features(query, retriever.embed(query))
+    piece = features[:, RANK_FEATURES.index("piece_chars")]
+    gap = features[:, RANK_FEATURES.index("piece_chars_gap")]
+    assert len(candidates) and np.allclose(gap, piece - piece.max()) and piece.max() > 0
+    assert "扣6分" in retriever.store.chunks[int(candidates[int(np.argmax(piece))])].text
+    asks = features[:, RANK_FEATURES.index("asks_chars")]
+    assert all(a == 0.0 for a, i in zip(asks, candidates, strict=True) if not retriever.store.chunks[int(i)].asks)
+
+
 def test_reply_templates_compete_fully_only_for_buyers_and_reply_requests(retriever):
     learner = retriever.prepare("买家老说东西不好 我该注意什么")
     weights = retriever.authority(learner)
