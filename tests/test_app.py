@@ -84,6 +84,16 @@ def test_textbook_question_shows_breadcrumb_and_highlight(page):
     page.set_viewport_size({"width": 1400, "height": 1000})
 
 
+def test_a_long_answer_folds_its_later_quotes_behind_one_click(page):
+    ask(page, "心理素质的提升方法有哪些")
+    _last_message(page, "展开其余")
+    more = page.locator("#km-chat .message").last.locator("details.km-more")
+    assert more.locator("summary").is_visible() and not more.locator("li").first.is_visible()
+    more.locator("summary").click()
+    page.wait_for_timeout(300)
+    assert more.locator("li").first.is_visible() and "[" in more.locator("li").first.inner_text()
+
+
 def _last_message(page, expected: str) -> str:
     """The last chat bubble once it has rendered (Gradio shows "Loading content" first)."""
     page.wait_for_function(

@@ -136,3 +136,25 @@ def test_the_naive_recipe_starts_from_its_shipped_vectors(stub, tmp_path, monkey
     monkeypatch.setattr(first.embedder, "embed_passages", lambda texts: calls.append(texts))
     fresh = evaluation.DefaultRecipe(stub.settings.with_(cache_dir=tmp_path / "empty"), stub.chunks)
     assert calls == [] and (fresh.vectors == first.vectors).all()
+
+
+def test_a_long_answer_shows_its_first_part_and_folds_the_rest():
+    from kefu_mentor.app.render import MIN_FOLDED_CHARS, OPEN_CHARS, answer_markdown, fold_lines
+    from kefu_mentor.schema import Answer
+
+    lines = [f"第{i}句：客服要先核对订单信息，再回答买家的问题，最后确认买家是否清楚<b>。[{1 + i % 2}]" for i in range(20)]
+    shown, folded = fold_lines(lines)
+    assert shown + folded == lines and shown and folded  # nothing dropped, nothing repeated
+    assert sum(map(len, shown)) <= OPEN_CHARS < sum(map(len, shown + folded[:1]))
+    # A short answer, or one whose rest is too short to be worth a click, is shown whole.
+    assert fold_lines(lines[:3]) == (lines[:3], [])
+    assert fold_lines(["甲" * 290, "乙" * (MIN_FOLDED_CHARS - 1)])[1] == []
+    assert fold_lines(["甲" * 400, "乙" * 200]) == (["甲" * 400], ["乙" * 200])  # the first line always open
+
+    answer = Answer("核对", "以下内容摘自教材原文[1]：\n" + "\n".join(lines), (), False, 1.0)
+    markdown = answer_markdown(answer)
+    block = next(part for part in markdown.split("\n\n") if part.startswith("<details class='km-more'>"))
+    assert "\n" not in block and f"展开其余 {len(folded)} 句引文" in block
+    assert block.count("<li>") == len(folded) and '<a class="km-cite" href="#km-src-2">[2]</a>' in block
+    assert "<b>" not in markdown  # escaped in the open part and in the folded one
+    assert markdown.count("- 第") == len(shown)

@@ -24,6 +24,7 @@ CSS = """
 .km-text mark {background:#fde68a; padding:0 1px;}
 .km-refusal {border-left:4px solid #f59e0b; padding:6px 10px;}
 .km-cite {text-decoration:none; font-weight:600;}
+.km-more summary {cursor:pointer; color:var(--body-text-color-subdued);}
 .km-flash {outline:2px solid #f59e0b;}
 .km-pass {color:#047857; font-weight:600;} .km-fail {color:#b91c1c; font-weight:600;}
 /* Each answer carries its own passages. On wide screens they stay hidden until its [n] is
@@ -60,6 +61,13 @@ JS = """
   }, true);
 }
 """
+# An answer quotes every part of a passage it matched, some over 1,000 characters: about this
+# many stay open (the top passage's matched part comes first) and the rest fold under one line
+# that says how much it holds, so the point is read first and nothing is dropped.
+OPEN_CHARS = 300
+# Folding less than this would hide a line or two behind a click that saves nothing.
+MIN_FOLDED_CHARS = 120
+
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-!|~>$])")
 
 
@@ -74,6 +82,26 @@ def _marker_escape(line: str) -> str:
     if not match:
         return md_escape(line)
     return md_escape(line[: match.start()]) + cite_link(int(match.group(1)))
+
+
+def _marker_html(line: str) -> str:
+    """A cited line as HTML (inside a folded block, where Markdown is not read), its [n] a link."""
+    match = re.search(r"\[(\d+)\]$", line)
+    if not match:
+        return html.escape(line)
+    return html.escape(line[: match.start()]) + cite_link(int(match.group(1)))
+
+
+def fold_lines(lines: list[str]) -> tuple[list[str], list[str]]:
+    """The answer's cited lines split into those shown open (about `OPEN_CHARS`, at least one)
+    and those folded; nothing is folded when the rest is shorter than `MIN_FOLDED_CHARS`."""
+    used = 0
+    for i, line in enumerate(lines):
+        if i and used + len(line) > OPEN_CHARS:
+            rest = lines[i:]
+            return (lines[:i], rest) if sum(map(len, rest)) >= MIN_FOLDED_CHARS else (lines, [])
+        used += len(line)
+    return lines, []
 
 
 def cite_link(rank: int) -> str:
@@ -107,7 +135,15 @@ def answer_markdown(answer: Answer) -> str:
         return "\n\n".join(parts)
     lines = answer.answer.split("\n")
     parts.append(md_escape(lines[0]))
-    parts.append("\n".join(f"- {_marker_escape(line)}" for line in lines[1:]))
+    shown, folded = fold_lines(lines[1:])
+    parts.append("\n".join(f"- {_marker_escape(line)}" for line in shown))
+    if folded:
+        # One line, as the sources below: a blank line would end the HTML block.
+        items = "".join(f"<li>{_marker_html(line)}</li>" for line in folded)
+        parts.append(
+            f"<details class='km-more'><summary>展开其余 {len(folded)} 句引文（约 {sum(map(len, folded))} 字）</summary>"
+            f"<ul>{items}</ul></details>"
+        )
     sources = []
     for c in answer.citations[:3]:
         page = f" · 第 {c.page} 页" if c.page else ""
