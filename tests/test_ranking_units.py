@@ -118,15 +118,23 @@ def test_a_follow_up_keeps_its_own_words_for_the_ranker_s_character_trigrams(ret
 
 def test_the_ranker_reads_the_question_s_overlap_with_each_unit_and_phrasing(retriever):
     from kefu_mentor.pipeline.retrieval import _dice
-    from kefu_mentor.pipeline.text import char_trigrams
+    from kefu_mentor.pipeline.text import TrigramUnits, char_trigrams
 
     asked = char_trigrams("售前客服主要负责什么")
-    same, other = char_trigrams("售前客服主要负责什么"), char_trigrams("物流异常的处理")
-    long = char_trigrams("售前客服主要负责什么，售中客服跟进订单，售后客服处理退换货、投诉与评价，客服主管安排排班与考核")
-    assert _dice(asked, [other, same], 1) == 1.0  # the best unit, not the mean of all
-    assert _dice(asked, [other, same], 2) == pytest.approx(0.5)  # the mean of the best two
-    assert _dice(asked, [long], 1) < 0.5  # a long unit holding every trigram is no close match
-    assert _dice(asked, [], 2) == 0.0
+    units = TrigramUnits()
+    long = "售前客服主要负责什么，售中客服跟进订单，售后客服处理退换货、投诉与评价，客服主管安排排班与考核"
+    pair, alone, empty = units.add(["物流异常的处理", "售前客服主要负责什么", "好"]), units.add([long]), units.add([])
+    mask = units.mask(asked)
+    shared, sizes = units.overlaps(mask, pair)
+    assert list(shared) == [0, len(asked)] and list(sizes) == [
+        len(char_trigrams("物流异常的处理")),
+        len(asked),
+    ]  # "好": no trigram
+    assert _dice(shared, sizes, len(asked), 1) == 1.0  # the best unit, not the mean of all
+    assert _dice(shared, sizes, len(asked), 2) == pytest.approx(0.5)  # the mean of the best two
+    assert _dice(*units.overlaps(mask, alone), len(asked), 1) < 0.5  # a long unit holding every trigram is no close match
+    assert _dice(*units.overlaps(mask, empty), len(asked), 2) == 0.0
+    assert not units.mask(char_trigrams("完全无关的话")).any()  # trigrams no text holds
     # In the index: a passage's piece that restates the question scores highest among candidates.
     query = retriever.prepare("泄露他人信息的商家淘宝扣几分")
     candidates, features = retriever.features(query, retriever.embed(query))

@@ -76,20 +76,13 @@ def md_escape(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
 
 
-def _marker_escape(line: str) -> str:
-    """Escape a cited line but keep its trailing [n] marker readable."""
+def _marker_escape(line: str, escape=md_escape) -> str:
+    """Escape a cited line (for Markdown, or `html.escape` inside an HTML block, where Markdown
+    is not read) but keep its trailing [n] marker as a link."""
     match = re.search(r"\[(\d+)\]$", line)
     if not match:
-        return md_escape(line)
-    return md_escape(line[: match.start()]) + cite_link(int(match.group(1)))
-
-
-def _marker_html(line: str) -> str:
-    """A cited line as HTML (inside a folded block, where Markdown is not read), its [n] a link."""
-    match = re.search(r"\[(\d+)\]$", line)
-    if not match:
-        return html.escape(line)
-    return html.escape(line[: match.start()]) + cite_link(int(match.group(1)))
+        return escape(line)
+    return escape(line[: match.start()]) + cite_link(int(match.group(1)))
 
 
 def fold_lines(lines: list[str]) -> tuple[list[str], list[str]]:
@@ -139,7 +132,7 @@ def answer_markdown(answer: Answer) -> str:
     parts.append("\n".join(f"- {_marker_escape(line)}" for line in shown))
     if folded:
         # One line, as the sources below: a blank line would end the HTML block.
-        items = "".join(f"<li>{_marker_html(line)}</li>" for line in folded)
+        items = "".join(f"<li>{_marker_escape(line, html.escape)}</li>" for line in folded)
         parts.append(
             f"<details class='km-more'><summary>展开其余 {len(folded)} 句引文（约 {sum(map(len, folded))} 字）</summary>"
             f"<ul>{items}</ul></details>"
