@@ -322,3 +322,28 @@ def test_an_unwritable_index_location_is_explained_not_a_raw_error(mini_copy, mo
         build_index(mini_copy)
     assert "没有权限写入" in str(error.value) and str(mini_copy.index_dir.parent) in str(error.value)
     assert "--index" in str(error.value)
+
+
+def test_the_same_corpus_builds_the_same_bm25_files(mini_settings, tmp_path):
+    """A rebuild of an unchanged corpus must not show as a change to the shipped index."""
+    import os
+    import subprocess
+    import sys
+
+    written = []
+    for seed in ("1", "2"):  # string hashing, hence set order, differs between the two processes
+        index = tmp_path / f"index-{seed}"
+        env = dict(os.environ, PYTHONHASHSEED=seed)
+        args = [
+            "--corpus",
+            str(mini_settings.corpus_dir),
+            "--index",
+            str(index),
+            "--cache",
+            str(mini_settings.cache_dir),
+            "--quiet",
+        ]
+        subprocess.run([sys.executable, "-m", "kefu_mentor.tools.cli", "build", *args], env=env, check=True, capture_output=True)
+        written.append({p.name: p.read_bytes() for p in sorted((index / "bm25").iterdir())})
+    assert written[0].keys() == written[1].keys() and "vocab.index.json" in written[0]
+    assert written[0] == written[1]

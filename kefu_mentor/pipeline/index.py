@@ -99,6 +99,17 @@ def bm25_document(chunk: Chunk) -> str:
     return " ".join(chunk.breadcrumb[-2:]) + "\n" + chunk.text
 
 
+def bm25_corpus(documents: list[list[str]]) -> tuple[list[list[int]], dict[str, int]]:
+    """The documents' tokens as ids over a sorted vocabulary, for `bm25s.BM25.index`.
+
+    Given the tokens themselves, bm25s numbers them in the order of a Python set, which changes
+    from one process to the next: the same corpus wrote different `bm25/` files on every build.
+    The scores are the same either way.
+    """
+    vocab = {token: i for i, token in enumerate(sorted({t for doc in documents for t in doc}))}
+    return [[vocab[t] for t in doc] for doc in documents], vocab
+
+
 # What a directory may hold for a build to replace it: our manifest, or only our own files
 # (an index whose manifest was damaged is still ours to rebuild).
 _INDEX_FILES = {MANIFEST, CHUNKS, DENSE, ROWS, BM25_DIR, SCENARIO}
@@ -220,7 +231,7 @@ def _build(settings: Settings, progress: Progress | None, embedder: Embedder | N
 
         tokenizer = Tokenizer()
         bm25 = bm25s.BM25(**BM25_PARAMS)
-        bm25.index([tokenizer.tokenize(bm25_document(c)) for c in chunks], show_progress=False)
+        bm25.index(bm25_corpus([tokenizer.tokenize(bm25_document(c)) for c in chunks]), show_progress=False)
         bm25.save(str(tmp / BM25_DIR))
 
         # The scenario recogniser learns from query-side vectors, as a buyer message is embedded.
