@@ -753,11 +753,10 @@ def test_a_matched_situation_phrasing_names_the_part_of_a_topic_passage_to_quote
         _ask_pieces={0: _ask_pieces(chunk, piece_rows)},
     )
     fake._piece_scores = lambda *args: HybridRetriever._piece_scores(fake, *args)
-    fake._focus_pair = lambda *args: HybridRetriever._focus_pair(fake, *args)
     # By its words alone the lead-in is nearest, but the phrasings of "2. 购物体验" (the mean of
     # their best two, as for ranking) are nearer still: the answer quotes that part.
     score = np.array([0.80, 0.86, 0.84, 0.83, 0.70, 0.75, 0.90, 0.88], dtype=np.float32)
-    assert HybridRetriever._focus(fake, 0, score) == "客户不能接触到真实的商品，只能咨询客服。"
+    assert HybridRetriever._focus_pair(fake, 0, score)[0] == "客户不能接触到真实的商品，只能咨询客服。"
     # The piece nearer by its own words is quoted too: the phrasings chose over it.
     assert HybridRetriever._focus_pair(fake, 0, score, ()) == (
         "客户不能接触到真实的商品，只能咨询客服。",
@@ -765,7 +764,7 @@ def test_a_matched_situation_phrasing_names_the_part_of_a_topic_passage_to_quote
     )
     # One close phrasing alone does not move the focus (mean 0.85 < 0.86) ...
     score[7] = 0.80
-    assert HybridRetriever._focus(fake, 0, score) == "客服是唯一能够跟客户直接沟通的岗位。"
+    assert HybridRetriever._focus_pair(fake, 0, score)[0] == "客服是唯一能够跟客户直接沟通的岗位。"
     # ... and the next piece, 0.02 behind, is not quoted with it at `focus_close` 0.01, but is at 0.03.
     assert HybridRetriever._focus_pair(fake, 0, score, ())[1] == ""
     fake.settings = Settings(phrasing_pool=2, focus_close=0.03)
@@ -773,7 +772,7 @@ def test_a_matched_situation_phrasing_names_the_part_of_a_topic_passage_to_quote
     fake.settings = Settings(phrasing_pool=2)
     # ... nor does a phrasing of the whole topic, however close.
     score = np.array([0.80, 0.86, 0.84, 0.83, 0.99, 0.75, 0.70, 0.70], dtype=np.float32)
-    assert HybridRetriever._focus(fake, 0, score) == "客服是唯一能够跟客户直接沟通的岗位。"
+    assert HybridRetriever._focus_pair(fake, 0, score)[0] == "客服是唯一能够跟客户直接沟通的岗位。"
 
 
 def test_situation_phrasings_are_pooled_per_part_of_a_topic():
@@ -823,18 +822,17 @@ def test_the_piece_to_quote_is_chosen_by_cosine_and_the_question_s_words():
         _ask_pieces={0: []},
     )
     fake._piece_scores = lambda *args: HybridRetriever._piece_scores(fake, *args)
-    fake._focus_pair = lambda *args: HybridRetriever._focus_pair(fake, *args)
     score = np.array([0.80, 0.915, 0.912], dtype=np.float32)  # own row, then the two pieces
     tokens = tuple(tokenizer.tokenize("买家不付款常见的原因有哪些"))
     # By cosine alone the timing card is nearer by three thousandths ...
-    assert "马上催" in HybridRetriever._focus(fake, 0, score)
+    assert "马上催" in HybridRetriever._focus_pair(fake, 0, score)[0]
     # ... the question's words decide for the card that answers it ...
-    assert "还在比较其他店铺" in HybridRetriever._focus(fake, 0, score, tokens)
+    assert "还在比较其他店铺" in HybridRetriever._focus_pair(fake, 0, score, tokens)[0]
     # ... but never a lead in cosine larger than the weight (the share is at most 1), and weight 0
     # switches them off.
-    assert "马上催" in HybridRetriever._focus(fake, 0, np.array([0.8, 0.95, 0.84], np.float32), tokens)
+    assert "马上催" in HybridRetriever._focus_pair(fake, 0, np.array([0.8, 0.95, 0.84], np.float32), tokens)[0]
     fake.settings = Settings(focus_words=0.0)
-    assert "马上催" in HybridRetriever._focus(fake, 0, score, tokens)
+    assert "马上催" in HybridRetriever._focus_pair(fake, 0, score, tokens)[0]
 
 
 def _ranker(**weights: float) -> Ranker:

@@ -662,10 +662,6 @@ class HybridRetriever:
         """Which chunks are templates answering a recognised class (`none` → the closing ones)."""
         return self._is_template & (self._families == template_family(family))
 
-    def _focus(self, index: int, row_score: np.ndarray, tokens: tuple[str, ...] = ()) -> str:
-        """The text of the chunk's piece nearest to the query ("" without pieces): `_focus_pair`'s first."""
-        return self._focus_pair(index, row_score, tokens)[0]
-
     def _focus_pair(self, index: int, row_score: np.ndarray, tokens: tuple[str, ...] = ()) -> tuple[str, str]:
         """The text of the chunk's piece nearest to the query, and of its other piece nearest to the
         query when that one is within `Settings.focus_close` of it (or nearer: a part's phrasings

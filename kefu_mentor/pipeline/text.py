@@ -207,11 +207,11 @@ def char_trigrams(text: str) -> frozenset[str]:
 
 class TrigramUnits:
     """The `char_trigrams` of many groups of texts (per passage: its text, its pieces, its
-    phrasings), kept as integer ids: a Python string per trigram cost about 37 KB a passage, so
-    1.8 GB more for a corpus a hundred times ours.
+    phrasings), kept as integer ids: a Python string per trigram cost about 37 KB a passage, an
+    estimated 1.5 GB more for a corpus a hundred times ours.
 
-    `add(texts)` stores one group and returns its number; `overlaps(asked, group)` gives, per
-    text of the group, how many of `asked`'s trigrams it holds and how many it has.
+    `add(texts)` stores one group and returns its number; `overlaps(mask(asked), group)` gives,
+    per text of the group, how many of `asked`'s trigrams it holds and how many it has.
     Read-only after the texts are added (safe to share across threads).
     """
 

@@ -26,7 +26,7 @@ from ..errors import QuestionError
 from ..modes import uploads
 from ..modes.drills import coach_for
 from ..pipeline.corpus import load_corpus
-from ..pipeline.index import BM25_PARAMS, IndexStore, bm25_document, build_index, make_dense_index
+from ..pipeline.index import BM25_PARAMS, IndexStore, bm25_corpus, bm25_document, build_index, make_dense_index
 from ..pipeline.mentor import Mentor, check_question
 from ..pipeline.text import Tokenizer, split_sentences
 from ..schema import Chunk
@@ -173,7 +173,7 @@ def synthetic_store(store: IndexStore, factor: int, settings: Settings, tokenize
     matrix = np.stack(vectors).astype(np.float32)
     dense = make_dense_index(matrix, settings)
     bm25 = bm25s.BM25(**BM25_PARAMS)  # the index's own parameters and document text
-    bm25.index([tokenizer.tokenize(bm25_document(c)) for c in chunks], show_progress=False)
+    bm25.index(bm25_corpus([tokenizer.tokenize(bm25_document(c)) for c in chunks]), show_progress=False)
     manifest = dict(store.manifest, chunk_count=len(chunks), vector_count=len(matrix))
     return IndexStore(store.path, manifest, chunks, dense, np.arange(len(chunks), dtype=np.int32), bm25)
 
