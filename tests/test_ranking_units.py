@@ -99,6 +99,20 @@ def test_follow_ups_by_position_or_pronoun_borrow_the_previous_turn(retriever):
     assert not retriever.prepare("客服分为哪几类", ["买家催发货怎么回"]).is_follow_up
 
 
+def test_an_exam_format_label_is_neither_searched_by_word_nor_counted_as_covered(retriever):
+    # "名词解释：" says how to answer; no passage holds those words, so the question's words are
+    # the term's alone and a passage holding the term covers all of them.
+    labelled, plain = retriever.prepare("名词解释：网店客服"), retriever.prepare("网店客服")
+    assert labelled.tokens == plain.tokens and "名词解释" not in labelled.tokens
+    assert labelled.text.startswith("名词解释")  # the embedding still reads the whole question
+    covered = [retriever.coverage(plain.tokens, i) for i in range(len(retriever.store.chunks))]
+    holder = int(np.argmax(covered))
+    assert retriever.coverage(labelled.tokens, holder) == covered[holder] > 0
+    assert retriever.prepare("简答题: 网店客服的职责").tokens == retriever.prepare("网店客服的职责").tokens
+    # Only a label that opens the question: elsewhere the words are the question's own.
+    assert "名词" in " ".join(retriever.prepare("考试里的名词解释怎么答").tokens)
+
+
 def test_a_follow_up_keeps_its_own_words_for_the_ranker_s_character_trigrams(retriever):
     from kefu_mentor.pipeline.text import char_trigrams
 
