@@ -101,7 +101,7 @@ def test_follow_ups_by_position_or_pronoun_borrow_the_previous_turn(retriever):
 
 def test_an_exam_format_label_is_neither_searched_by_word_nor_counted_as_covered(retriever):
     # "名词解释：" says how to answer; no passage holds those words, so the question's words are
-    # the term's alone and a passage holding the term covers all of them.
+    # the term's alone and a passage covers as much of it as of the bare term.
     labelled, plain = retriever.prepare("名词解释：网店客服"), retriever.prepare("网店客服")
     assert labelled.tokens == plain.tokens and "名词解释" not in labelled.tokens
     assert labelled.text.startswith("名词解释")  # the embedding still reads the whole question
