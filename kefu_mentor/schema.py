@@ -57,6 +57,12 @@ class Chunk:
     def title(self) -> str:
         return " › ".join(self.breadcrumb)
 
+    @property
+    def is_prompt(self) -> bool:
+        """The book's exercise or discussion prompt: it asks questions and answers none. Our own
+        exercise and discussion cards carry 答题要点 (their answers), so they are not prompts."""
+        return self.source == "textbook" and self.toc_id.endswith(("-exercises", "-discuss"))
+
     def embedding_texts(self) -> list[str]:
         """Texts whose vectors all point at this chunk.
 

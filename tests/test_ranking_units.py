@@ -526,6 +526,43 @@ def test_a_near_tie_between_the_first_two_passages_quotes_both():
     assert len([s for p, s in clear if p == 1]) <= 2  # a clear lead: at most two of its sentences
 
 
+def test_the_book_s_exercise_prompts_are_cited_but_not_quoted_as_answers():
+    # A fill-in-the-blank ranked first answers nothing ("岗位主要分为 _____"): the answer quotes the
+    # passage that answers, led by it (a list question gets its items), and still cites the prompt.
+    from kefu_mentor.pipeline.answer import compose
+    from kefu_mentor.pipeline.retrieval import Hit, Lexicon, Query
+    from kefu_mentor.pipeline.structure import place_named
+    from kefu_mentor.pipeline.text import Tokenizer
+
+    prompt = Section(
+        "textbook", "m1-exercises", ("模块一", "思考与练习"), 27, "网店客服的职责有 ____、____ 和客户回访。", "a.md", 1
+    )
+    duties = Section(
+        "textbook",
+        "m1t1-k4",
+        ("模块一", "任务一", "四、网店客服的职责"),
+        6,
+        "从总体来看，网店客服有以下职责。\n\n1. 接待客户\n与客户在线沟通。\n\n2. 销售商品\n把商品推荐给客户。",
+        "a.md",
+        9,
+    )
+    chunks = chunk_sections([prompt, duties], ChunkerSettings())
+    assert chunks[0].is_prompt and not chunks[1].is_prompt
+    lexicon = Lexicon(chunks, Tokenizer())
+
+    def answer(question: str, hits: list[Hit]) -> tuple[str, list]:
+        tokens = tuple(Tokenizer().tokenize(question))
+        return compose(lexicon, Query(question, tokens, False, place=place_named(question)), hits)
+
+    both = [Hit(0, chunks[0], 0.9, 0.9, 0.0, 0.0), Hit(1, chunks[1], 0.85, 0.9, 0.0, 0.0)]
+    text, citations = answer("网店客服的职责有哪些", both)
+    assert "____" not in text and "1. 接待客户[2]" in text and "2. 销售商品[2]" in text
+    assert [c.rank for c in citations] == [1, 2] and not citations[0].quoted
+    # Asked about the exercises themselves, or with nothing else to quote, the prompt is quoted.
+    assert "____" in answer("思考与练习里的填空题考什么", both)[0]
+    assert "____" in answer("网店客服的职责有哪些", both[:1])[0]
+
+
 def test_a_question_about_a_table_gets_its_cells():
     # Table rows are not sentences, so they are never quoted as such; a question about a table
     # ("表1-4…哪些栏目", "哪张表…表里列了哪些") gets the table named by number, or the top passage's

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..schema import Chunk, Citation
-from .retrieval import Hit, Lexicon, Query
+from .retrieval import Hit, Lexicon, Query, asks_about_prompts
 from .structure import BOOK_PLACE_WORDS, place_named
 from .text import char_trigrams, split_sentences
 from .toc import TableOfContents, TocNode
@@ -203,16 +203,23 @@ def select_sentences(lexicon: Lexicon, query: Query, hits: list[Hit]) -> list[tu
     A list question gets the top passage's item headings, a definition its defining sentence,
     a number question the sentences with figures; a reply template's 推荐回复 leads only when
     the question is a buyer's message or asks what to reply, so a learner who asks 怎么办 gets
-    the passage's steps first and a sample reply after.
+    the passage's steps first and a sample reply after. The book's exercise prompts are cited
+    but not quoted unless the question is about them (`unquoted`).
     """
+    # The first passage quoted leads (its focus, the question type's sentences, its matched
+    # part), and the next one quoted may tie with it: the top two unless a prompt is skipped.
+    skip = unquoted(query, hits)
+    lead, tie = ([p for p in range(len(hits[:3])) if p not in skip] + [-1, -1])[:2]
     words = set(lexicon.expand(list(query.tokens)))
     weight = sum(lexicon.idf(w) for w in words) or 1.0
     kind = question_type(query.text)
     limit = MAX_SENTENCES + 2 if kind == "list" else MAX_SENTENCES
     scored: list[tuple[float, int, int, str, bool]] = []
     for position, hit in enumerate(hits[:3]):
+        if position in skip:
+            continue
         chunk = hit.chunk
-        focus = _squeeze(hit.focus) if position == 0 else ""
+        focus = _squeeze(hit.focus) if position == lead else ""
         for order, (sentence, tokens) in enumerate(lexicon.sentences(hit, _candidate_sentences)):
             overlap = sum(lexicon.idf(w) for w in words if w in tokens) / weight
             # Prefer the best-ranked passage, and its opening sentence (often the definition).
@@ -221,7 +228,7 @@ def select_sentences(lexicon: Lexicon, query: Query, hits: list[Hit]) -> list[tu
                 prior += FOCUS_PRIOR
             if chunk.source == "template" and sentence.startswith("推荐回复"):
                 prior += 0.5 if (query.buyer_voice or query.wants_reply) else 0.1
-            if position == 0:
+            if position == lead:
                 if kind == "list" and _HEADING.match(sentence):
                     prior += 0.6
                 elif kind == "definition" and ("是指" in sentence or "是" in sentence[:20]):
@@ -242,22 +249,34 @@ def select_sentences(lexicon: Lexicon, query: Query, hits: list[Hit]) -> list[tu
         top = [s for s in scored if s[1] == scored[0][1] and s not in chosen]
         top.sort(key=lambda s: s[2])
         chosen += top[: MIN_SENTENCES - len(chosen)]
-    unit = _matched_unit(lexicon, hits[0], kind) if hits[0].chunk.source != "template" else set()
+    unit = _matched_unit(lexicon, hits[lead], kind) if hits[lead].chunk.source != "template" else set()
     if unit:
-        second = _near_tie_unit(lexicon, hits, kind)
-        rest = [s for s in chosen if s[1] > (1 if second else 0)][:MORE_SENTENCES]
-        chosen = [s for s in scored if s[1] == 0 and s[2] in unit] + [s for s in scored if s[1] == 1 and s[2] in second] + rest
+        second = _near_tie_unit(lexicon, hits[lead], hits[tie], kind) if tie >= 0 else set()
+        rest = [s for s in chosen if s[1] > (tie if second else lead)][:MORE_SENTENCES]
+        chosen = (
+            [s for s in scored if s[1] == lead and s[2] in unit] + [s for s in scored if s[1] == tie and s[2] in second] + rest
+        )
     # Reading order, except that a yes/no question's rule comes first: it is the answer.
     chosen.sort(key=lambda s: (not s[4], s[1], s[2]))
     return [(position, sentence) for _, position, _, sentence, _ in chosen]
 
 
-def _near_tie_unit(lexicon: Lexicon, hits: list[Hit], kind: str) -> set[int]:
+def unquoted(query: Query, hits: list[Hit]) -> set[int]:
+    """Positions among the top three hits whose text the answer does not quote: the book's
+    exercise and discussion prompts ("网店的客服岗位主要分为 _____"), which ask and answer nothing,
+    unless the question is about them or nothing else is there to quote."""
+    prompts = {position for position, hit in enumerate(hits[:3]) if hit.chunk.is_prompt}
+    if asks_about_prompts(query) or len(prompts) == len(hits[:3]):
+        return set()
+    return prompts
+
+
+def _near_tie_unit(lexicon: Lexicon, first: Hit, second: Hit, kind: str) -> set[int]:
     """The second passage's matched part (`_matched_unit`) when it is ranked nearly as sure as the
     first (`NEAR_TIE`); none when either is a reply template or the first leads clearly."""
-    if len(hits) < 2 or any(h.chunk.source == "template" for h in hits[:2]) or hits[1].score < NEAR_TIE * hits[0].score:
+    if "template" in (first.chunk.source, second.chunk.source) or second.score < NEAR_TIE * first.score:
         return set()
-    return _matched_unit(lexicon, hits[1], kind)
+    return _matched_unit(lexicon, second, kind)
 
 
 def _matched_unit(lexicon: Lexicon, hit: Hit, kind: str) -> set[int]:

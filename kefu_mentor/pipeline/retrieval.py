@@ -294,10 +294,7 @@ class HybridRetriever:
                     self._piece_rows[i] = rows
                     self._ask_pieces[i] = _ask_pieces(chunk, rows)
         # Exercises and discussion prompts ask questions; they should not stand in for answers.
-        # Only the book's own: our exercise and discussion cards carry 答题要点 (their answers).
-        self._is_prompt = np.array(
-            [c.source == "textbook" and c.toc_id.endswith(("-exercises", "-discuss")) for c in store.chunks], dtype=bool
-        )
+        self._is_prompt = np.array([c.is_prompt for c in store.chunks], dtype=bool)
         self._log_parts = np.log1p(np.bincount(self._part_chunk, minlength=len(store.chunks))).astype(np.float64)
         self._log_length = np.log1p([len(c.text) for c in store.chunks]).astype(np.float64)
         # Per chunk, the trigram groups the ranker compares the question with: its title and text
@@ -588,7 +585,7 @@ class HybridRetriever:
         if query.place:
             placed = np.array([query.place.holds(c.breadcrumb) for c in chunks], dtype=bool)
             fused[placed] *= self.settings.place_boost
-        if not _ABOUT_PROMPTS.search(query.text) and query.place.part != "思考与练习":
+        if not asks_about_prompts(query):
             fused[self._is_prompt] *= self.settings.prompt_weight
         scenario = query.scenario
         if scenario and scenario.family != OTHER and query.buyer_voice:
@@ -779,6 +776,12 @@ _OWN_PURCHASE = re.compile(
 # (老师, 教材 … already make a message about someone else: `_ABOUT_SOMEONE`.)
 _JOB = re.compile(r"客服|入职|上班|下班|主管|组长|同事|运营|千牛|后台|接待|话术|回复|回消息|培训|考核|考试|课")
 _EXAM = re.compile(_EXAM_FORMATS + r"|什么是|含义|定义|___|（\s*）")
+
+
+def asks_about_prompts(query: Query) -> bool:
+    """True when the question is about the book's exercises or discussion prompts themselves
+    ("思考与练习有哪些题"), not one to answer from the passages ("简答：…" is an exam question's label)."""
+    return bool(_ABOUT_PROMPTS.search(_FORMAT_LABEL.sub("", query.text))) or query.place.part == "思考与练习"
 
 
 def could_be_buyer(text: str) -> bool:
