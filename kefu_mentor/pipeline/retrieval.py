@@ -135,7 +135,7 @@ class Ranker:
     Fusion by reciprocal rank weighs every signal by hand; this learns from the dev questions'
     answer keys how much each signal says that a passage answers, including the hub effect of
     a topic with many parts. On dev, each fold ranked by a ranker learned without it, the keyed
-    passage's MRR@10 among the candidates goes 0.730 (fused order) → 0.814; `kefu-mentor eval
+    passage's MRR@10 among the candidates goes 0.674 (fused order) → 0.774 (278 dev questions); `kefu-mentor eval
     --split dev --train-ranker` prints these figures and stores them with the weights.
     """
 
