@@ -111,6 +111,10 @@ def test_an_exam_format_label_is_neither_searched_by_word_nor_counted_as_covered
     assert retriever.prepare("简答题: 网店客服的职责").tokens == retriever.prepare("网店客服的职责").tokens
     # Only a label that opens the question: elsewhere the words are the question's own.
     assert "名词" in " ".join(retriever.prepare("考试里的名词解释怎么答").tokens)
+    # A follow-up borrows the previous turn's words, and not its label either.
+    follow_up = retriever.prepare("其中第二个指什么", ["名词解释：网店客服"])
+    assert follow_up.is_follow_up and "名词解释" not in follow_up.tokens and "名词" not in follow_up.tokens
+    assert set(retriever.prepare("网店客服").tokens) <= set(follow_up.tokens)
 
 
 def test_a_follow_up_keeps_its_own_words_for_the_ranker_s_character_trigrams(retriever):

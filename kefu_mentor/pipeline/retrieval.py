@@ -307,7 +307,7 @@ class HybridRetriever:
 
     def prepare(self, question: str, history: list[str] | None = None) -> Query:
         """Resolve a follow-up against the previous turn, then tokenise."""
-        tokens = self.tokenizer.tokenize(_FORMAT_LABEL.sub("", question))
+        tokens = self._searched_words(question)
         history = [h for h in (history or []) if h and h.strip()]
         # Only a cue word or a near-empty question borrows from the last turn: "客服分为哪几类"
         # (three words) stands on its own even in the middle of a conversation.
@@ -328,7 +328,7 @@ class HybridRetriever:
         )
         if follow_up:
             previous = history[-1]
-            previous_tokens = [t for t in self.tokenizer.tokenize(previous) if t not in tokens]
+            previous_tokens = [t for t in self._searched_words(previous) if t not in tokens]
             text = f"{previous} {question}"
             return Query(
                 text,
@@ -347,6 +347,11 @@ class HybridRetriever:
             bool(_WANTS_REPLY.search(question)),
             place=place_named(question),
         )
+
+    def _searched_words(self, text: str) -> list[str]:
+        """The words a question is searched by: its exam label (名词解释：, 简答：…) is no word of
+        any answer, in the question asked and in the previous turn a follow-up borrows from."""
+        return self.tokenizer.tokenize(_FORMAT_LABEL.sub("", text))
 
     def coverage(self, query_tokens: tuple[str, ...], index: int) -> float:
         return self.lexicon.coverage(query_tokens, index)
