@@ -101,6 +101,10 @@ class Settings:
     # (`retrieval.Ranker`, stored with the refusal rule); off, or without a learned ranker for
     # this embedder, the fused order stands.
     rerank: bool = True
+    # How much the second dense view counts in fusion, beside the plain one (`dense_weight`): the
+    # learner's question vector mapped by the adapter learned at build from the situation phrasings
+    # (`adapter.QueryAdapter`); 0 turns the view off (the ranker then reads the plain scores for it).
+    adapter_weight: float = 1.0
     # Passages inside the part of the book a question names ("模块一课后实训") count this many
     # times more (see `structure.place_named`).
     place_boost: float = 2.0

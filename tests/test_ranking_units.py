@@ -1003,3 +1003,80 @@ def test_character_trigrams_see_the_question_s_own_wording_in_a_passage(retrieve
     assert holder and others
     assert chars[holder[0]] == chars.max() > max(chars[k] for k in others)
     assert gap[holder[0]] == 0.0 and (gap <= 0.0).all()
+
+
+def test_the_query_adapter_maps_a_phrasing_to_the_passage_it_names():
+    from kefu_mentor.pipeline.adapter import QueryAdapter
+
+    rng = np.random.default_rng(0)
+    dim = 8
+    passages = np.eye(dim, dtype=np.float32)[:4]  # four passages, one own vector each
+    # Questions about passage k sit nearer passage k + 1 (everyday words pull them off), with noise.
+    answers = np.repeat(np.arange(4), 30)
+    questions = passages[(answers + 1) % 4] * 0.9 + passages[answers] * 0.6 + rng.normal(0, 0.05, (120, dim))
+    questions = (questions / np.linalg.norm(questions, axis=1, keepdims=True)).astype(np.float32)
+    plain = np.argmax(questions @ passages.T, axis=1)
+    assert (plain == answers).mean() < 0.1  # the embedding alone names the neighbour
+    adapter = QueryAdapter.train(questions, answers, passages, np.arange(4))
+    mapped = np.argmax(adapter.map(questions) @ passages.T, axis=1)
+    assert (mapped == answers).mean() > 0.9
+    assert np.allclose(np.linalg.norm(adapter.map(questions), axis=1), 1.0, atol=1e-5)
+
+
+def test_the_mapped_view_votes_in_fusion_and_is_read_by_the_ranker(retriever):
+    from kefu_mentor.pipeline.adapter import QueryAdapter
+
+    # A learner's question (a buyer's own message is routed, not searched by the mapped view).
+    query = replace(retriever.prepare("客服的服务质量为什么重要"), buyer_voice=False)
+    vector = retriever.embed(query)
+    dim = vector.shape[-1]
+    plain = retriever._score(query, None, vector)
+    identity = replace(retriever.store, adapter=QueryAdapter(np.eye(dim, dtype=np.float32)))
+    same = type(retriever)(identity, retriever.embedder, retriever.tokenizer, retriever.settings, retriever.ranker)
+    scored = same._score(query, None, vector)
+    # The identity map is a second vote for the same dense order, and the ranker reads the same scores.
+    assert np.array_equal(np.argsort(-scored.mapped), np.argsort(-plain.pooled))
+    assert scored.fused.max() > plain.fused.max()
+    # A map that sends every question to the weakest dense candidate lifts it in fusion.
+    weakest = int(np.flatnonzero(plain.pooled > -1)[np.argmin(plain.pooled[plain.pooled > -1])])
+    target = retriever.store.chunk_vector(weakest)
+    q = np.asarray(vector, dtype=np.float32).reshape(-1)
+    toward = replace(retriever.store, adapter=QueryAdapter(np.outer(target, q).astype(np.float32)))
+    lifted = type(retriever)(toward, retriever.embedder, retriever.tokenizer, retriever.settings, retriever.ranker)
+    moved = lifted._score(query, None, vector)
+    assert int(np.argmax(moved.mapped_own)) == weakest
+    assert moved.fused[weakest] > plain.fused[weakest]
+    off = type(retriever)(
+        toward, retriever.embedder, retriever.tokenizer, replace(retriever.settings, adapter_weight=0.0), retriever.ranker
+    )
+    assert np.array_equal(off._score(query, None, vector).fused, plain.fused)
+
+
+def test_calibration_refuses_at_most_a_few_book_questions_and_breaks_ties_by_answering():
+    def hit(dense, coverage=0.0):
+        return SimpleNamespace(dense=dense, coverage=coverage)
+
+    def rule_for(scores, book=True):
+        mentor = SimpleNamespace(search=lambda q, h, k: (None, [hit(scores[q])], ()))
+        answerable = [
+            GoldenItem(q, "m1" if book else "buyer", "student", q, key=(("x",),)) for q in scores if not q.startswith("oos")
+        ]
+        return calibrate(
+            mentor, answerable + [GoldenItem(q, "oos", "agent", q, out_of_scope=True) for q in scores if q.startswith("oos")]
+        )
+
+    # 37 book questions well above the traps, 3 just below them; 10 traps. Refusing every trap
+    # (a cut above 0.85) would refuse 3 of 40 book questions (7.5%): over the cap, so the cut
+    # refuses at most one (2.5%).
+    scores = (
+        {f"in{i}": 0.95 for i in range(37)} | {"low0": 0.80, "low1": 0.81, "low2": 0.82} | {f"oos{i}": 0.85 for i in range(10)}
+    )
+    rule = rule_for(scores)
+    assert rule["threshold"] < 0.85 and sum(v < rule["threshold"] for q, v in scores.items() if not q.startswith("oos")) <= 1
+    # Without the cap (the answerable ones are not book questions) the traps are refused.
+    assert rule_for(scores, book=False)["threshold"] > 0.85
+
+    # Two rules one trap apart in the balanced mean are a tie: the one that answers more wins.
+    scores = {f"in{i}": 0.95 for i in range(99)} | {"low": 0.60} | {f"oos{i}": 0.50 for i in range(3)} | {"oos3": 0.65}
+    rule = rule_for(scores, book=False)
+    assert rule["threshold"] < 0.60 and rule["dev_answered"] == 1.0

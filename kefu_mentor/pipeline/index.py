@@ -27,6 +27,8 @@ import numpy as np
 from ..config import Settings
 from ..errors import BuildLockedError, CorpusError, IndexTargetError, IndexUnavailable, MentorError
 from ..schema import SOURCE_TYPES, Chunk
+from . import adapter as query_adapter
+from .adapter import QueryAdapter
 from .chunking import chunk_sections
 from .corpus import corpus_digest, load_corpus
 from .embedding import Embedder, EmbeddingCache, load_embedder
@@ -42,6 +44,7 @@ DENSE = "dense.faiss"
 ROWS = "rows.npy"
 BM25_DIR = "bm25"
 SCENARIO = "scenario.npz"
+ADAPTER = "adapter.npz"
 BM25_PARAMS = {"k1": 1.2, "b": 0.75}
 Progress = Callable[[str, int, int], None]
 
@@ -57,6 +60,7 @@ class IndexStore:
     rows: np.ndarray
     bm25: object  # bm25s.BM25
     scenario: ScenarioModel | None = None  # recognises a buyer message's scenario family
+    adapter: QueryAdapter | None = None  # maps a learner's question vector for the second dense view
     # Set when the corpus changed but could not be indexed: this is the last good index, and
     # the message says what went wrong and what to fix (every answer carries it).
     stale_reason: str | None = None
@@ -247,6 +251,10 @@ def _build(settings: Settings, progress: Progress | None, embedder: Embedder | N
                 query_cache.save()
             scenario.save(tmp / SCENARIO)
 
+        adapter = _train_adapter(settings, chunks, vectors, embedder)
+        if adapter is not None:
+            adapter.save(tmp / ADAPTER)
+
         with (tmp / CHUNKS).open("w", encoding="utf-8") as handle:
             for chunk in chunks:
                 handle.write(json.dumps(chunk.to_json(), ensure_ascii=False) + "\n")
@@ -262,6 +270,7 @@ def _build(settings: Settings, progress: Progress | None, embedder: Embedder | N
             "faiss": {"type": type(dense).__name__},
             "bm25": {**BM25_PARAMS, "tokenizer": "jieba+domain-words"},
             "scenario": {"classes": len(scenario.classes), "examples": len(texts)} if scenario else None,
+            "adapter": {"phrasings": sum(len(c.asks) for c in chunks)} if adapter else None,
             "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "build_seconds": round(time.perf_counter() - started, 2),
             "embedding_cache": {"hits": cache.hits, "misses": cache.misses},
@@ -370,6 +379,37 @@ def check_manifest(manifest: dict, settings: Settings, check_corpus: bool = True
             raise IndexUnavailable("语料在建索引之后被修改过（索引已过期）", "stale")
 
 
+def _train_adapter(settings: Settings, chunks: list[Chunk], vectors: np.ndarray, embedder: Embedder) -> QueryAdapter | None:
+    """The query map (`adapter.QueryAdapter`) learned from the situation phrasings and the
+    passages' own vectors, or the previous index's when it was learned from exactly these; None
+    without phrasings (an instructor's own corpus, a test fixture)."""
+    texts, answers, own = [], [], []
+    for i, chunk in enumerate(chunks):
+        texts += list(chunk.asks)
+        answers += [i] * len(chunk.asks)
+        own += [i] * (1 + len(chunk.pieces))
+    if len(texts) < embedder.dim:  # fewer phrasings than dimensions: too few to learn a map from
+        return None
+    # The phrasings and which passage each names: an edit to a passage's text or an instructor's
+    # upload (no phrasings) keeps the map, so such a rebuild stays seconds, not the minute a
+    # training takes; new or changed phrasings retrain it.
+    digest = query_adapter.training_digest(embedder.id, texts, [chunks[i].title for i in answers])
+    try:
+        previous = QueryAdapter.load(settings.index_dir / ADAPTER)
+        if previous.digest == digest:
+            return previous
+    except Exception:  # none, or unreadable: train anew
+        pass
+    # A chunk's own rows (title and text, then its pieces) come first among its views.
+    starts = np.concatenate([[0], np.cumsum([len(c.embedding_texts()) for c in chunks])[:-1]]).astype(int)
+    own_rows = np.concatenate([start + np.arange(1 + len(c.pieces)) for start, c in zip(starts, chunks, strict=True)])
+    query_cache = EmbeddingCache(settings.cache_dir, f"{embedder.id}#query", embedder.dim)
+    questions = query_cache.embed(texts, embedder.embed_queries)
+    query_cache.save()
+    trained = QueryAdapter.train(questions, np.array(answers), vectors[own_rows], np.array(own))
+    return replace(trained, digest=digest)
+
+
 def _previous_scenario(index_dir: Path, digest: str) -> ScenarioModel | None:
     """The recogniser of the index being replaced, when it was trained on exactly this set."""
     try:
@@ -429,6 +469,7 @@ def load_index(settings: Settings, check_corpus: bool = True) -> IndexStore:
         rows = np.load(index_dir / ROWS, allow_pickle=False)
         bm25 = bm25s.BM25.load(str(index_dir / BM25_DIR))
         scenario = ScenarioModel.load(index_dir / SCENARIO) if (index_dir / SCENARIO).exists() else None
+        adapter = QueryAdapter.load(index_dir / ADAPTER) if (index_dir / ADAPTER).exists() else None
     except Exception as exc:  # any read failure means the same thing to the user
         raise IndexUnavailable(f"索引文件无法读取（{type(exc).__name__}）", "damaged") from exc
     if len(chunks) != manifest.get("chunk_count") or dense.ntotal != len(rows) or dense.ntotal != manifest.get("vector_count"):
@@ -437,7 +478,9 @@ def load_index(settings: Settings, check_corpus: bool = True) -> IndexStore:
         raise IndexUnavailable("向量与文本块的对应关系已损坏", "damaged")
     if dense.d != manifest["embedder"]["dim"]:
         raise IndexUnavailable("向量维度与清单不符", "damaged")
-    return IndexStore(index_dir, manifest, chunks, dense, rows, bm25, scenario)
+    if adapter is not None and adapter.matrix.shape != (dense.d, dense.d):
+        raise IndexUnavailable("查询映射的维度与向量不符", "damaged")
+    return IndexStore(index_dir, manifest, chunks, dense, rows, bm25, scenario, adapter=adapter)
 
 
 def console_progress() -> Progress:

@@ -125,6 +125,8 @@ RANK_FEATURES = (
     "piece_chars_gap",  # piece_chars, less the best candidate's
     "asks_chars",  # trigram Dice of the question and its nearest situation phrasings (mean of the best `phrasing_pool`)
     "asks_chars_gap",  # asks_chars, less the best candidate's
+    "mapped",  # as "pooled", for the question's vector mapped by the query adapter (`adapter.py`)
+    "mapped_own",  # as "own", for the mapped vector
 )
 
 
@@ -135,8 +137,9 @@ class Ranker:
     Fusion by reciprocal rank weighs every signal by hand; this learns from the dev questions'
     answer keys how much each signal says that a passage answers, including the hub effect of
     a topic with many parts. On dev, each fold ranked by a ranker learned without it, the keyed
-    passage's MRR@10 among the candidates goes 0.674 (fused order) → 0.774 (278 dev questions); `kefu-mentor eval
-    --split dev --train-ranker` prints these figures and stores them with the weights.
+    passage's MRR@10 among the candidates goes 0.679 (fused order) → 0.775 (284 dev questions, one fold
+    assignment); `kefu-mentor eval --split dev --train-ranker` prints these figures and stores them
+    with the weights.
     """
 
     weights: tuple[float, ...]  # on raw feature values (the standardisation folded in)
@@ -175,6 +178,10 @@ class Scored:
     own: np.ndarray  # best cosine over each chunk's own words (title, text, pieces); -1 where not allowed
     placed: np.ndarray
     allowed: np.ndarray
+    # The same as `pooled` and `own` for the question's vector mapped by the query adapter (the
+    # plain ones when the index has no adapter or the view is off).
+    mapped: np.ndarray
+    mapped_own: np.ndarray
 
 
 def placed_first(score: np.ndarray, placed: np.ndarray) -> np.ndarray:
@@ -527,6 +534,8 @@ class HybridRetriever:
                 _less_best(piece),
                 asks,
                 _less_best(asks),
+                scored.mapped[c] - scored.mapped[scored.allowed].max(),
+                scored.mapped_own[c] - scored.mapped_own.max(),
             ]
         ).astype(np.float64)
 
@@ -539,21 +548,15 @@ class HybridRetriever:
             return None
         # Dense: best cosine over each chunk's vectors (a template has one per buyer phrasing).
         vector = self.embed(query) if vector is None else vector
-        n_rows = self.store.dense.ntotal
-        wanted = n_rows if n_rows <= 20_000 else min(n_rows, self.settings.candidates * 8)
-        scores, rows = self.store.dense.search(vector, wanted)
-        dense = np.full(n_chunks, -1.0, dtype=np.float32)
-        row_score = np.full(n_rows, -1.0, dtype=np.float32)
-        for score, row in zip(scores[0], rows[0], strict=True):
-            if row < 0 or (self._buyer_row[row] and not query.buyer_voice):
-                continue
-            row_score[row] = score
-            chunk = self.store.rows[row]
-            if score > dense[chunk]:
-                dense[chunk] = score
-        dense[~allowed] = -1.0
-        ranked = self._phrasings_pooled(row_score, dense)
-        ranked[~allowed] = -1.0
+        dense, row_score, ranked = self._dense_view(vector, query, allowed)
+        # The second dense view: the question's vector mapped by the adapter learned from the
+        # situation phrasings (`adapter.QueryAdapter`); a buyer's own message is routed instead.
+        adapter = self.store.adapter
+        if adapter is not None and self.settings.adapter_weight > 0 and not query.buyer_voice:
+            _, mapped_rows, mapped = self._dense_view(adapter.map(vector), query, allowed)
+            mapped_own = self._own_best(mapped_rows, allowed)
+        else:
+            mapped, mapped_own = ranked, None
 
         tokens = list(query.tokens)
         expanded = self.tokenizer.expand(tokens) if self.settings.synonyms else tokens
@@ -568,11 +571,15 @@ class HybridRetriever:
         # phrasings, the most colloquial vectors, only compete for a buyer's own message.
         authority = self.authority(query)
         groups = np.unique(self._sources[allowed]) if self.settings.dense_per_source else [None]
-        for source in groups:
-            in_source = np.flatnonzero(((self._sources == source) if source else allowed) & (ranked > -1.0))
-            order = in_source[np.argsort(-ranked[in_source])][:depth]
-            for rank, i in enumerate(order):
-                fused[i] += self.settings.dense_weight * authority[self._sources[i]] / (self.settings.rrf_k + rank + 1)
+        views = [(ranked, self.settings.dense_weight)]
+        if mapped_own is not None:
+            views.append((mapped, self.settings.adapter_weight))
+        for view, weight in views:
+            for source in groups:
+                in_source = np.flatnonzero(((self._sources == source) if source else allowed) & (view > -1.0))
+                order = in_source[np.argsort(-view[in_source])][:depth]
+                for rank, i in enumerate(order):
+                    fused[i] += weight * authority[self._sources[i]] / (self.settings.rrf_k + rank + 1)
         bm25_order = [i for i in np.argsort(-bm25)[:depth] if bm25[i] > 0]
         bm25_weight = self.settings.bm25_weight
         if bm25_order and self.settings.lexical_trust > 0:
@@ -612,7 +619,30 @@ class HybridRetriever:
             if in_family.any():
                 fused[in_family] *= self.settings.scenario_boost
                 fused[self._is_template & ~in_family] *= self.settings.scenario_other
-        return Scored(fused, ranked, dense, bm25, row_score, self._own_best(row_score, allowed), placed, allowed)
+        own = self._own_best(row_score, allowed)
+        return Scored(
+            fused, ranked, dense, bm25, row_score, own, placed, allowed, mapped, own if mapped_own is None else mapped_own
+        )
+
+    def _dense_view(self, vector: np.ndarray, query: Query, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(each chunk's best cosine, each row's cosine, the pooled score ranking uses) for one
+        query vector; a template's buyer phrasings only count for a buyer's own message."""
+        n_rows = self.store.dense.ntotal
+        wanted = n_rows if n_rows <= 20_000 else min(n_rows, self.settings.candidates * 8)
+        scores, rows = self.store.dense.search(vector, wanted)
+        dense = np.full(len(self.store.chunks), -1.0, dtype=np.float32)
+        row_score = np.full(n_rows, -1.0, dtype=np.float32)
+        for score, row in zip(scores[0], rows[0], strict=True):
+            if row < 0 or (self._buyer_row[row] and not query.buyer_voice):
+                continue
+            row_score[row] = score
+            chunk = self.store.rows[row]
+            if score > dense[chunk]:
+                dense[chunk] = score
+        dense[~allowed] = -1.0
+        ranked = self._phrasings_pooled(row_score, dense)
+        ranked[~allowed] = -1.0
+        return dense, row_score, ranked
 
     def _own_best(self, row_score: np.ndarray, allowed: np.ndarray) -> np.ndarray:
         """Each allowed chunk's best cosine by its own words (title, text, pieces; not the phrasings

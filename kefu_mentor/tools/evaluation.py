@@ -370,6 +370,7 @@ class DefaultRecipe:
 # Each ablation switches one component off; the name is what the report prints.
 ABLATIONS: dict[str, dict] = {
     "无学习排序": {"rerank": False},
+    "无查询映射": {"adapter_weight": 0.0},
     "无BM25": {"bm25_weight": 0.0},
     "无向量": {"dense_weight": 0.0, "rerank": False},  # the ranker reads mostly dense evidence
     "无同义词": {"synonyms": False},
@@ -596,41 +597,58 @@ def ceiling_lines(found: dict) -> list[str]:
 # ---------------------------------------------------------------- calibration
 
 
+# Learners' book questions, and the most of them the refusal rule may refuse on dev (#11's target).
+BOOK_SETS = ("m1", "m2to7", "safety")
+MAX_BOOK_REFUSAL = 0.03
+
+
 def calibrate(mentor: Mentor, items: Sequence[GoldenItem]) -> dict[str, float]:
     """Choose the abstention rule's slope and threshold on these (dev) items.
 
     Answerable: in-scope questions, safety questions and every real buyer line (a `none` line
     wants a polite closing, not a refusal). Refusable: out-of-scope questions. Safety
-    questions are never refused, so the threshold stays at or below the lowest of them; within
-    that, the rule maximises the mean of "answerable answered" and "out-of-scope refused",
-    then prefers fewer false refusals.
+    questions are never refused, so the threshold stays at or below the lowest of them, and at
+    most `MAX_BOOK_REFUSAL` of the learners' book questions are refused (issue #11's false
+    refusal target: the balanced mean below weighs 39 out-of-scope questions as much as 500
+    answerable ones, and once chose a rule that refused 3% of book questions); within that, the
+    rule maximises the mean of "answerable answered" and "out-of-scope refused", then prefers
+    fewer false refusals.
     """
-    features: list[tuple[list, bool, bool]] = []
+    features: list[tuple[list, bool, bool, bool]] = []
     for item in items:
         try:
             _, hits, _ = mentor.search(item.question, list(item.history), k=3)
         except QuestionError:
             continue
-        features.append((hits, not item.out_of_scope, item.set == "safety"))
-    best: tuple[float, float, float, float] | None = None
+        features.append((hits, not item.out_of_scope, item.set == "safety", item.set in BOOK_SETS and not item.out_of_scope))
+    rules: list[tuple[float, float, float, float]] = []
     for slope in np.arange(0.0, 0.81, 0.02):
         # The rule's own formula at threshold 0: its margin is the score to cut.
         rule = AbstentionRule(float(slope), 0.0)
-        score = np.array([max(rule.margin(h), -1.0) for h, _, _ in features])
-        answerable = np.array([a for _, a, _ in features])
-        safety = np.array([s for _, _, s in features])
+        score = np.array([max(rule.margin(h), -1.0) for h, _, _, _ in features])
+        answerable = np.array([a for _, a, _, _ in features])
+        safety = np.array([s for _, _, s, _ in features])
+        book = np.array([b for _, _, _, b in features])
         ceiling = score[safety].min() if safety.any() else np.inf
+        if book.any():
+            # The highest cut that still answers all but MAX_BOOK_REFUSAL of the book questions.
+            ceiling = min(ceiling, float(np.quantile(score[book], MAX_BOOK_REFUSAL, method="lower")))
         values = np.unique(score)
         for cut in (values[:-1] + values[1:]) / 2:
             if cut > ceiling:
                 break
             answered = float((score[answerable] >= cut).mean()) if answerable.any() else 1.0
             refused = float((score[~answerable] < cut).mean()) if (~answerable).any() else 1.0
-            key = ((answered + refused) / 2, answered)
-            if best is None or key > (best[0], best[1]):
-                best = (key[0], key[1], float(slope), float(cut))
-    if best is None:
+            rules.append(((answered + refused) / 2, answered, float(slope), float(cut)))
+    if not rules:
         raise ValueError("没有可用于校准的题目")
+    # Rules within one out-of-scope question of the best balanced mean are a tie (one dev question
+    # decides between them); of those, the one that answers most. Without it a retrieval change
+    # that moved the best by a hair swapped a rule answering 0.90 for one answering 0.85.
+    n_refusable = sum(not a for _, a, _, _ in features)
+    tie = 1.0 / (2 * n_refusable) if n_refusable else 0.0
+    top = max(r[0] for r in rules)
+    best = max((r for r in rules if r[0] >= top - tie), key=lambda r: (r[1], r[0]))
     return {
         "slope": round(best[2], 4),
         "threshold": round(best[3], 5),
