@@ -175,7 +175,8 @@ def synthetic_store(store: IndexStore, factor: int, settings: Settings, tokenize
     bm25 = bm25s.BM25(**BM25_PARAMS)  # the index's own parameters and document text
     bm25.index(bm25_corpus([tokenizer.tokenize(bm25_document(c)) for c in chunks]), show_progress=False)
     manifest = dict(store.manifest, chunk_count=len(chunks), vector_count=len(matrix))
-    return IndexStore(store.path, manifest, chunks, dense, np.arange(len(chunks), dtype=np.int32), bm25)
+    # The query map carries over (same vector space), so the scale runs search both dense views.
+    return IndexStore(store.path, manifest, chunks, dense, np.arange(len(chunks), dtype=np.int32), bm25, adapter=store.adapter)
 
 
 def _recall_at_10(approx: IndexStore, exact: IndexStore, queries: np.ndarray) -> float:
