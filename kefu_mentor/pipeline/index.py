@@ -207,8 +207,10 @@ def _build(settings: Settings, progress: Progress | None, embedder: Embedder | N
         chunks = chunk_sections(corpus.sections, settings.chunker)
         embedder = embedder or load_embedder(settings.embedder)
 
-        views, rows = [], []
+        views, rows, own_rows = [], [], []
         for i, chunk in enumerate(chunks):
+            # A chunk's own words (title and text, then its pieces) come first among its views.
+            own_rows += range(len(views), len(views) + 1 + len(chunk.pieces))
             for text in chunk.embedding_texts():
                 views.append(text)
                 rows.append(i)
@@ -251,7 +253,7 @@ def _build(settings: Settings, progress: Progress | None, embedder: Embedder | N
                 query_cache.save()
             scenario.save(tmp / SCENARIO)
 
-        adapter = _train_adapter(settings, chunks, vectors, embedder)
+        adapter = _train_adapter(settings, chunks, vectors[own_rows], np.asarray(rows)[own_rows], embedder)
         if adapter is not None:
             adapter.save(tmp / ADAPTER)
 
@@ -379,15 +381,17 @@ def check_manifest(manifest: dict, settings: Settings, check_corpus: bool = True
             raise IndexUnavailable("语料在建索引之后被修改过（索引已过期）", "stale")
 
 
-def _train_adapter(settings: Settings, chunks: list[Chunk], vectors: np.ndarray, embedder: Embedder) -> QueryAdapter | None:
+def _train_adapter(
+    settings: Settings, chunks: list[Chunk], own_vectors: np.ndarray, own_chunks: np.ndarray, embedder: Embedder
+) -> QueryAdapter | None:
     """The query map (`adapter.QueryAdapter`) learned from the situation phrasings and the
-    passages' own vectors, or the previous index's when it was learned from exactly these; None
-    without phrasings (an instructor's own corpus, a test fixture)."""
-    texts, answers, own = [], [], []
+    passages' own vectors (`own_vectors`, of chunks `own_chunks`), or the previous index's when it
+    was learned from exactly these; None without phrasings (an instructor's own corpus, a test
+    fixture)."""
+    texts, answers = [], []
     for i, chunk in enumerate(chunks):
         texts += list(chunk.asks)
         answers += [i] * len(chunk.asks)
-        own += [i] * (1 + len(chunk.pieces))
     if len(texts) < embedder.dim:  # fewer phrasings than dimensions: too few to learn a map from
         return None
     # The phrasings and which passage each names: an edit to a passage's text or an instructor's
@@ -400,13 +404,10 @@ def _train_adapter(settings: Settings, chunks: list[Chunk], vectors: np.ndarray,
             return previous
     except Exception:  # none, or unreadable: train anew
         pass
-    # A chunk's own rows (title and text, then its pieces) come first among its views.
-    starts = np.concatenate([[0], np.cumsum([len(c.embedding_texts()) for c in chunks])[:-1]]).astype(int)
-    own_rows = np.concatenate([start + np.arange(1 + len(c.pieces)) for start, c in zip(starts, chunks, strict=True)])
     query_cache = EmbeddingCache(settings.cache_dir, f"{embedder.id}#query", embedder.dim)
     questions = query_cache.embed(texts, embedder.embed_queries)
     query_cache.save()
-    trained = QueryAdapter.train(questions, np.array(answers), vectors[own_rows], np.array(own))
+    trained = QueryAdapter.train(questions, np.array(answers), own_vectors, own_chunks)
     return replace(trained, digest=digest)
 
 

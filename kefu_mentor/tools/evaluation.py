@@ -621,14 +621,14 @@ def calibrate(mentor: Mentor, items: Sequence[GoldenItem]) -> dict[str, float]:
         except QuestionError:
             continue
         features.append((hits, not item.out_of_scope, item.set == "safety", item.set in BOOK_SETS and not item.out_of_scope))
+    answerable = np.array([a for _, a, _, _ in features])
+    safety = np.array([s for _, _, s, _ in features])
+    book = np.array([b for _, _, _, b in features])
     rules: list[tuple[float, float, float, float]] = []
     for slope in np.arange(0.0, 0.81, 0.02):
         # The rule's own formula at threshold 0: its margin is the score to cut.
         rule = AbstentionRule(float(slope), 0.0)
         score = np.array([max(rule.margin(h), -1.0) for h, _, _, _ in features])
-        answerable = np.array([a for _, a, _, _ in features])
-        safety = np.array([s for _, _, s, _ in features])
-        book = np.array([b for _, _, _, b in features])
         ceiling = score[safety].min() if safety.any() else np.inf
         if book.any():
             # The highest cut that still answers all but MAX_BOOK_REFUSAL of the book questions.
@@ -645,7 +645,7 @@ def calibrate(mentor: Mentor, items: Sequence[GoldenItem]) -> dict[str, float]:
     # Rules within one out-of-scope question of the best balanced mean are a tie (one dev question
     # decides between them); of those, the one that answers most. Without it a retrieval change
     # that moved the best by a hair swapped a rule answering 0.90 for one answering 0.85.
-    n_refusable = sum(not a for _, a, _, _ in features)
+    n_refusable = int((~answerable).sum())
     tie = 1.0 / (2 * n_refusable) if n_refusable else 0.0
     top = max(r[0] for r in rules)
     best = max((r for r in rules if r[0] >= top - tie), key=lambda r: (r[1], r[0]))
