@@ -71,13 +71,6 @@ class Settings:
     # of modules 2-7 out of the top 5 (dev R@5 0.422 → 0.489 there, every other slice unchanged or
     # better; at rank 3 the quoted answer, which reads the first three, is unchanged).
     content_slot: int | None = 3
-    # A learner's question always cites the book's best-ranked passage (not an exercise prompt) at
-    # this rank (0-based) when no book passage ranks higher; None: off. For a learner the book is
-    # the authority: our cards and templates may lead, but not crowd it out of the top five. On dev:
-    # module 1 R@5 0.941 -> 0.958, modules 2-7 0.843 -> 0.837, all book 0.892 -> 0.895; R@1, the
-    # quoted answer (it reads the first three) and refusals unchanged. At rank 2 (five-fold among
-    # the candidates) module 1 R@3 rose 0.912 -> 0.941 but modules 2-7 fell 0.789 -> 0.751.
-    book_slot: int | None = 4
     # How a passage's situation phrasings (corpus/situations: how learners describe what it answers)
     # rank it: by the mean of the best `phrasing_pool` phrasings of one part (a card, or one
     # sub-section of a book topic), so that one phrasing near the question by its everyday style

@@ -1080,32 +1080,3 @@ def test_calibration_refuses_at_most_a_few_book_questions_and_breaks_ties_by_ans
     scores = {f"in{i}": 0.95 for i in range(99)} | {"low": 0.60} | {f"oos{i}": 0.50 for i in range(3)} | {"oos3": 0.65}
     rule = rule_for(scores, book=False)
     assert rule["threshold"] < 0.60 and rule["dev_answered"] == 1.0
-
-
-def test_the_book_is_never_crowded_out_of_a_learners_top_five():
-    from kefu_mentor.pipeline.retrieval import HybridRetriever
-
-    # Chunks 0-4: our cards and templates; 5: the book's exercise prompt; 6: a book passage.
-    sources = np.array(["supplement", "template", "supplement", "supplement", "template", "textbook", "textbook"])
-    learner, buyer = SimpleNamespace(buyer_voice=False), SimpleNamespace(buyer_voice=True)
-    order, everywhere = [0, 1, 2, 3, 4], np.full(7, 0.1)
-
-    def placed(order, query=learner, fused=everywhere, k=5, slot=4):
-        fake = SimpleNamespace(
-            settings=Settings(book_slot=slot),
-            _sources=sources,
-            _is_prompt=np.array([False] * 5 + [True, False]),
-            _text_keys=[f"t{i}" for i in range(7)],
-        )
-        return HybridRetriever._with_book(fake, order, np.arange(7), query, fused, k)
-
-    # Cards fill the top five: the book's passage (not its exercise prompt) takes the fifth place.
-    assert placed(order) == [0, 1, 2, 3, 6]
-    assert placed(order, k=10) == [0, 1, 2, 3, 6, 4]
-    # A book passage already that high, a buyer's own message, no book passage found at all, a
-    # slot beyond what is cited, or the slot off: the order stays.
-    assert placed([0, 6, 1, 2, 3]) == [0, 6, 1, 2, 3]
-    assert placed(order, query=buyer) == order
-    assert placed(order, fused=np.where(np.arange(7) == 6, 0.0, 0.1)) == order
-    assert placed(order, k=4) == order
-    assert placed(order, slot=None) == order

@@ -438,7 +438,6 @@ class HybridRetriever:
                 seen.add(self._text_keys[i])
                 order.append(i)
         order = self._with_nearest_content(order, query, scored.own, k)
-        order = self._with_book(order, ranking, query, fused, k)
         return [
             Hit(
                 int(i),
@@ -692,22 +691,6 @@ class HybridRetriever:
         if own[best] <= -1.0 or any(self._text_keys[i] == key for i in order[: slot + 1]):
             return order
         rest = [i for i in order if self._text_keys[i] != key]
-        return (rest[:slot] + [best] + rest[slot:])[:k]
-
-    def _with_book(self, order: list, ranking: np.ndarray, query: Query, fused: np.ndarray, k: int) -> list:
-        """`order` with the book's best passage in `ranking` (not an exercise prompt) placed at
-        `Settings.book_slot` when no book passage ranks as high (see there)."""
-        slot = self.settings.book_slot
-        if slot is None or slot >= k or query.buyer_voice or not order:
-            return order
-        book = (self._sources == "textbook") & ~self._is_prompt
-        if any(book[i] for i in order[: slot + 1]):
-            return order
-        above = {self._text_keys[i] for i in order[:slot]}
-        best = next((int(i) for i in ranking if book[i] and fused[i] > 0 and self._text_keys[i] not in above), None)
-        if best is None:
-            return order
-        rest = [i for i in order if i != best]
         return (rest[:slot] + [best] + rest[slot:])[:k]
 
     def _templates_of(self, family: str) -> np.ndarray:
