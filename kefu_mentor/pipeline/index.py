@@ -247,10 +247,8 @@ def _build(settings: Settings, progress: Progress | None, embedder: Embedder | N
             digest = training_digest(embedder.id, texts, labels)
             scenario = _previous_scenario(settings.index_dir, digest)
             if scenario is None:  # the training set changed (or there is no previous model): train
-                query_cache = EmbeddingCache(settings.cache_dir, f"{embedder.id}#query", embedder.dim)
-                scenario = ScenarioModel.train(query_cache.embed(texts, embedder.embed_queries), texts, labels)
+                scenario = ScenarioModel.train(_query_vectors(settings, embedder, texts), texts, labels)
                 scenario.digest = digest
-                query_cache.save()
             scenario.save(tmp / SCENARIO)
 
         adapter = _train_adapter(settings, chunks, vectors[own_rows], np.asarray(rows)[own_rows], embedder)
@@ -404,11 +402,17 @@ def _train_adapter(
             return previous
     except Exception:  # none, or unreadable: train anew
         pass
-    query_cache = EmbeddingCache(settings.cache_dir, f"{embedder.id}#query", embedder.dim)
-    questions = query_cache.embed(texts, embedder.embed_queries)
-    query_cache.save()
-    trained = QueryAdapter.train(questions, np.array(answers), own_vectors, own_chunks)
+    trained = QueryAdapter.train(_query_vectors(settings, embedder, texts), np.array(answers), own_vectors, own_chunks)
     return replace(trained, digest=digest)
+
+
+def _query_vectors(settings: Settings, embedder: Embedder, texts: list[str]) -> np.ndarray:
+    """Query-side vectors of `texts` (as a question or a buyer message is embedded), through the
+    query-side cache kept beside the passage cache: what the recogniser and the query map learn from."""
+    cache = EmbeddingCache(settings.cache_dir, f"{embedder.id}#query", embedder.dim)
+    vectors = cache.embed(texts, embedder.embed_queries)
+    cache.save()
+    return vectors
 
 
 def _previous_scenario(index_dir: Path, digest: str) -> ScenarioModel | None:
