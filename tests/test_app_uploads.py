@@ -78,11 +78,48 @@ def page(school_url):
 
 def _teacher_tab(page) -> None:
     page.get_by_role("tab", name="教师看板").click()
-    page.fill("#km-teacher-password input", PASSWORD)
+    _enter_password(page)
     accordion = page.get_by_text("添加教师资料（学校讲义", exact=False)
     if not page.locator("#km-upload-preview").is_visible():
         accordion.click()
     page.wait_for_selector("#km-upload-preview", state="visible")
+
+
+def _enter_password(page) -> None:
+    """Type the password and see that it stayed typed.
+
+    Right after a page load the tab's content is mounted on first opening, and on a busy machine
+    a value typed in that moment can land in an input that is then replaced (CI once sent three
+    refreshes with an empty password). So type it again until the box holds it.
+    """
+    box = "#km-teacher-password input"
+    for _ in range(5):
+        page.fill(box, PASSWORD)
+        page.wait_for_timeout(300)
+        if page.input_value(box) == PASSWORD:
+            return
+    raise AssertionError("the password box does not keep what is typed into it")
+
+
+def _refresh_until(page, condition: str, attempts: int = 3) -> None:
+    """Refresh the teacher view until `condition` (a JS expression) holds.
+
+    Opening the tab runs the view once before the password is typed (it then says 请输入教师密码);
+    on a busy machine that reply can land after a refresh, so refresh again, password re-typed.
+    """
+    for _ in range(attempts):
+        _enter_password(page)
+        page.click("#km-teacher-refresh")
+        try:
+            page.wait_for_function(f"() => {condition}", timeout=40_000)
+            return
+        except Exception:
+            continue
+    # Say what the page showed, an error toast included, so a failure on CI can be told apart
+    # from a lost password (the summary then says 请输入教师密码) and from a view that raised.
+    summary = page.inner_text("#km-teacher-summary")
+    toasts = page.locator(".toast-body").all_inner_texts()
+    raise AssertionError(f"after {attempts} refreshes the view does not show {condition}; summary: {summary}; toasts: {toasts}")
 
 
 def _result(page, *words: str) -> str:
@@ -165,10 +202,7 @@ def test_a_thumbs_down_with_a_reason_reaches_the_teacher_view_and_the_csv(page, 
     page.wait_for_function("() => document.querySelector('#km-thanks').innerText.includes('已记录你的')", timeout=30_000)
     assert "👎" in page.inner_text("#km-thanks")
     _teacher_tab(page)
-    page.click("#km-teacher-refresh")
-    page.wait_for_function(
-        "() => document.querySelector('#km-disliked').innerText.includes('没讲清情节严重时怎么扣分')", timeout=60_000
-    )
+    _refresh_until(page, "document.querySelector('#km-disliked').innerText.includes('没讲清情节严重时怎么扣分')")
     assert "泄露他人信息会被扣几分" in page.inner_text("#km-disliked")
     exported = (school / "data" / "exports" / "feedback.csv").read_text(encoding="utf-8-sig")
     assert "没讲清情节严重时怎么扣分" in exported and "👎" in exported
@@ -203,15 +237,7 @@ def test_personal_data_never_reaches_the_stored_log(page, school, school_url):
 
     # The teacher sees the labels (what kind of data it was), never the data, and can pick the class.
     _teacher_tab(page)
-    # Opening the tab runs the view once before the password is typed (it then says 请输入教师密码);
-    # on a busy machine that reply can land after the refresh below, so refresh until it shows.
-    for _ in range(3):
-        page.click("#km-teacher-refresh")
-        try:
-            page.wait_for_function("() => document.querySelector('#km-disliked').innerText.includes('[手机号]')", timeout=40_000)
-            break
-        except Exception:
-            continue
+    _refresh_until(page, "document.querySelector('#km-disliked').innerText.includes('[手机号]')")
     shown = page.inner_text("#km-disliked") + page.inner_text("#km-teacher-summary")
     assert "[银行卡号]" in shown and not any(secret in shown for secret in SECRETS)
     page.click("#km-teacher-class input")
