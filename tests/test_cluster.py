@@ -67,8 +67,8 @@ def test_log_survives_postgres_down_at_start_and_mid_run(tmp_path):
         assert questions == ["数据库还没启动时的问题", "正常时的问题", "数据库中途断开时的问题 [手机号]"]
         assert [e.question for e in qlog.entries("class-b")] == ["数据库中途断开时的问题 [手机号]"]
         assert qlog.classes() == ["class-a", "class-b"]
-        qlog.close()
     finally:
+        qlog.close()
         pg.close()
 
 
@@ -81,6 +81,7 @@ def test_two_replicas_behind_nginx_share_one_postgres_log(real_settings):
 
     pg = LocalPostgres().start()
     cluster = LocalCluster(real_settings, replicas=2, root=ROOT, database_url=pg.url)
+    log = None
     try:
         cluster.start()
         for member in cluster.members:  # each replica has loaded its index before the load starts
@@ -132,7 +133,8 @@ def test_two_replicas_behind_nginx_share_one_postgres_log(real_settings):
             if kill_after is not None:
                 while done["n"] < kill_after and any(t.is_alive() for t in threads):
                     time.sleep(0.05)
-                before = Counter(e.replica for e in QuestionLog(pg.url).entries())
+                with QuestionLog(pg.url) as reader:
+                    before = Counter(e.replica for e in reader.entries())
                 cluster.members[1].kill()
                 run.logged_before_kill = before
             for t in threads:
@@ -142,7 +144,7 @@ def test_two_replicas_behind_nginx_share_one_postgres_log(real_settings):
         # 1. Twenty learners through nginx: no errors, nobody gets another's answer.
         asked, _, errors = run(20, 10)
         assert errors == []
-        log = QuestionLog(pg.url)
+        log = QuestionLog(pg.url)  # closed at the end, after the teacher view has read it
         rows = [e for e in log.entries() if e.class_code.startswith("load-")]
         logged = Counter((e.class_code, e.question) for e in rows)
         assert logged == asked  # every question logged exactly once
@@ -158,7 +160,8 @@ def test_two_replicas_behind_nginx_share_one_postgres_log(real_settings):
         asked, attempts, errors = run(20, 6, kill_after=40)
         assert errors == []
         assert sum(asked.values()) == 20 * 6
-        after = QuestionLog(pg.url).entries()
+        with QuestionLog(pg.url) as reader:
+            after = reader.entries()
         logged = Counter((e.class_code, e.question) for e in after if e.class_code.startswith("kill-"))
         for key, n in asked.items():
             assert n <= logged[key] <= attempts[key], (key, n, logged[key], attempts[key])
@@ -167,6 +170,8 @@ def test_two_replicas_behind_nginx_share_one_postgres_log(real_settings):
         assert now["replica-2"] >= before["replica-2"] > 0
         assert now["replica-1"] > before["replica-1"]
     finally:
+        if log is not None:
+            log.close()
         cluster.close()
         pg.close()
 
@@ -191,6 +196,7 @@ def test_the_teacher_view_says_the_database_is_away_and_still_shows_coverage(min
     assert "提问日志读不到" in summary and "学员的提问照常回答" in summary
     assert coverage  # the coverage table does not need the log
     assert qlog.pending == 1
+    qlog.close()
 
 
 def test_an_unusable_database_address_leaves_the_app_answering_and_says_why(mini_settings):

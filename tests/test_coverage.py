@@ -89,3 +89,21 @@ def test_a_question_that_looks_like_a_formula_is_exported_as_text(mini_settings,
     assert cells and not any(cell.startswith(("=", "+", "-", "@", "\t", "\r")) for cell in cells)
     assert any(cell.startswith("'=HYPERLINK") for cell in cells)  # kept, but shown as text
     assert "红烧肉怎么做" in cells  # ordinary text is left alone
+
+
+def test_the_coverage_command_reads_one_class_from_the_log_file(mini_settings, tmp_path, capsys):
+    """`kefu-mentor coverage --log F --class 2班 --json`: that class's gaps only; no file, no gaps."""
+    from kefu_mentor.modes.qlog import QuestionLog
+    from kefu_mentor.schema import Answer
+    from kefu_mentor.tools.cli import main
+
+    path = tmp_path / "questions.sqlite"
+    with QuestionLog(path) as log:
+        log.record(Answer("直播间的弹幕怎么管理", "", (), True, 0.0), "2班")
+        log.record(Answer("仓库盘点怎么做", "", (), True, 0.0), "3班")
+    where = ["--corpus", str(mini_settings.corpus_dir), "--index", str(mini_settings.index_dir)]
+    assert main(["coverage", "--json", "--log", str(path), "--class", "2班", *where]) == 0
+    gaps = json.loads(capsys.readouterr().out)["gaps"]
+    assert [g["questions"] for g in gaps] == [["直播间的弹幕怎么管理"]]
+    assert main(["coverage", "--json", "--log", str(tmp_path / "none.sqlite"), *where]) == 0
+    assert json.loads(capsys.readouterr().out)["gaps"] == []

@@ -651,6 +651,14 @@ class QuestionLog:
             self.flush()
         self._db.close()
 
+    # A log opened for one read (a script, a test) closes its connection pool when done; a pool
+    # left to the garbage collector joins its worker threads at an arbitrary moment.
+    def __enter__(self) -> QuestionLog:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
 
 def _family(answer: Answer) -> str:
     """The scenario family a question was about: its first template's, or the one the recogniser

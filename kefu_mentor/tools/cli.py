@@ -181,10 +181,12 @@ def cmd_coverage(args: argparse.Namespace) -> int:
     settings = _settings(args)
     database_url = args.database_url or os.environ.get("KEFU_MENTOR_DATABASE_URL")
     log_path = args.log or settings.data_dir / "questions.sqlite"
-    if database_url and not args.log:
-        entries = QuestionLog(database_url).entries(args.class_code or None)
-    else:
-        entries = QuestionLog(log_path).entries(args.class_code or None) if Path(log_path).exists() else []
+    use_database = bool(database_url) and not args.log  # --log names a file and wins
+    target = database_url if use_database else log_path
+    entries = []
+    if use_database or Path(log_path).exists():
+        with QuestionLog(target) as log:
+            entries = log.entries(args.class_code or None)
     table = coverage_table(settings, entries)
     gaps = group_gaps(entries)
     print(coverage_json(table, gaps) if args.json else coverage_text(table))
