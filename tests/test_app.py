@@ -278,7 +278,7 @@ def test_teacher_view_shows_its_table_and_chart_on_the_page(page):
     # Opening the tab runs the view; without the password it says so instead of staying blank.
     page.wait_for_function("document.querySelector('#km-teacher-summary').innerText.includes('密码')", timeout=30_000)
     page.fill("#km-teacher-password input", "teacher-test")
-    page.click("#km-teacher-refresh")
+    page.press("#km-teacher-password input", "Enter")  # as on any log-in form (the button works too)
     page.wait_for_function("document.querySelector('#km-teacher-summary').innerText.includes('个小节')", timeout=60_000)
     page.wait_for_selector("#km-teacher-chart img", state="attached", timeout=30_000)
     page.locator("#km-teacher-chart img").scroll_into_view_if_needed()  # the image loads lazily, below the tables

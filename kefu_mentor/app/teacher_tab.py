@@ -377,6 +377,8 @@ class TeacherTab:
             gaps.select(self.pick_gap, None, [check_question, adder], api_visibility="private")
             outputs = [summary, focus, coverage, families, weakest, gaps, disliked, files, chart, class_filter]
             refresh.click(self.refresh, [password, class_filter], outputs, api_visibility="private")
+            # Enter in the password box opens the view, as it would on any log-in form.
+            password.submit(self.refresh, [password, class_filter], outputs, api_visibility="private")
             class_filter.input(self.refresh, [password, class_filter], outputs, api_visibility="private")
             rebuild.click(self.rebuild, [password], rebuild_result, api_visibility="private").then(
                 self.refresh, [password, class_filter], outputs, api_visibility="private"
