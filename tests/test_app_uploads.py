@@ -78,6 +78,9 @@ def page(school_url):
 
 def _teacher_tab(page) -> None:
     page.get_by_role("tab", name="教师看板").click()
+    # Opening the tab runs the view once with the box as it is (empty after a page load: it then
+    # says 请输入教师密码); type only once that reply is in, so it cannot land after a refresh.
+    page.wait_for_function("() => document.querySelector('#km-teacher-summary').innerText.trim().length > 0", timeout=60_000)
     _enter_password(page)
     accordion = page.get_by_text("添加教师资料（学校讲义", exact=False)
     if not page.locator("#km-upload-preview").is_visible():
