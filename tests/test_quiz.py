@@ -114,3 +114,17 @@ def test_an_excerpt_never_gives_away_another_question_s_answer(quiz):
         shown = masked_excerpt(q, others)
         if q is not fill:
             assert "售前客服" not in shown and "售后客服" not in shown, q.id
+
+
+def test_no_blank_accepts_only_a_single_character():
+    """A one-character term is matched only exactly (a longer word holding it may be another
+    word), so a blank keyed 量 alone marks 数量 wrong: every blank lists a two-character form too (keys F and J stay letters)."""
+    import yaml
+
+    alone = []
+    for path in sorted((REAL_CORPUS / "quiz").glob("m*.yaml")):
+        for question in yaml.safe_load(path.read_text(encoding="utf-8"))["questions"]:
+            for blank in question.get("blanks", []):
+                if all(len(word) == 1 and "\u4e00" <= word <= "\u9fff" for word in blank["accept"]):
+                    alone.append((question["id"], blank["accept"]))
+    assert not alone, alone
