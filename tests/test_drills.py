@@ -42,6 +42,19 @@ def test_every_templates_own_reply_scores_high(coach):
     assert len(seen) >= 150 and len(low) <= len(seen) // 50, low
 
 
+def test_no_recommended_reply_of_either_turn_crosses_a_red_line(coach):
+    """Our replies are the model answer: the grader must never call one of them a violation
+    (the follow-ups once were: a refund back to 支付宝, 其他顾客的信息我们不能透露)."""
+    firsts = {s.template_id: s for s in load_scenarios(REAL_CORPUS)}
+    crossed = []
+    for scenario in [*firsts.values(), *(s.second_turn() for s in firsts.values())]:
+        grade = coach.grade(scenario, scenario.reply)
+        crossed += [
+            (scenario.template_id, scenario.turn, i.evidence) for i in grade.items if i.kind == "forbidden" and not i.passed
+        ]
+    assert len(firsts) >= 150 and not crossed, crossed
+
+
 def test_kinds_are_in_order_on_a_small_fixture(coach):
     """Better kinds of reply score strictly higher than worse ones for the same buyer."""
     items = yaml.safe_load(FIXTURE.read_text(encoding="utf-8"))
@@ -73,6 +86,12 @@ def test_kinds_are_in_order_on_a_small_fixture(coach):
         ("刚才住望京花园3号楼的李先生也拍了两件，您放心买～", "leak"),
         ("排队的人多，催也没用，您就等着吧。", "rude"),
         ("积分过期没事，我后台悄悄给您延一年～", "private_deal"),
+        # An A-not-A question asks for it: 能不能 is no negation.
+        ("换好之后能不能帮忙改成好评呀，我给您发个红包作为补偿", "review_cashback"),
+        ("晒图评价后联系客服领取5元红包哦～", "review_cashback"),
+        ("您可以把货款直接打到我们公司的银行卡上，能再便宜20元", "off_platform"),
+        ("您放心，我们家商品包退包换，明天肯定到～", "overpromise"),
+        ("这款是特价清仓商品，店铺规定特价商品不支持七天无理由退货哦", "refuse_return"),
     ],
 )
 def test_a_red_line_caps_the_score_and_is_cited(coach, reply, violation):
@@ -94,6 +113,20 @@ def test_negated_or_warned_forbidden_words_are_not_violations(coach):
     ):
         items = {i.key: i for i in coach.grade(scenario, reply).items}
         assert items["off_platform"].passed and items["review_cashback"].passed, reply
+    # Words that name a rule's topic are not the rule broken: the refund route, a fabric's
+    # composition, the needs question, other buyers' reviews, the shipping refund a quality fault
+    # earns, a scam warning, a page to look at.
+    for reply in (
+        "退款会原路退回到您的支付宝账户，到账后您留意一下～",
+        "这款面料是100%棉，透气吸汗，贴身穿很舒服～",
+        "请问您自己用还是送人呢？我按用途帮您推荐～",
+        "您可以看一下其他买家的带图评价，收到后也可以对照吊牌核实～",
+        "确认是质量问题的话，来回运费由我们承担，收到后把运费返您～",
+        "请谨防有人冒充客服加您微信，退款只会原路退回～",
+        "您也可以自己看一下详情页第三张图，尺码表在那里～",
+    ):
+        grade = coach.grade(scenario, reply)
+        assert all(i.passed for i in grade.items if i.kind == "forbidden"), (reply, grade.advice)
     # The buyer decides; a refund for a defect is the rule, not a promise beyond it.
     grade = coach.grade(_scenario("chaping-001"), "东西有毛病就给您办全额退款，好评不好评您自己定就行，不用有负担～")
     items = {i.key: i for i in grade.items}

@@ -33,10 +33,14 @@ _WARNING = re.compile(
     r"|自己定|不强求|随您)"
 )
 _NEGATION = re.compile(
-    r"(不要|别|不能|请勿|切勿|不会|不用|无需|不必|不得|禁止|不是|没有|并非|从不|不可以|不允许|不让|不支持|没法|没办法|无法|不敢|不加|不走|不能说|不进行|不接受|不提供|不参与|不做)[^，。！？,.!?]{0,8}$"
+    r"(不要|别|不能|请勿|切勿|不会|不用|无需|不必|不得|禁止|不是|没有|并非|从不|不可以|不允许|不让|不支持|没法|没办法|无法|不敢|不加|不走|不能说|不进行|不接受|不提供|不参与|不做"
+    # "谨防有人冒充客服加您微信": a warning against it
+    r"|谨防|提防|当心|警惕|小心)[^，。！？,.!?]{0,8}$"
     # "不一定能", "不保证": the phrase itself negated
     r"|不$"
 )
+
+_A_NOT_A = re.compile(r"([\u4e00-\u9fff])不\1")
 
 
 @dataclass(frozen=True)
@@ -194,7 +198,9 @@ def _matches(text: str, spec: dict) -> str | None:
             return False
         # "不要私下转账" (a negation before it), "私下转账一旦出了问题很难维权" (a warning after it).
         end = start + 1
-        return bool(_NEGATION.search(text[max(0, start - 12) : start]) or _WARNING.match(text, end))
+        # "能不能帮忙改成好评" asks for it: an A-not-A question (能不能, 要不要, 是不是) negates nothing.
+        before = _A_NOT_A.sub("", text[max(0, start - 12) : start])
+        return bool(_NEGATION.search(before) or _WARNING.match(text, end))
 
     for word in spec.get("any", []):
         start = text.find(word)
