@@ -7,7 +7,9 @@ import json
 
 from kefu_mentor.modes.coverage import check_corpus_report
 from kefu_mentor.modes.instructor import coverage_chart, coverage_table, export_csv, group_gaps
-from kefu_mentor.modes.qlog import LoggedQuestion
+from kefu_mentor.modes.qlog import LoggedQuestion, QuestionLog
+from kefu_mentor.schema import Answer
+from kefu_mentor.tools.cli import main
 
 
 def _entry(i: int, question: str, abstained: bool, toc: str | None = None, confidence: float = 0.9) -> LoggedQuestion:
@@ -93,10 +95,6 @@ def test_a_question_that_looks_like_a_formula_is_exported_as_text(mini_settings,
 
 def test_the_coverage_command_reads_one_class_from_the_log_file(mini_settings, tmp_path, capsys):
     """`kefu-mentor coverage --log F --class 2班 --json`: that class's gaps only; no file, no gaps."""
-    from kefu_mentor.modes.qlog import QuestionLog
-    from kefu_mentor.schema import Answer
-    from kefu_mentor.tools.cli import main
-
     path = tmp_path / "questions.sqlite"
     with QuestionLog(path) as log:
         log.record(Answer("直播间的弹幕怎么管理", "", (), True, 0.0), "2班")

@@ -42,19 +42,6 @@ def test_every_templates_own_reply_scores_high(coach):
     assert len(seen) >= 150 and len(low) <= len(seen) // 50, low
 
 
-def test_no_recommended_reply_of_either_turn_crosses_a_red_line(coach):
-    """Our replies are the model answer: the grader must never call one of them a violation
-    (the follow-ups once were: a refund back to 支付宝, 其他顾客的信息我们不能透露)."""
-    firsts = {s.template_id: s for s in load_scenarios(REAL_CORPUS)}
-    crossed = []
-    for scenario in [*firsts.values(), *(s.second_turn() for s in firsts.values())]:
-        grade = coach.grade(scenario, scenario.reply)
-        crossed += [
-            (scenario.template_id, scenario.turn, i.evidence) for i in grade.items if i.kind == "forbidden" and not i.passed
-        ]
-    assert len(firsts) >= 150 and not crossed, crossed
-
-
 def test_kinds_are_in_order_on_a_small_fixture(coach):
     """Better kinds of reply score strictly higher than worse ones for the same buyer."""
     items = yaml.safe_load(FIXTURE.read_text(encoding="utf-8"))
@@ -291,10 +278,18 @@ def test_a_drill_has_a_second_turn_graded_against_its_own_reply(coach):
     firsts = {s.template_id: s for s in load_scenarios(REAL_CORPUS)}
     seconds = [s.second_turn() for s in firsts.values()]
     assert all(seconds) and all(s.turn == 2 and s.second_turn() is None for s in seconds)
-    # The follow-up's own recommended reply passes; a reply written for the first turn is a
-    # different message and does not earn the second turn's key points in full.
-    scores = [coach.grade(s, s.reply).score for s in seconds]
-    assert sum(score >= 85 for score in scores) / len(scores) >= 0.95
+    # The follow-up's own recommended reply passes and, like the first turn's, never crosses a red
+    # line (two once did: a refund back to 支付宝, 其他顾客的信息我们不能透露); a reply written for
+    # the first turn is a different message and does not earn the second turn's key points in full.
+    grades = [coach.grade(s, s.reply) for s in seconds]
+    crossed = [
+        (s.template_id, i.evidence)
+        for s, g in zip(seconds, grades, strict=True)
+        for i in g.items
+        if i.kind == "forbidden" and not i.passed
+    ]
+    assert not crossed, crossed
+    assert sum(g.score >= 85 for g in grades) / len(grades) >= 0.95
     second = next(s for s in seconds if s.template_id == "tuihuan-001")
     said = next(p for p in coach._avoid_phrases(second))
     item = next(i for i in coach.grade(second, f"亲，{said}。").items if i.key == "avoid")
